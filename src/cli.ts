@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import 'dotenv/config';
+import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DECODE_LIMITS } from './pipeline/decode.js';
+import { formatFromPath, OUTPUT_FORMATS, type OutputFormat } from './pipeline/encode.js';
+import { InputError, ModelError } from './pipeline/errors.js';
+import { validateParams } from './pipeline/params.js';
+import { ModelRegistry } from './pipeline/registry.js';
+import { LocalPipelineService } from './pipeline/service.js';
+import { listStyles } from './pipeline/styles.js';
+
+const USAGE = `Usage:
+  stylize <file|dir>... -o <file|dir> [--style ID] [--smooth N] [--eyes N] [--sharpen N]
+          [--align-threshold N] [--no-faces] [--compare] [--max-side N] [--format jpg|png|webp] [--json]
+  styles            list the styles (ids, aliases, licences)
+  models            check every model file (presence + sha256)
+
+Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores).`;
+
+const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
+
+function modelsDir(): string {
+  return process.env.MODELS_DIR ?? 'models';
+}
+function threads(): number | undefined {
+  const n = Number(process.env.ORT_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+class UsageError extends Error {}
+
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => undefined);
+    if (!info) throw new UsageError(`input not found: ${input}`);
+    if (info.isDirectory()) {
+      const names = (await readdir(input)).filter((n) => IMAGE_EXT.test(n)).sort();
+      files.push(...names.map((n) => path.join(input, n)));
+    } else files.push(input);
+  }
+  return files;
+}
+
+function progress(done: number, total: number, label: string): void {
+  if (total < 2) return;
+  const width = 24;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label.slice(0, 40).padEnd(40)}`);
+  if (done === total) process.stderr.write('\n');
+}
+
+async function cmdStylize(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      style: { type: 'string' },
+      smooth: { type: 'string' },
+      eyes: { type: 'string' },
+      sharpen: { type: 'string' },
+      'align-threshold': { type: 'string' },
+      'no-faces': { type: 'boolean' },
+      compare: { type: 'boolean' },
+      'max-side': { type: 'string' },
+      format: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length === 0) throw new UsageError('no input given');
+  if (!values.output) throw new UsageError('missing -o <file|dir>');
+  const params = validateParams({
+    style: values.style,
+    smooth: values.smooth,
+    eyes: values.eyes,
+    sharpen: values.sharpen,
+    alignThreshold: values['align-threshold'],
+    faces: values['no-faces'] ? false : undefined,
+    compare: values.compare,
+  });
+  if (values.format && !OUTPUT_FORMATS.includes(values.format as OutputFormat)) {
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+  }
+  const maxSide = values['max-side'] === undefined ? DEFAULT_DECODE_LIMITS.maxSide : Number(values['max-side']);
+  if (!Number.isInteger(maxSide) || maxSide < 16 || maxSide > 8192) throw new UsageError('--max-side must be an integer from 16 to 8192');
+
+  const files = await expandInputs(positionals);
+  if (files.length === 0) throw new UsageError('no image files found in the given inputs');
+  const outInfo = await stat(values.output).catch(() => undefined);
+  const outIsDir = files.length > 1 || positionals.some((p) => !IMAGE_EXT.test(p)) || outInfo?.isDirectory() || values.output.endsWith('/');
+  if (outIsDir) await mkdir(values.output, { recursive: true });
+
+  const service = new LocalPipelineService({ modelsDir: modelsDir(), threads: threads(), limits: { ...DEFAULT_DECODE_LIMITS, maxSide } });
+  let failures = 0;
+  try {
+    for (const [i, file] of files.entries()) {
+      progress(i, files.length, path.basename(file));
+      const format: OutputFormat =
+        (values.format as OutputFormat | undefined) ?? (outIsDir ? 'jpg' : (formatFromPath(values.output) ?? 'jpg'));
+      const output = outIsDir
+        ? path.join(values.output, `${path.parse(file).name}.${params.style}.${format}`)
+        : values.output;
+      try {
+        const started = performance.now();
+        const readStart = performance.now();
+        const buf = await readFile(file);
+        const readMs = performance.now() - readStart;
+        const result = await service.stylize({ file: buf, params, format });
+        await writeFile(output, result.image);
+        const timings_ms = { read: Math.round(readMs * 10) / 10, ...result.timings, total: Math.round((performance.now() - started) * 10) / 10 };
+        if (values.json) {
+          console.log(JSON.stringify({ input: file, output, style: result.style, width: result.width, height: result.height, faces: result.faces, timings_ms }));
+        } else if (files.length === 1) {
+          console.error(`${file} → ${output} (${result.width}×${result.height}, ${result.style}, ${timings_ms.total} ms)`);
+        }
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        failures++;
+        if (values.json) console.log(JSON.stringify({ input: file, error: { code: e.code, message: e.message } }));
+        else console.error(`${file}: ${e.message}`);
+      }
+    }
+    progress(files.length, files.length, 'done');
+  } finally {
+    await service.close();
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+function cmdStyles(): number {
+  for (const s of listStyles()) {
+    console.log(`${s.id.padEnd(22)} ${s.aliases.join(', ').padEnd(24)} ${s.title}`);
+    console.log(`${''.padEnd(22)} licence: ${s.licence}`);
+  }
+  return 0;
+}
+
+async function cmdModels(): Promise<number> {
+  const registry = new ModelRegistry({ modelsDir: modelsDir() });
+  console.log(`models directory: ${registry.modelsDir}`);
+  const statuses = await registry.check();
+  for (const s of statuses) {
+    console.log(`${s.state === 'ok' ? 'ok     ' : s.state.padEnd(7)} ${s.id.padEnd(22)} ${s.file}`);
+  }
+  const bad = statuses.flatMap((s) => (s.state === 'ok' ? [] : [s.message]));
+  if (bad.length) {
+    console.error(`\n${bad.length} model file(s) not usable:`);
+    for (const message of bad) console.error(`- ${message}`);
+    return 1;
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'stylize':
+        return await cmdStylize(rest);
+      case 'styles':
+        return cmdStyles();
+      case 'models':
+        return await cmdModels();
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return command ? 0 : 2;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`error: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof InputError || e instanceof ModelError) {
+      console.error(`error: ${e.message}`);
+      return e instanceof ModelError ? 3 : 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,81 @@
+import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimits } from './decode.js';
+import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
+import type { RgbImage } from './image.js';
+import type { StyleParams } from './params.js';
+import type { ModelRegistry } from './registry.js';
+import { postSharpen } from './sharpen.js';
+import { stylize } from './stylize.js';
+import { timed, type Timings } from './timings.js';
+
+/** One detected face as reported to users (CLI --json, bot captions). Coordinates in working-image pixels. */
+export interface FaceReport {
+  box: [x: number, y: number, w: number, h: number];
+  score: number;
+  keypoints: [number, number][];
+  /** The face mesh says this is a human face (animals and drawings are left to the plain style path). */
+  human: boolean;
+  /** The face was rotation-aligned to the canonical template (keypoint confidence ≥ alignThreshold). */
+  aligned: boolean;
+}
+
+export interface PipelineResult {
+  input: RgbImage;
+  output: RgbImage;
+  faces: FaceReport[];
+  timings: Timings;
+  source: DecodedImage['source'];
+  params: StyleParams;
+}
+
+export interface RenderedResult {
+  image: Buffer;
+  format: OutputFormat;
+  width: number;
+  height: number;
+  style: string;
+  faces: FaceReport[];
+  timings: Timings;
+  source: DecodedImage['source'];
+}
+
+export interface PipelineOptions {
+  registry: ModelRegistry;
+  limits?: DecodeLimits;
+}
+
+/** decode → stylise → post-sharpen → encode. Pure: no platform code, no disk writes. */
+export class Pipeline {
+  readonly registry: ModelRegistry;
+  readonly limits: DecodeLimits;
+
+  constructor(opts: PipelineOptions) {
+    this.registry = opts.registry;
+    this.limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
+  }
+
+  async run(file: Buffer, params: StyleParams): Promise<PipelineResult> {
+    const timings: Timings = {};
+    const started = performance.now();
+    const decoded = await timed(timings, 'decode', () => decodeImage(file, this.limits));
+    const faces: FaceReport[] = [];
+    const styled = await timed(timings, 'stylize', () => stylize(this.registry, decoded.image, params.style));
+    const output = await timed(timings, 'sharpen', () => postSharpen(styled, params.sharpen));
+    timings.total = Math.round((performance.now() - started) * 10) / 10;
+    return { input: decoded.image, output, faces, timings, source: decoded.source, params };
+  }
+
+  async render(file: Buffer, params: StyleParams, format: OutputFormat = 'jpg'): Promise<RenderedResult> {
+    const started = performance.now();
+    const result = await this.run(file, params);
+    const { timings } = result;
+    let { width, height } = result.output;
+    const image = await timed(timings, 'encode', () => {
+      if (!params.compare) return encodeImage(result.output, format);
+      const comparison = composeComparison(result.input, result.output);
+      ({ width, height } = comparison);
+      return encodeSharp(comparison.image, format);
+    });
+    timings.total = Math.round((performance.now() - started) * 10) / 10;
+    return { image, format, width, height, style: params.style, faces: result.faces, timings, source: result.source };
+  }
+}
