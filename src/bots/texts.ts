@@ -1,0 +1,96 @@
+import { InputError } from '../pipeline/errors.js';
+import { DEFAULT_PARAMS } from '../pipeline/params.js';
+import { listStyles } from '../pipeline/styles.js';
+import { CHAT_PARAMS, describeRange } from './grammar.js';
+
+/**
+ * User-facing texts shared by every platform. Plain text only (no Markdown/HTML) so each adapter can send
+ * them as they are.
+ */
+
+export type TextPlatform = 'telegram' | 'discord';
+
+const LICENCE_NOTE =
+  'Licence: the AnimeGAN-family style weights and the White-box cartoon weights are free for NON-COMMERCIAL use only ' +
+  '(personal fun, research, teaching). Face models are Apache-2.0/MIT.';
+
+function defaultValue(name: (typeof CHAT_PARAMS)[number]['name']): string {
+  const v = DEFAULT_PARAMS[name];
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (name === 'style') {
+    const style = listStyles().find((s) => s.id === v);
+    return style?.aliases[0] ?? String(v);
+  }
+  return String(v);
+}
+
+function parameterLines(): string[] {
+  return CHAT_PARAMS.map(({ key, name, spec }) => {
+    const range = key === 'style' ? 'names below' : describeRange(key);
+    return `  ${key}: ${spec.help.replace(' (see /styles)', '')} (${range}, default ${defaultValue(name)})`;
+  });
+}
+
+function commandLines(platform: TextPlatform): string[] {
+  if (platform === 'telegram') {
+    return [
+      'How to use:',
+      '  • Send a photo (or an image file) with the caption /anime, optionally followed by settings.',
+      '  • Or reply /anime to any photo in the chat.',
+      'Commands:',
+      '  /anime [settings] – stylise a photo',
+      '  /styles – list the styles',
+      '  /help – this text',
+    ];
+  }
+  return [
+    'How to use:',
+    '  • /anime image:<file> [style:...] [smooth:...] ... – stylise an attached picture.',
+    '  • Right-click (long-press) a message with a picture → Apps → stylise it.',
+    '  • Buttons under a result let you try another style without uploading again.',
+    'Commands:',
+    '  /anime – stylise a picture',
+    '  /styles – list the styles',
+    '  /help – this text',
+  ];
+}
+
+export function helpText(platform: TextPlatform): string {
+  const example = platform === 'telegram' ? '/anime style:shinkai smooth:0.4 faces:on' : '/anime image:<file> style:shinkai smooth:0.4';
+  return [
+    'I turn photos into anime-style pictures and take care not to deform faces.',
+    '',
+    ...commandLines(platform),
+    '',
+    'Settings (key:value, any order):',
+    ...parameterLines(),
+    `Example: ${example}`,
+    '',
+    'Styles (name or alias):',
+    ...styleLines(),
+    '',
+    LICENCE_NOTE,
+    'Your pictures are kept in memory only (about an hour, for "another style"), never written to disk.',
+  ].join('\n');
+}
+
+function styleLines(): string[] {
+  return listStyles().map((s) => {
+    const [alias, ...more] = s.aliases;
+    const names = alias ? `${alias} (${s.id}${more.length ? `, also ${more.join(', ')}` : ''})` : s.id;
+    return `  ${names} – ${s.title}`;
+  });
+}
+
+/** One line per style: alias, id, title. */
+export function stylesText(): string {
+  return ['Styles (use style:<name>):', ...styleLines(), '', LICENCE_NOTE].join('\n');
+}
+
+const GENERIC_ERROR = 'Sorry, something went wrong on our side, please try again later.';
+
+/** What to tell a user about a failed job: their own mistakes in full, our problems without internals. */
+export function friendlyError(e: unknown): string {
+  if (e instanceof InputError) return e.message;
+  return GENERIC_ERROR;
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import type { OutputFormat } from './pipeline/encode.js';
+import { DEFAULT_STYLE, findStyle } from './pipeline/styles.js';
+
+/** Empty strings in .env mean "not set" (a copied .env.example has many `KEY=` lines). */
+
+
+function intSchema(min: number, max: number) {
+  const msg = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+function intVar(def: number, min: number, max: number) {
+  return z.preprocess(blankToUndefined, intSchema(min, max).default(def));
+}
+
+function optionalIntVar(min: number, max: number) {
+  return z.preprocess(blankToUndefined, intSchema(min, max).optional());
+}
+
+const optionalString = z.preprocess(blankToUndefined, z.string().trim().optional());
+
+const urlVar = optionalString.pipe(z.url({ error: 'must be a full URL such as http://127.0.0.1:8081' }).optional());
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z.object({
+  TELEGRAM_BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: urlVar,
+  DISCORD_TOKEN: optionalString,
+  DISCORD_APPLICATION_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
+  DISCORD_GUILD_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
+  DISCORD_API_BASE: urlVar,
+  MODELS_DIR: optionalString.pipe(z.string().default('models')),
+  ORT_THREADS: optionalIntVar(1, 256),
+  MAX_SIDE: intVar(1536, 64, 8192),
+  MAX_UPLOAD_MB: intVar(20, 1, 100),
+  MAX_PIXELS: intVar(64_000_000, 1_000, 500_000_000),
+  PIPELINE_INSTANCES: intVar(1, 1, 16),
+  QUEUE_MAX_PENDING: intVar(50, 1, 10_000),
+  USER_JOBS_PER_MINUTE: intVar(6, 1, 1_000),
+  CHAT_JOBS_PER_MINUTE: intVar(20, 1, 10_000),
+  JOB_TIMEOUT_S: intVar(120, 5, 3_600),
+  DEFAULT_STYLE: optionalString.pipe(
+    z
+      .string()
+      .default(DEFAULT_STYLE)
+      .refine((v) => findStyle(v) !== undefined, { error: (i) => `unknown style "${String(i.input)}" (list: npm run cli -- styles)` }),
+  ),
+  OUTPUT_FORMAT: optionalString.pipe(z.enum(['jpg', 'png', 'webp'], { error: 'must be jpg, png or webp' }).default('jpg')),
+  HTTP_PORT: intVar(0, 0, 65_535),
+  HTTP_HOST: optionalString.pipe(z.string().default('127.0.0.1')),
+  LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
+});
+
+export interface AppConfig {
+  telegram: { token?: string; apiRoot?: string };
+  discord: { token?: string; applicationId?: string; guildId?: string; apiBase?: string };
+  pipeline: {
+    modelsDir: string;
+    threads?: number;
+    instances: number;
+    defaultStyle: string;
+    outputFormat: OutputFormat;
+    /** Longest side the pipeline works at (bigger pictures are scaled down). */
+    maxSide: number;
+    maxUploadBytes: number;
+    maxPixels: number;
+  };
+  queue: { maxPending: number; userJobsPerMinute: number; chatJobsPerMinute: number; jobTimeoutMs: number };
+  http: { port: number; host: string };
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (check .env, see .env.example):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; throws ConfigError naming every bad variable (values are never echoed: they may be secrets). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT },
+    discord: { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE },
+    pipeline: {
+      modelsDir: e.MODELS_DIR,
+      threads: e.ORT_THREADS,
+      instances: e.PIPELINE_INSTANCES,
+      defaultStyle: findStyle(e.DEFAULT_STYLE)!.id,
+      outputFormat: e.OUTPUT_FORMAT,
+      maxSide: e.MAX_SIDE,
+      maxUploadBytes: e.MAX_UPLOAD_MB * 1024 * 1024,
+      maxPixels: e.MAX_PIXELS,
+    },
+    queue: {
+      maxPending: e.QUEUE_MAX_PENDING,
+      userJobsPerMinute: e.USER_JOBS_PER_MINUTE,
+      chatJobsPerMinute: e.CHAT_JOBS_PER_MINUTE,
+      jobTimeoutMs: e.JOB_TIMEOUT_S * 1000,
+    },
+    http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
+    logLevel: e.LOG_LEVEL,
+  };
+}
