@@ -82,10 +82,7 @@ export class WorkerPipelineService implements PipelineService {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker-entry.ts', import.meta.url), {
-      workerData: this.opts,
-      execArgv: ['--import', 'tsx'],
-    });
+    const worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), { workerData: this.opts });
     worker.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
