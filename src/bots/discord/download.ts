@@ -1,0 +1,97 @@
+import { InputError } from '../../pipeline/errors.js';
+
+/** A picture an interaction points at: an attachment (size and type known up front) or an embed image. */
+export interface ImageRef {
+  url: string;
+  name: string;
+  /** Bytes, when Discord tells us (attachments do, embeds do not). */
+  size?: number;
+  /** MIME type, when Discord tells us. */
+  contentType?: string | null;
+}
+
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
+const DOWNLOAD_TIMEOUT_MS = 30_000;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function looksLikeImage(ref: Pick<ImageRef, 'name' | 'contentType'>): boolean {
+  if (ref.contentType) return ref.contentType.toLowerCase().startsWith('image/');
+  return IMAGE_EXTENSIONS.test(ref.name);
+}
+
+function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InputError('not-an-image', "I can't open that picture's link.");
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new InputError('not-an-image', "I can't open that picture's link.");
+  }
+  return parsed;
+}
+
+/**
+ * Checks what Discord says about a file before a single byte is downloaded: that it is an image, not empty,
+ * not over the limit, and served over http(s).
+ */
+export function checkImageRef(ref: ImageRef, maxBytes: number): void {
+  if (!looksLikeImage(ref)) {
+    const kind = ref.contentType ? ` (${ref.contentType})` : '';
+    throw new InputError('not-an-image', `"${ref.name}"${kind} isn't a picture. Please attach a JPEG, PNG, WebP, GIF or TIFF photo.`);
+  }
+  if (ref.size !== undefined) {
+    if (ref.size === 0) throw new InputError('empty', `"${ref.name}" is empty (0 bytes). Please attach the photo again.`);
+    if (ref.size > maxBytes) {
+      throw new InputError('too-large-bytes', `"${ref.name}" is ${megabytes(ref.size)}; the limit is ${megabytes(maxBytes)}. Please attach a smaller photo.`);
+    }
+  }
+  parseHttpUrl(ref.url);
+}
+
+/**
+ * Downloads the picture into memory, never more than `maxBytes` (embeds carry no size, and a server may lie).
+ * Only the URL from the interaction payload is fetched; redirects are not followed to other schemes.
+ */
+export async function downloadImage(ref: ImageRef, maxBytes: number): Promise<Uint8Array> {
+  checkImageRef(ref, maxBytes);
+  const url = parseHttpUrl(ref.url);
+  let response: Response;
+  try {
+    response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch {
+    throw new Error(`download failed for ${url.host}`);
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    if (response.status === 404 || response.status === 403) {
+      throw new InputError('not-an-image', "I couldn't download that picture (it may have been deleted). Please send it again.");
+    }
+    throw new Error(`download failed: HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  const tooLarge = () =>
+    new InputError('too-large-bytes', `"${ref.name}" is larger than the ${megabytes(maxBytes)} limit. Please attach a smaller photo.`);
+  if (declared > maxBytes) {
+    await response.body.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return bytes;
+}

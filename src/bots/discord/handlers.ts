@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AttachmentBuilder,
+  MessageFlags,
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type MessageContextMenuCommandInteraction,
+  type RepliableInteraction,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import { InputError } from '../../pipeline/errors.js';
+import { validateParams, type StyleParams } from '../../pipeline/params.js';
+import type { RenderedResult } from '../../pipeline/pipeline.js';
+import { findStyle, listStyles } from '../../pipeline/styles.js';
+import type { JobQueue } from '../../queue/types.js';
+import type { OriginalStore } from '../originals.js';
+import { friendlyError, helpText, stylesText } from '../texts.js';
+import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
+import { checkImageRef, downloadImage, type ImageRef } from './download.js';
+import { attachmentRef, firstImageOfMessage } from './images.js';
+import { paramsFromOptions } from './options.js';
+import { ProgressReply } from './progress.js';
+import { parseRestyleCustomId, restyleRows } from './restyle.js';
+
+export interface DiscordContext {
+  queue: JobQueue;
+  originals: OriginalStore;
+  logger: Logger;
+  maxUploadBytes: number;
+  /** Params used when the user sets nothing (the configured default style). */
+  defaults: StyleParams;
+}
+
+/** Discord's limit on message content. */
+const MAX_CONTENT = 2000;
+
+export const TEXT = {
+  queued: (position: number) => `Queued — you are #${position}`,
+  painting: 'Painting…',
+  noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
+  expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
+} as const;
+
+/** Error details safe for logs: discord.js errors carry request URLs that embed interaction tokens. */
+function describeError(e: unknown): { name: string; message: string; code?: unknown; status?: unknown } {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  const { code, status } = e as { code?: unknown; status?: unknown };
+  return { name: e.name, message: e.message, code, status };
+}
+
+function splitContent(text: string): string[] {
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > MAX_CONTENT) {
+    const cut = rest.lastIndexOf('\n', MAX_CONTENT);
+    const at = cut > 0 ? cut : MAX_CONTENT;
+    parts.push(rest.slice(0, at));
+    rest = rest.slice(at).replace(/^\n/, '');
+  }
+  parts.push(rest);
+  return parts;
+}
+
+async function replyEphemeral(interaction: RepliableInteraction, text: string): Promise<void> {
+  const [first, ...more] = splitContent(text);
+  if (interaction.deferred || interaction.replied) {
+    await interaction.followUp({ content: first, flags: MessageFlags.Ephemeral });
+  } else {
+    await interaction.reply({ content: first, flags: MessageFlags.Ephemeral });
+  }
+  for (const part of more) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral });
+}
+
+/** Replaces a public "thinking…" reply by an ephemeral error only the user sees. */
+async function failDeferred(ctx: DiscordContext, interaction: RepliableInteraction, text: string): Promise<void> {
+  await interaction.deleteReply().catch((e: unknown) => ctx.logger.warn({ err: describeError(e) }, 'discord: could not delete deferred reply'));
+  await replyEphemeral(interaction, text);
+}
+
+function resultLine(result: RenderedResult, params: StyleParams): string {
+  const style = findStyle(result.style);
+  const name = style ? `${styleLabel(style)} (${style.title})` : result.style;
+  const n = result.faces.length;
+  const faces = !params.faces ? 'face processing off' : n === 0 ? 'no faces found' : `${n} face${n === 1 ? '' : 's'} found`;
+  return `Style: ${name} · ${faces}${params.compare ? ' · before / after' : ''}`;
+}
+
+interface Picture {
+  /** The bytes, or how to fetch them once the interaction is acknowledged. */
+  image: Uint8Array | (() => Promise<Uint8Array>);
+  params: StyleParams;
+  /** OriginalStore key when the picture is already kept (re-style buttons). */
+  originalKey?: string;
+}
+
+/** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
+async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInteraction, picture: Picture): Promise<void> {
+  const progress = new ProgressReply(
+    (content) => interaction.editReply({ content }),
+    (e) => ctx.logger.warn({ err: describeError(e) }, 'discord: progress edit failed'),
+  );
+  const chatId = interaction.channelId ?? interaction.guildId ?? interaction.user.id;
+  try {
+    const image = typeof picture.image === 'function' ? await picture.image() : picture.image;
+    const submitted = ctx.queue.submit(
+      {
+        id: randomUUID(),
+        platform: 'discord',
+        chatId,
+        userId: interaction.user.id,
+        messageRef: interaction.id,
+        image,
+        params: picture.params,
+      },
+      {
+        onPosition: (position) => progress.status(TEXT.queued(position)),
+        onStart: () => progress.status(TEXT.painting),
+      },
+    );
+    if (!submitted.accepted) {
+      await progress.finish(() => failDeferred(ctx, interaction, submitted.message));
+      return;
+    }
+    const result = await submitted.done;
+    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
+    const file = new AttachmentBuilder(result.image, { name: `anime-${result.style}.${result.format}` });
+    await progress.finish(() =>
+      interaction.editReply({
+        content: resultLine(result, picture.params),
+        files: [file],
+        components: restyleRows(key, result.style),
+        allowedMentions: { parse: [] },
+      }),
+    );
+  } catch (e) {
+    if (!(e instanceof InputError)) ctx.logger.error({ err: describeError(e), interaction: interaction.id }, 'discord: job failed');
+    await progress.finish(() => failDeferred(ctx, interaction, friendlyError(e)));
+  }
+}
+
+async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
+  let params: StyleParams;
+  let ref: ImageRef;
+  try {
+    params = paramsFromOptions(interaction.options.data, ctx.defaults);
+    ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
+    checkImageRef(ref, ctx.maxUploadBytes);
+  } catch (e) {
+    // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
+    await replyEphemeral(interaction, friendlyError(e));
+    return;
+  }
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params });
+}
+
+async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
+  const ref = firstImageOfMessage(interaction.targetMessage);
+  if (!ref) {
+    await replyEphemeral(interaction, TEXT.noImage);
+    return;
+  }
+  try {
+    checkImageRef(ref, ctx.maxUploadBytes);
+  } catch (e) {
+    await replyEphemeral(interaction, friendlyError(e));
+    return;
+  }
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: ctx.defaults });
+}
+
+async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
+  const request = parseRestyleCustomId(interaction.customId);
+  if (!request) return;
+  const original = ctx.originals.get(request.key);
+  if (!original) {
+    await replyEphemeral(interaction, TEXT.expired);
+    return;
+  }
+  let params: StyleParams;
+  try {
+    params = validateParams({ style: request.style }, original.params);
+  } catch (e) {
+    await replyEphemeral(interaction, friendlyError(e));
+    return;
+  }
+  // A new message, so the earlier result stays in the chat for comparison.
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key });
+}
+
+async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+  const typed = interaction.options.getFocused().toLowerCase();
+  const matches = listStyles()
+    .filter((s) => !typed || s.id.includes(typed) || s.aliases.some((a) => a.includes(typed)) || s.title.toLowerCase().includes(typed))
+    .slice(0, 25)
+    .map((s) => ({ name: `${styleLabel(s)} – ${s.title}`.slice(0, 100), value: s.id }));
+  await interaction.respond(matches);
+}
+
+/** Routes one interaction; never throws (errors are logged and, where possible, answered ephemerally). */
+export async function handleInteraction(ctx: DiscordContext, interaction: Interaction): Promise<void> {
+  try {
+    if (interaction.isChatInputCommand()) {
+      if (interaction.commandName === ANIME_COMMAND) await handleAnime(ctx, interaction);
+      else if (interaction.commandName === HELP_COMMAND) await replyEphemeral(interaction, helpText('discord'));
+      else if (interaction.commandName === STYLES_COMMAND) await replyEphemeral(interaction, stylesText());
+    } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === CONTEXT_MENU_COMMAND) {
+      await handleContextMenu(ctx, interaction);
+    } else if (interaction.isButton()) {
+      await handleRestyle(ctx, interaction);
+    } else if (interaction.isAutocomplete()) {
+      await handleAutocomplete(interaction);
+    }
+  } catch (e) {
+    ctx.logger.error({ err: describeError(e), interaction: interaction.id }, 'discord: interaction failed');
+    if (interaction.isRepliable()) await replyEphemeral(interaction, friendlyError(e)).catch(() => undefined);
+  }
+}

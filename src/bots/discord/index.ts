@@ -1,0 +1,53 @@
+import { Client, Events, GatewayIntentBits, Routes, type REST } from 'discord.js';
+import { validateParams } from '../../pipeline/params.js';
+import type { BotDeps, RunningBot } from '../deps.js';
+import { commandDefinitions } from './commands.js';
+import { handleInteraction, type DiscordContext } from './handlers.js';
+
+/** Registers the commands in one guild (instant, for development) or globally. */
+async function registerCommands(rest: REST, applicationId: string, guildId: string | undefined): Promise<void> {
+  const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
+  await rest.put(route, { body: commandDefinitions() });
+}
+
+/**
+ * Connects to the Discord gateway, registers /anime, /help, /styles and the "Anime-fy" context-menu command,
+ * and turns interactions into queue jobs. `stop()` disconnects (jobs already queued finish in the queue).
+ */
+export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
+  const { token, applicationId, guildId, apiBase } = deps.config.discord;
+  if (!token) throw new Error('DISCORD_TOKEN is not set');
+  const logger = deps.logger.child({ platform: 'discord' });
+  const ctx: DiscordContext = {
+    queue: deps.queue,
+    originals: deps.originals,
+    logger,
+    maxUploadBytes: deps.config.pipeline.maxUploadBytes,
+    defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+  };
+
+  // Interactions need no privileged intents; Guilds keeps the guild cache discord.js builds interactions from.
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: apiBase ? { api: apiBase } : {} });
+  client.on(Events.InteractionCreate, (interaction) => void handleInteraction(ctx, interaction));
+  client.on(Events.Error, (e) => logger.error({ err: { name: e.name, message: e.message } }, 'discord: client error'));
+  client.on(Events.Warn, (message) => logger.warn(message));
+
+  const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
+  try {
+    await client.login(token);
+    const readyClient = await ready;
+    const appId = applicationId ?? readyClient.application.id;
+    await registerCommands(client.rest, appId, guildId);
+    logger.info({ user: readyClient.user.tag, scope: guildId ? 'guild' : 'global' }, 'discord: connected, commands registered');
+  } catch (e) {
+    await client.destroy();
+    throw e;
+  }
+
+  return {
+    async stop() {
+      client.removeAllListeners(Events.InteractionCreate);
+      await client.destroy();
+    },
+  };
+}
