@@ -1,0 +1,52 @@
+import * as ort from 'onnxruntime-node';
+import type { RgbImage } from '../image.js';
+import type { ModelRegistry } from '../registry.js';
+import { applyAffine, invertAffine, type Affine, type Point } from './geometry.js';
+import { toRgbPlanarUnitTensor, warpAffineBilinear } from './pixels.js';
+
+export const FACE_MESH_ID = 'face_mesh';
+const MESH_SIDE = 192;
+
+/**
+ * The mesh's square window inside a 512 template crop: it wants the face with ~25% margin, roll-aligned,
+ * which on the FFHQ template is this square (chosen by eye on fixture photos: tighter windows shrink the
+ * fitted mesh and lower the presence logit).
+ */
+const MESH_WINDOW_512 = { cx: 256, cy: 285, side: 440 };
+
+export interface FaceMesh {
+  /** 468 points in working-image coordinates (MediaPipe canonical order). */
+  points: Point[];
+  /** Face-presence logit: strongly positive on human faces, around -9 on animals and drawings. */
+  presence: number;
+}
+
+/** Presence logit above which a detection counts as a human face (fixtures: animals ≤ 9, photos of people mostly 15–57). */
+export const HUMAN_PRESENCE_LOGIT = 12;
+
+/**
+ * Runs the 468-point face mesh on the face, sampled straight from the working image through the
+ * alignment (`imageToTemplate` maps image → 512-template coordinates), so it sees a roll-aligned face.
+ */
+export async function runFaceMesh(registry: ModelRegistry, img: RgbImage, imageToTemplate512: Affine): Promise<FaceMesh> {
+  // mesh pixel → template: t = (m / 192) * side + (c - side/2); then template → image by the inverse map.
+  const { cx, cy, side } = MESH_WINDOW_512;
+  const k = side / MESH_SIDE;
+  const [a, b, c, d, e, f] = invertAffine(imageToTemplate512);
+  const ox = cx - side / 2, oy = cy - side / 2;
+  const meshToImage: Affine = [a * k, b * k, a * ox + b * oy + c, d * k, e * k, d * ox + e * oy + f];
+  const input = warpAffineBilinear(img, meshToImage, MESH_SIDE, MESH_SIDE);
+  const session = await registry.session(FACE_MESH_ID);
+  const tensor = new ort.Tensor('float32', toRgbPlanarUnitTensor(input), [1, 3, MESH_SIDE, MESH_SIDE]);
+  const out = await session.run({ [registry.spec(FACE_MESH_ID).input]: tensor });
+  try {
+    const coords = out.conv2d_20.data as Float32Array;
+    const presence = (out.conv2d_30.data as Float32Array)[0];
+    const points: Point[] = [];
+    for (let i = 0; i < 468; i++) points.push(applyAffine(meshToImage, [coords[i * 3], coords[i * 3 + 1]]));
+    return { points, presence };
+  } finally {
+    tensor.dispose?.();
+    for (const t of Object.values(out)) t.dispose?.();
+  }
+}
