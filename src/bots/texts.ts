@@ -1,6 +1,8 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS } from '../pipeline/params.js';
 import { listStyles } from '../pipeline/styles.js';
+import { JobTimeoutError } from '../queue/errors.js';
+import type { RejectReason } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange } from './grammar.js';
 
 /**
@@ -88,9 +90,30 @@ export function stylesText(): string {
 }
 
 const GENERIC_ERROR = 'Sorry, something went wrong on our side, please try again later.';
+const TIMEOUT_ERROR = 'Sorry, that picture took too long and I had to stop. Please try again later, or with a smaller picture or a faster style (e.g. style:cute).';
 
 /** What to tell a user about a failed job: their own mistakes in full, our problems without internals. */
 export function friendlyError(e: unknown): string {
   if (e instanceof InputError) return e.message;
+  if (e instanceof JobTimeoutError) return TIMEOUT_ERROR;
   return GENERIC_ERROR;
+}
+
+/** The polite answer for a job the queue could not take. */
+export function rejectionText(reason: RejectReason, retryAfterS: number): string {
+  switch (reason) {
+    case 'rate-limited-user':
+      return `You're sending pictures faster than I can paint them. Please try again in ~${retryAfterS} s.`;
+    case 'rate-limited-chat':
+      return `This chat has sent a lot of pictures in the last minute. Please try again in ~${retryAfterS} s.`;
+    case 'busy':
+      return `I'm busy right now, please try again in ~${retryAfterS} s.`;
+    case 'shutting-down':
+      return `I'm restarting right now, please try again in ~${retryAfterS} s.`;
+  }
+}
+
+/** Status line while a job waits ("you are #3"). */
+export function positionText(position: number): string {
+  return position <= 1 ? "You're next in line…" : `You're #${position} in line…`;
 }

@@ -18,6 +18,8 @@ export interface PipelineService {
   stylize(job: StylizeJob): Promise<RenderedResult>;
   /** Loads and verifies the given models ahead of the first job. */
   warmUp(modelIds: string[]): Promise<void>;
+  /** Kills work in progress (failing its jobs) so the next job starts on a fresh pipeline; used after a job timeout. */
+  abortAll?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,15 @@ export class WorkerPipelineService implements PipelineService {
 
   warmUp(modelIds: string[]): Promise<void> {
     return this.call<void>({ kind: 'warmUp', modelIds });
+  }
+
+  async abortAll(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    for (const p of this.pending.values()) p.reject(new Error('pipeline worker restarted'));
+    this.pending.clear();
+    await w.terminate();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,262 @@
+import PQueue from 'p-queue';
+import { rejectionText } from '../bots/texts.js';
+import type { OutputFormat } from '../pipeline/encode.js';
+import { InputError } from '../pipeline/errors.js';
+import type { RenderedResult } from '../pipeline/pipeline.js';
+import type { PipelineService } from '../pipeline/service.js';
+import { JobTimeoutError } from './errors.js';
+import { LatencyTracker, type LatencySummary } from './latency.js';
+import { SlidingWindowLimiter } from './rate-limit.js';
+import type { Job, JobEvents, JobQueue, QueueStats, RejectReason, SubmitResult } from './types.js';
+
+/** The few logger methods the queue uses (pino's Logger fits). */
+export interface QueueLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface FairQueueOptions {
+  /** Jobs run at once (default: number of services given, i.e. pipeline instances). */
+  concurrency?: number;
+  /** Jobs waiting or running beyond which new ones are refused with "busy" (default 50). */
+  maxPending?: number;
+  /** Accepted jobs per user per minute (default 6). */
+  userJobsPerMinute?: number;
+  /** Accepted jobs per chat per minute (default 20). */
+  chatJobsPerMinute?: number;
+  /** A job still running after this long is answered with JobTimeoutError (default 120 s). */
+  jobTimeoutMs?: number;
+  outputFormat?: OutputFormat;
+  logger?: QueueLogger;
+  /** Clock for the rate limiters (tests). */
+  now?: () => number;
+}
+
+export interface FairQueueStats extends QueueStats {
+  timedOut: number;
+  /** Failed jobs whose error was the user's (bad picture, bad parameter); included in `failed`. */
+  inputErrors: number;
+  rejectedBy: Record<RejectReason, number>;
+  /** Submit → settled, for every accepted job that settled. */
+  latency: LatencySummary;
+  /** Pipeline time only (start → settled). */
+  runTime: LatencySummary;
+}
+
+interface Waiting {
+  job: Job;
+  events: JobEvents;
+  userKey: string;
+  /** Start-time fair-queueing tag: jobs start in (tag, seq) order. */
+  tag: number;
+  seq: number;
+  submittedAt: number;
+  position: number;
+  resolve(result: RenderedResult): void;
+  reject(error: unknown): void;
+}
+
+const MINUTE_MS = 60_000;
+const DEFAULT_RUN_ESTIMATE_S = 10;
+
+/**
+ * The one queue shared by every platform adapter.
+ *
+ * Fairness is round-robin across users, implemented as start-time fair queueing: a user's n-th waiting job
+ * gets tag = max(tag of the job that started last, tag of that user's previous job + 1). Jobs start in
+ * tag order (ties in submit order), so a user who already has a job running or waiting goes behind every
+ * user who has none, and one user's burst of 10 cannot starve the others. Positions reported to users come
+ * from that same order.
+ *
+ * p-queue bounds concurrency: every accepted job adds one task, and each task takes whichever waiting job
+ * is first in the fair order when a slot frees up.
+ */
+export class FairQueue implements JobQueue {
+  private readonly services: PipelineService[];
+  private readonly freeSlots: number[];
+  private readonly pq: PQueue;
+  private readonly waiting: Waiting[] = [];
+  /** Tag that a user's next job starts from (only users seen since their last job started). */
+  private readonly nextUserTag = new Map<string, number>();
+  private virtualTime = 0;
+  private seq = 0;
+  private running = 0;
+  private closing = false;
+
+  private readonly userLimiter: SlidingWindowLimiter;
+  private readonly chatLimiter: SlidingWindowLimiter;
+  private readonly maxPending: number;
+  private readonly jobTimeoutMs: number;
+  private readonly outputFormat: OutputFormat;
+  private readonly logger?: QueueLogger;
+
+  private readonly counts = {
+    completed: 0,
+    failed: 0,
+    timedOut: 0,
+    inputErrors: 0,
+    rejectedBy: { 'rate-limited-user': 0, 'rate-limited-chat': 0, busy: 0, 'shutting-down': 0 } as Record<RejectReason, number>,
+  };
+  private readonly latency = new LatencyTracker();
+  private readonly runTime = new LatencyTracker();
+
+  constructor(service: PipelineService | PipelineService[], opts: FairQueueOptions = {}) {
+    this.services = Array.isArray(service) ? service : [service];
+    if (!this.services.length) throw new Error('FairQueue needs at least one pipeline service');
+    const concurrency = opts.concurrency ?? this.services.length;
+    this.freeSlots = Array.from({ length: concurrency }, (_, i) => i);
+    this.pq = new PQueue({ concurrency });
+    this.maxPending = opts.maxPending ?? 50;
+    this.jobTimeoutMs = opts.jobTimeoutMs ?? 120_000;
+    this.outputFormat = opts.outputFormat ?? 'jpg';
+    this.logger = opts.logger;
+    this.userLimiter = new SlidingWindowLimiter(opts.userJobsPerMinute ?? 6, MINUTE_MS, opts.now);
+    this.chatLimiter = new SlidingWindowLimiter(opts.chatJobsPerMinute ?? 20, MINUTE_MS, opts.now);
+  }
+
+  submit(job: Job, events: JobEvents = {}): SubmitResult {
+    const userKey = `${job.platform}:${job.userId}`;
+    const chatKey = `${job.platform}:${job.chatId}`;
+    if (this.closing) return this.refuse('shutting-down', 30);
+    if (this.waiting.length + this.running >= this.maxPending) return this.refuse('busy', this.estimateWaitS());
+    const user = this.userLimiter.check(userKey);
+    if (!user.allowed) return this.refuse('rate-limited-user', Math.ceil(user.retryAfterMs / 1000));
+    const chat = this.chatLimiter.check(chatKey);
+    if (!chat.allowed) return this.refuse('rate-limited-chat', Math.ceil(chat.retryAfterMs / 1000));
+    this.userLimiter.record(userKey);
+    this.chatLimiter.record(chatKey);
+
+    const tag = Math.max(this.virtualTime, this.nextUserTag.get(userKey) ?? 0);
+    this.nextUserTag.set(userKey, tag + 1);
+    let entry!: Waiting;
+    const done = new Promise<RenderedResult>((resolve, reject) => {
+      entry = { job, events, userKey, tag, seq: this.seq++, submittedAt: performance.now(), position: 0, resolve, reject };
+    });
+    // An adapter that forgot to listen must not crash the process with an unhandled rejection.
+    done.catch(() => {});
+    this.waiting.push(entry);
+    this.sortWaiting();
+    this.updatePositions(entry);
+    const position = entry.position;
+    void this.pq.add(() => this.runNext());
+    // p-queue may have started this very job synchronously; report where it stands now.
+    return { accepted: true, position: entry.position || position, done };
+  }
+
+  stats(): FairQueueStats {
+    const rejected = Object.values(this.counts.rejectedBy).reduce((a, b) => a + b, 0);
+    return {
+      pending: this.waiting.length,
+      running: this.running,
+      completed: this.counts.completed,
+      failed: this.counts.failed,
+      rejected,
+      timedOut: this.counts.timedOut,
+      inputErrors: this.counts.inputErrors,
+      rejectedBy: { ...this.counts.rejectedBy },
+      latency: this.latency.summary(),
+      runTime: this.runTime.summary(),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.pq.onIdle();
+  }
+
+  private refuse(reason: RejectReason, retryAfterS: number): SubmitResult {
+    this.counts.rejectedBy[reason]++;
+    const s = Math.max(1, Math.ceil(retryAfterS));
+    return { accepted: false, reason, retryAfterS: s, message: rejectionText(reason, s) };
+  }
+
+  /** Rough time until the queue has room again: the work ahead divided by the slots, from recent run times. */
+  private estimateWaitS(): number {
+    const perJob = this.runTime.recentMeanS() ?? DEFAULT_RUN_ESTIMATE_S;
+    const ahead = this.waiting.length + this.running;
+    return Math.min(600, Math.max(5, Math.ceil((perJob * ahead) / this.pq.concurrency)));
+  }
+
+  private sortWaiting(): void {
+    this.waiting.sort((a, b) => a.tag - b.tag || a.seq - b.seq);
+  }
+
+  /** Recomputes positions (1 = next to start) and tells every job whose position changed. */
+  private updatePositions(submitted?: Waiting): void {
+    this.waiting.forEach((w, i) => {
+      const position = i + 1;
+      if (w.position === position && w !== submitted) return;
+      w.position = position;
+      this.safely('onPosition', w, () => w.events.onPosition?.(position));
+    });
+  }
+
+  private async runNext(): Promise<void> {
+    const entry = this.waiting.shift();
+    if (!entry) return;
+    this.virtualTime = Math.max(this.virtualTime, entry.tag);
+    this.forgetIdleUsers();
+    this.updatePositions();
+    entry.position = 0;
+
+    const slot = this.freeSlots.shift()!;
+    const service = this.services[slot % this.services.length];
+    this.running++;
+    const started = performance.now();
+    this.safely('onStart', entry, () => entry.events.onStart?.());
+    try {
+      const result = await this.withTimeout(service, entry.job);
+      this.counts.completed++;
+      entry.resolve(result);
+      this.logger?.info({ jobId: entry.job.id, platform: entry.job.platform, ms: Math.round(performance.now() - started) }, 'job done');
+    } catch (e) {
+      this.counts.failed++;
+      if (e instanceof JobTimeoutError) this.counts.timedOut++;
+      if (e instanceof InputError) this.counts.inputErrors++;
+      else this.logger?.warn({ jobId: entry.job.id, platform: entry.job.platform, err: e }, 'job failed');
+      entry.reject(e);
+    } finally {
+      this.running--;
+      this.freeSlots.push(slot);
+      this.runTime.add((performance.now() - started) / 1000);
+      this.latency.add((performance.now() - entry.submittedAt) / 1000);
+    }
+  }
+
+  private async withTimeout(service: PipelineService, job: Job): Promise<RenderedResult> {
+    // Deferred so a service that throws synchronously is handled like one that rejects.
+    const work = Promise.resolve().then(() => service.stylize({ file: job.image, params: job.params, format: this.outputFormat }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new JobTimeoutError(this.jobTimeoutMs)), this.jobTimeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } catch (e) {
+      if (e instanceof JobTimeoutError) {
+        work.catch(() => {});
+        // The pipeline is most likely still busy with the abandoned job: restart it so the next job doesn't wait.
+        await service.abortAll?.().catch((err: unknown) => this.logger?.error({ err }, 'pipeline restart failed'));
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Users whose next tag is at or below the virtual time are indistinguishable from new ones: drop them. */
+  private forgetIdleUsers(): void {
+    for (const [user, tag] of this.nextUserTag) {
+      if (tag <= this.virtualTime) this.nextUserTag.delete(user);
+    }
+  }
+
+  private safely(what: string, entry: Waiting, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger?.warn({ jobId: entry.job.id, err }, `${what} callback threw`);
+    }
+  }
+}

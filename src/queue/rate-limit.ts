@@ -1,0 +1,49 @@
+/**
+ * Synchronous sliding-window limiter ("at most N jobs in any window of W ms, per key").
+ *
+ * Why not rate-limiter-flexible: JobQueue.submit() must answer synchronously (the adapters reply with the
+ * position straight away), and RateLimiterMemory only reports its decision through a Promise.
+ */
+export interface LimitDecision {
+  allowed: boolean;
+  /** When not allowed: milliseconds until one more job would be allowed. */
+  retryAfterMs: number;
+}
+
+export class SlidingWindowLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Looks without recording: would one more hit for `key` be allowed now? */
+  check(key: string): LimitDecision {
+    const recent = this.recent(key);
+    if (recent.length < this.limit) return { allowed: true, retryAfterMs: 0 };
+    // The (limit)-th most recent hit has to leave the window before another one fits.
+    const blocking = recent[recent.length - this.limit];
+    return { allowed: false, retryAfterMs: Math.max(1, blocking + this.windowMs - this.now()) };
+  }
+
+  record(key: string): void {
+    const recent = this.recent(key);
+    recent.push(this.now());
+    this.hits.set(key, recent);
+    if (this.hits.size > 10_000) this.prune();
+  }
+
+  private recent(key: string): number[] {
+    const since = this.now() - this.windowMs;
+    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
+    if (list.length) this.hits.set(key, list);
+    else this.hits.delete(key);
+    return list;
+  }
+
+  private prune(): void {
+    for (const key of [...this.hits.keys()]) this.recent(key);
+  }
+}
