@@ -69,3 +69,210 @@ export function warpAffineBilinear(src: RgbImage, dstToSrc: Affine, outW: number
   }
   return out;
 }
+
+/** A single-channel weight map in [0, 1], row-major. */
+export interface Mask {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Float32Array;
+}
+
+export function createMask(width: number, height: number, fill = 0): Mask {
+  const data = new Float32Array(width * height);
+  if (fill) data.fill(fill);
+  return { width, height, data };
+}
+
+/** Rec.601 luma of each pixel, 0..255. */
+export function luma(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = 0.299 * d[j] + 0.587 * d[j + 1] + 0.114 * d[j + 2];
+  return out;
+}
+
+/** HSV-style saturation (max-min)/max of each pixel, 0..1. */
+export function saturation(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const mx = Math.max(d[j], d[j + 1], d[j + 2]);
+    const mn = Math.min(d[j], d[j + 1], d[j + 2]);
+    out[i] = mx > 0 ? (mx - mn) / mx : 0;
+  }
+  return out;
+}
+
+function clampByte(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+}
+
+/** out = a + weight·mask·(b − a), per pixel (both images the mask's size). */
+export function blendWithMask(a: RgbImage, b: RgbImage, mask: Mask, weight = 1): RgbImage {
+  const out = createImage(a.width, a.height);
+  const n = a.width * a.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = mask.data[i] * weight;
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(a.data[j + c] + w * (b.data[j + c] - a.data[j + c]));
+  }
+  return out;
+}
+
+/**
+ * Adds `gain`·mask·(detail − detailBase) to every channel of `img`: carries high-frequency structure
+ * (detail minus its blur) from one image into another.
+ */
+export function addDetail(img: RgbImage, detail: Float32Array, detailBase: Float32Array, mask: Mask, gain: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const add = gain * mask.data[i] * (detail[i] - detailBase[i]);
+    out.data[j] = clampByte(img.data[j] + add);
+    out.data[j + 1] = clampByte(img.data[j + 1] + add);
+    out.data[j + 2] = clampByte(img.data[j + 2] + add);
+  }
+  return out;
+}
+
+/** Scales each pixel's RGB by newLuma/oldLuma (a luminance-only correction that keeps hue), blended by mask. */
+export function applyLumaRatio(img: RgbImage, oldLuma: Float32Array, newLuma: Float32Array, mask: Mask): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const ratio = (newLuma[i] + 1) / (oldLuma[i] + 1);
+    const w = mask.data[i];
+    for (let c = 0; c < 3; c++) {
+      const v = img.data[j + c];
+      out.data[j + c] = clampByte(v + w * (v * ratio - v));
+    }
+  }
+  return out;
+}
+
+/** Box mean of a plane with radius r (window (2r+1)², clipped at the borders), separable running sums. */
+export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let sum = 0;
+    for (let x = 0; x <= Math.min(r, w - 1); x++) sum += src[row + x];
+    for (let x = 0; x < w; x++) {
+      const lo = Math.max(0, x - r), hi = Math.min(w - 1, x + r);
+      tmp[row + x] = sum / (hi - lo + 1);
+      if (x + r + 1 < w) sum += src[row + x + r + 1];
+      if (x - r >= 0) sum -= src[row + x - r];
+    }
+  }
+  for (let x = 0; x < w; x++) {
+    let sum = 0;
+    for (let y = 0; y <= Math.min(r, h - 1); y++) sum += tmp[y * w + x];
+    for (let y = 0; y < h; y++) {
+      const lo = Math.max(0, y - r), hi = Math.min(h - 1, y + r);
+      out[y * w + x] = sum / (hi - lo + 1);
+      if (y + r + 1 < h) sum += tmp[(y + r + 1) * w + x];
+      if (y - r >= 0) sum -= tmp[(y - r) * w + x];
+    }
+  }
+  return out;
+}
+
+/**
+ * Self-guided filter (He et al.) per channel: edge-preserving smoothing. Flat areas (variance ≪ eps)
+ * are averaged over radius r; edges (variance ≫ eps) pass through.
+ */
+export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
+  const { width: w, height: h } = img;
+  const n = w * h;
+  const out = createImage(w, h);
+  const p = new Float32Array(n);
+  const p2 = new Float32Array(n);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < n; i++) { const v = img.data[i * 3 + c]; p[i] = v; p2[i] = v * v; }
+    const mean = boxMean(p, w, h, r);
+    const mean2 = boxMean(p2, w, h, r);
+    const a = new Float32Array(n);
+    const b = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const variance = mean2[i] - mean[i] * mean[i];
+      a[i] = variance / (variance + eps);
+      b[i] = mean[i] * (1 - a[i]);
+    }
+    const ma = boxMean(a, w, h, r);
+    const mb = boxMean(b, w, h, r);
+    for (let i = 0; i < n; i++) out.data[i * 3 + c] = clampByte(ma[i] * p[i] + mb[i]);
+  }
+  return out;
+}
+
+/**
+ * Replaces the low-frequency colour of the masked pixels by a blend towards `tone` (keeps texture:
+ * out = I − low + lerp(low, tone, k·mask)). Used to even out lip colour.
+ */
+export function unifyTone(img: RgbImage, low: RgbImage, tone: [number, number, number], mask: Mask, k: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = k * mask.data[i];
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(img.data[j + c] + w * (tone[c] - low.data[j + c]));
+  }
+  return out;
+}
+
+/** Mask-weighted mean colour. */
+export function meanColour(img: RgbImage, mask: Mask): [number, number, number] {
+  let r = 0, g = 0, b = 0, wsum = 0;
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = mask.data[i];
+    if (w <= 0) continue;
+    r += w * img.data[j]; g += w * img.data[j + 1]; b += w * img.data[j + 2]; wsum += w;
+  }
+  return wsum > 0 ? [r / wsum, g / wsum, b / wsum] : [0, 0, 0];
+}
+
+/**
+ * Feathered paste of a stylised face crop back into the picture: for each picture pixel whose crop
+ * position (through `imageToCrop`) falls inside the crop, bilinear-sample the crop and blend it in with
+ * the weight of a square mask eroded by `erode` crop pixels and ramped over `feather` crop pixels
+ * (smoothstep, i.e. the eroded-then-blurred square evaluated analytically). Mutates `target`.
+ */
+export function pasteWarped(
+  target: RgbImage,
+  crop: RgbImage,
+  imageToCrop: Affine,
+  bounds: { x0: number; y0: number; x1: number; y1: number },
+  erode: number,
+  feather: number,
+): void {
+  const { width: tw, data: td } = target;
+  const { width: cw, height: ch, data: cd } = crop;
+  const [a, b, c, d, e, f] = imageToCrop;
+  const ramp = (t: number, n: number): number => {
+    const dist = Math.min(t, n - 1 - t) - erode;
+    if (dist <= 0) return 0;
+    if (dist >= feather) return 1;
+    const u = dist / feather;
+    return u * u * (3 - 2 * u);
+  };
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
+      const w = ramp(u, cw) * ramp(v, ch);
+      if (w <= 0) continue;
+      const x0 = Math.min(cw - 2, Math.floor(u)), y0 = Math.min(ch - 2, Math.floor(v));
+      const fx = u - x0, fy = v - y0;
+      const i00 = (y0 * cw + x0) * 3, i01 = i00 + 3, i10 = i00 + cw * 3, i11 = i10 + 3;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const s = cd[i00 + k] * w00 + cd[i01 + k] * w01 + cd[i10 + k] * w10 + cd[i11 + k] * w11;
+        td[ti + k] = clampByte(td[ti + k] + w * (s - td[ti + k]));
+      }
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import sharp from 'sharp';
+import { applyAffine, type Affine, type Point } from './geometry.js';
+import type { Mask } from './pixels.js';
+
+/**
+ * MediaPipe face-mesh index loops (FACEMESH_* connection sets walked in order). "Left"/"right" are the
+ * subject's, as in MediaPipe.
+ */
+export const MESH_FACE_OVAL = [
+  10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150,
+  136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+];
+export const MESH_LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185];
+export const MESH_LIPS_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191];
+export const MESH_LEFT_EYE = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466];
+export const MESH_RIGHT_EYE = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
+export const MESH_LEFT_BROW = [336, 296, 334, 293, 300, 276, 283, 282, 295, 285];
+export const MESH_RIGHT_BROW = [107, 66, 105, 63, 70, 46, 53, 52, 65, 55];
+/** Nose points; the region is their convex hull. */
+export const MESH_NOSE = [168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 64, 294, 48, 278, 129, 358, 219, 439, 45, 275, 220, 440];
+
+/** Feathered region weights over one aligned face crop (all side×side, values 0..1). */
+export interface FaceRegions {
+  side: number;
+  /** Face oval minus eyes, brows and lips. */
+  skin: Mask;
+  eyes: Mask;
+  brows: Mask;
+  /** Lips without the open mouth (teeth/tongue). */
+  lips: Mask;
+  nose: Mask;
+  /** The whole face oval. */
+  face: Mask;
+  /** Rings around the eyes where glasses lenses sit (eyes dilated generously), for glasses checks. */
+  lensArea: Mask;
+}
+
+function polygonPath(points: Point[]): string {
+  return 'M' + points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join('L') + 'Z';
+}
+
+function convexHull(points: Point[]): Point[] {
+  const pts = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const cross = (o: Point, a: Point, b: Point): number => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const lower: Point[] = [];
+  for (const p of pts) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop();
+    lower.push(p);
+  }
+  const upper: Point[] = [];
+  for (const p of pts.reverse()) {
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], p) <= 0) upper.pop();
+    upper.push(p);
+  }
+  return lower.slice(0, -1).concat(upper.slice(0, -1));
+}
+
+/**
+ * Rasterises filled paths (evenodd when `holes` follow) with librsvg and Gaussian-feathers them
+ * ("parsing smooth": no hard mask edge reaches the style model). `grow` strokes the outline to dilate.
+ */
+async function rasterise(side: number, paths: string[], sigma: number, grow = 0, holes: string[] = []): Promise<Mask> {
+  const stroke = grow > 0 ? ` stroke="white" stroke-width="${(2 * grow).toFixed(1)}" stroke-linejoin="round"` : '';
+  const body =
+    paths.map((d) => `<path d="${d}" fill="white"${stroke}/>`).join('') +
+    holes.map((d) => `<path d="${d}" fill="black"/>`).join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><rect width="100%" height="100%" fill="black"/>${body}</svg>`;
+  let pipeline = sharp(Buffer.from(svg)).extractChannel(0);
+  if (sigma >= 0.3) pipeline = pipeline.blur(sigma);
+  const raw = await pipeline.raw().toBuffer();
+  const data = new Float32Array(side * side);
+  for (let i = 0; i < data.length; i++) data[i] = raw[i] / 255;
+  return { width: side, height: side, data };
+}
+
+function subtract(a: Mask, ...others: Mask[]): Mask {
+  const data = new Float32Array(a.data.length);
+  for (let i = 0; i < data.length; i++) {
+    let v = a.data[i];
+    for (const o of others) v *= 1 - o.data[i];
+    data[i] = v;
+  }
+  return { width: a.width, height: a.height, data };
+}
+
+/** Builds the region masks of one face from its mesh points (working-image coordinates) in crop space. */
+export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side: number, smooth = true): Promise<FaceRegions> {
+  const pts = meshPoints.map((p) => applyAffine(imageToCrop, p));
+  const path = (idx: number[]): string => polygonPath(idx.map((i) => pts[i]));
+  const eyeSpan = Math.hypot(pts[33][0] - pts[263][0], pts[33][1] - pts[263][1]);
+  const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
+  const [face, eyes, brows, lips, nose, lensArea] = await Promise.all([
+    rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
+    rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
+    rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma, eyeSpan / 40),
+    rasterise(side, [path(MESH_LIPS_OUTER)], sigma, 0, [path(MESH_LIPS_INNER)]),
+    rasterise(side, [polygonPath(convexHull(MESH_NOSE.map((i) => pts[i])))], sigma * 1.5),
+    rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
+  ]);
+  const skin = subtract(face, eyes, brows, lips);
+  return { side, skin, eyes, brows, lips, nose, face, lensArea };
+}
