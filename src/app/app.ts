@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { BotDeps, RunningBot } from '../bots/deps.js';
+import { OriginalStore } from '../bots/originals.js';
+import type { AppConfig } from '../config.js';
+import { DEFAULT_DECODE_LIMITS } from '../pipeline/decode.js';
+import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
+import { FairQueue } from '../queue/fair-queue.js';
+import { startHttpServer, type RunningHttpServer } from './http.js';
+import type { ErrorCounter } from './metrics.js';
+
+export interface AppParts {
+  config: AppConfig;
+  logger: Logger;
+  errors?: ErrorCounter;
+  /** Pipelines to use instead of one WorkerPipelineService per PIPELINE_INSTANCES (tests). */
+  services?: PipelineService[];
+  /** Which bots to start; by default the ones whose token is set. */
+  bots?: { name: string; start: (deps: BotDeps) => Promise<RunningBot> }[];
+}
+
+export interface RunningApp {
+  queue: FairQueue;
+  originals: OriginalStore;
+  http?: RunningHttpServer;
+  bots: string[];
+  /** Graceful stop: refuse new jobs, answer every accepted one, then stop the bots, the pipelines and HTTP. */
+  stop(): Promise<void>;
+}
+
+/** The bots whose tokens are configured, loaded lazily so an unused platform's library is never imported. */
+export function configuredBots(config: AppConfig): NonNullable<AppParts['bots']> {
+  const bots: NonNullable<AppParts['bots']> = [];
+  if (config.telegram.token) {
+    bots.push({ name: 'telegram', start: async (deps) => (await import('../bots/telegram/index.js')).startTelegramBot(deps) });
+  }
+  if (config.discord.token) {
+    bots.push({ name: 'discord', start: async (deps) => (await import('../bots/discord/index.js')).startDiscordBot(deps) });
+  }
+  return bots;
+}
+
+export function createPipelines(config: AppConfig): PipelineService[] {
+  const { modelsDir, threads, instances, maxSide, maxPixels, maxUploadBytes } = config.pipeline;
+  const limits = { ...DEFAULT_DECODE_LIMITS, maxSide, maxPixels, maxBytes: maxUploadBytes };
+  return Array.from({ length: instances }, () => new WorkerPipelineService({ modelsDir, threads, limits }));
+}
+
+/** Wires pipelines → queue → bots, plus the health/metrics server. */
+export async function startApp(parts: AppParts): Promise<RunningApp> {
+  const { config, logger } = parts;
+  const services = parts.services ?? createPipelines(config);
+  let shuttingDown = false;
+  const started: { name: string; bot: RunningBot }[] = [];
+  let http: RunningHttpServer | undefined;
+
+  const queue = new FairQueue(services, {
+    maxPending: config.queue.maxPending,
+    userJobsPerMinute: config.queue.userJobsPerMinute,
+    chatJobsPerMinute: config.queue.chatJobsPerMinute,
+    jobTimeoutMs: config.queue.jobTimeoutMs,
+    outputFormat: config.pipeline.outputFormat,
+    logger: logger.child({ component: 'queue' }),
+  });
+  const originals = new OriginalStore();
+
+  const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
+  try {
+    const warmStart = performance.now();
+    // Loads and verifies the default style in every instance, so a missing model fails now, not on the first user.
+    await Promise.all(services.map((s) => s.warmUp([config.pipeline.defaultStyle])));
+    logger.info({ style: config.pipeline.defaultStyle, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
+
+    if (config.http.port > 0) {
+      http = await startHttpServer({ queue, errors: parts.errors, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
+      logger.info({ port: http.port, host: config.http.host }, 'health and metrics on /healthz and /metrics');
+    }
+
+    const deps: BotDeps = { config, queue, originals, logger };
+    for (const { name, start } of parts.bots ?? configuredBots(config)) {
+      started.push({ name, bot: await start(deps) });
+      logger.info({ platform: name }, 'bot started');
+    }
+  } catch (e) {
+    await Promise.allSettled(started.map(({ bot }) => bot.stop()));
+    await http?.close();
+    await closePipelines();
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    shuttingDown = true;
+    const s = queue.stats();
+    logger.info({ pending: s.pending, running: s.running }, 'shutting down: no new jobs, finishing accepted ones');
+    // The queue is the intake: from now on the bots answer new requests with "I'm restarting, try again",
+    // while every job already accepted runs and is answered before the bots disconnect.
+    await queue.close();
+    const results = await Promise.allSettled(started.map(({ bot }) => bot.stop()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') logger.error({ platform: started[i].name, err: r.reason }, 'bot did not stop cleanly');
+    });
+    await closePipelines();
+    await http?.close();
+    logger.info('stopped');
+  };
+
+  return {
+    queue,
+    originals,
+    http,
+    bots: started.map((b) => b.name),
+    stop: () => (stopping ??= stop()),
+  };
+}

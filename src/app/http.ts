@@ -1,0 +1,63 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { QueueStats } from '../queue/types.js';
+import { ErrorCounter, renderMetrics } from './metrics.js';
+
+export interface HttpServerOptions {
+  queue: { stats(): QueueStats };
+  errors?: ErrorCounter;
+  port: number;
+  host?: string;
+  /** Set while shutting down: /healthz answers 503 so a load balancer or orchestrator stops sending work. */
+  isShuttingDown?: () => boolean;
+}
+
+export interface RunningHttpServer {
+  /** The port actually bound (useful with port 0 in tests). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Tiny health and metrics endpoint: GET /healthz (JSON) and GET /metrics (Prometheus text). */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const errors = opts.errors ?? new ErrorCounter();
+  const startedAt = Date.now();
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      const stats = opts.queue.stats();
+      const { pending, running, completed, failed, rejected } = stats;
+      const ok = !opts.isShuttingDown?.();
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ ok, queue: { pending, running, completed, failed, rejected } }));
+      return;
+    }
+    if (path === '/metrics') {
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' })
+        .end(renderMetrics(opts.queue.stats(), errors, startedAt));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import dotenv from 'dotenv';
+import { startApp, type RunningApp } from './app/app.js';
+import { createLogger } from './app/logger.js';
+import { ErrorCounter } from './app/metrics.js';
+import { ConfigError, loadConfig, type AppConfig } from './config.js';
+import { ModelError } from './pipeline/errors.js';
+
+const NO_TOKEN_MESSAGE =
+  'No bot token configured: set TELEGRAM_BOT_TOKEN and/or DISCORD_TOKEN in .env — see .env.example.\n' +
+  'Try the CLI meanwhile: npm run cli -- stylize photo.jpg -o out.jpg --style hayao';
+
+function readConfig(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  dotenv.config({ quiet: true });
+  const config = readConfig();
+  if (!config.telegram.token && !config.discord.token) {
+    process.stderr.write(`${NO_TOKEN_MESSAGE}\n`);
+    process.exit(1);
+  }
+
+  const errors = new ErrorCounter();
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: [config.telegram.token, config.discord.token],
+    onError: () => errors.increment(),
+  });
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+
+  let app: RunningApp;
+  try {
+    app = await startApp({ config, logger, errors });
+  } catch (e) {
+    const hint = e instanceof ModelError ? ' (run `npm run models:check`)' : '';
+    logger.fatal({ err: e }, `could not start${hint}`);
+    logger.flush();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info({ bots: app.bots }, 'ready');
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for the queue');
+      logger.flush();
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received');
+    app
+      .stop()
+      .then(() => (process.exitCode = 0))
+      .catch((e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exitCode = 1;
+      })
+      .finally(() => {
+        logger.flush();
+        // Libraries may keep sockets or timers alive after a clean stop; the work is done, so leave.
+        setTimeout(() => process.exit(), 200).unref();
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+await main();
