@@ -1,0 +1,149 @@
+/**
+ * Face-fidelity evaluation: every photo through the pipeline plain (faces=false) and face-aware (ours),
+ * faces measured with the independent 68-point model on the input and on both outputs at the same crops.
+ * Usage: npm run eval -- --dir <photos> --out <folder> [options]; see USAGE.
+ */
+import 'dotenv/config';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ModelError } from '../src/pipeline/errors.js';
+import { DEFAULT_STYLE, listStyles, resolveStyle } from '../src/pipeline/styles.js';
+import { indexHtml } from './eval/html.js';
+import { RETENTION_IOU } from './eval/measure.js';
+import { evaluatePhotos } from './eval/parallel.js';
+import { listPhotos } from './eval/photos.js';
+import { buildReport, formatReport } from './eval/report.js';
+import type { EvalConfig, PhotoResult } from './eval/types.js';
+
+const USAGE = `Usage: npm run eval -- --dir <photos> --out <folder> [options]
+  --dir DIR          photos root (sub-folders = categories) or one folder of photos
+  --out DIR          where contact sheets, index.html and results.json go (outside the repository)
+  --style ID|all     style id/alias, comma list, or "all" (default ${DEFAULT_STYLE})
+  --max-side N       working size, longest side (default 1024)
+  --categories a,b   only these sub-folders
+  --limit N          at most N photos per category
+  --jobs N           parallel worker processes (default 1); ORT threads per process = cores / N unless ORT_THREADS
+  --min-face N       faces narrower than N px are counted but their landmarks not scored (default 48)
+  --json             print one JSON object on stdout (the table goes to stderr)
+Environment: MODELS_DIR (default ./models), ORT_THREADS.`;
+
+const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (got "${value}")`);
+  return n;
+}
+
+function parseStyles(value: string | undefined): string[] {
+  if (!value) return [DEFAULT_STYLE];
+  if (value === 'all') {
+    const ids = listStyles().map((s) => s.id);
+    return [DEFAULT_STYLE, ...ids.filter((id) => id !== DEFAULT_STYLE)];
+  }
+  return [...new Set(value.split(',').map((s) => resolveStyle(s).id))];
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function describe(r: PhotoResult): string {
+  if (r.error) return `error: ${r.error}`;
+  const faces = r.input?.faces ?? [];
+  const mean = (v: (number | null)[]) => {
+    const s = v.filter((x): x is number => x !== null);
+    return s.length ? (s.reduce((a, b) => a + b, 0) / s.length).toFixed(3) : '–';
+  };
+  const parts = r.styles.map(
+    (s) => `${s.style}: NME ${mean(s.plain.nme)}→${mean(s.ours.nme)} ${s.plain.seconds.toFixed(1)}/${s.ours.seconds.toFixed(1)} s`,
+  );
+  return `${faces.length} faces (${faces.filter((f) => f.evaluated).length} scored) ${parts.join('; ')}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      style: { type: 'string' },
+      'max-side': { type: 'string' },
+      categories: { type: 'string' },
+      limit: { type: 'string' },
+      jobs: { type: 'string' },
+      'min-face': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.dir) throw new UsageError('missing --dir <photos>');
+  if (!values.out) throw new UsageError('missing --out <folder>');
+  const outDir = path.resolve(values.out);
+  if (isInside(outDir, REPO_ROOT)) throw new UsageError(`--out must be outside the repository (${REPO_ROOT}), e.g. /tmp/eval`);
+  const jobs = positiveInt('jobs', values.jobs, 1);
+  const envThreads = Number(process.env.ORT_THREADS);
+  const config: EvalConfig = {
+    modelsDir: process.env.MODELS_DIR ?? path.join(REPO_ROOT, 'models'),
+    outDir,
+    styles: parseStyles(values.style),
+    maxSide: positiveInt('max-side', values['max-side'], 1024),
+    minFace: positiveInt('min-face', values['min-face'], 48),
+    threads: Number.isInteger(envThreads) && envThreads > 0 ? envThreads : Math.max(1, Math.floor(availableParallelism() / jobs)),
+    annotationsRoot: path.resolve(values.dir),
+  };
+  const tasks = await listPhotos(values.dir, {
+    categories: values.categories?.split(',').map((c) => c.trim()).filter(Boolean),
+    limit: values.limit === undefined ? undefined : positiveInt('limit', values.limit, 1),
+  });
+  if (tasks.length === 0) throw new UsageError(`no photos found under ${values.dir}`);
+  await mkdir(outDir, { recursive: true });
+
+  process.stderr.write(
+    `eval: ${tasks.length} photos × ${config.styles.length} style(s) × plain/ours, max side ${config.maxSide}, ` +
+      `${jobs} job(s) × ${config.threads} thread(s)\n`,
+  );
+  const started = performance.now();
+  let done = 0;
+  const results = await evaluatePhotos(tasks, config, jobs, (r) => {
+    done++;
+    process.stderr.write(`[${done}/${tasks.length}] ${r.task.name}: ${describe(r)}\n`);
+  });
+  results.sort((a, b) => a.task.name.localeCompare(b.task.name));
+  const report = buildReport(results, config, RETENTION_IOU);
+  const wallSeconds = (performance.now() - started) / 1000;
+
+  await writeFile(path.join(outDir, 'results.json'), JSON.stringify({ report, photos: results, wall_seconds: wallSeconds }, null, 1));
+  await writeFile(path.join(outDir, 'index.html'), indexHtml(report, results));
+  const table = `${formatReport(report)}\nwall time ${wallSeconds.toFixed(1)} s; contact sheets and index.html in ${outDir}`;
+  if (values.json) {
+    process.stderr.write(`${table}\n`);
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    console.log(table);
+  }
+  return report.errors.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+    console.error(`error: ${e.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (e instanceof ModelError) {
+    console.error(`error: ${e.message}`);
+    process.exitCode = 3;
+  } else throw e;
+}

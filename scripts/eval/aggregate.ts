@@ -1,0 +1,128 @@
+import type { PhotoResult, VariantMeasurement } from './types.js';
+
+/** A face is deformed when its NME exceeds this (DESIGN §6); the strict rate uses the lower threshold. */
+export const DEFORMED_NME = 0.08;
+export const DEFORMED_NME_STRICT = 0.05;
+/** Categories whose photos hold no real human face: any face the pipeline calls human there is a false positive. */
+export const NON_HUMAN_CATEGORIES = ['animal', 'no_face', 'anime'];
+
+export interface VariantSummary {
+  /** Faces whose landmarks were scored (large enough). */
+  scored_faces: number;
+  mean_nme: number | null;
+  median_nme: number | null;
+  /** Share of scored faces with NME > 0.08. */
+  deformation_rate: number | null;
+  /** Share of scored faces with NME > 0.05. */
+  deformation_rate_strict: number | null;
+  /** Share of all input faces still found at the same place on the output. */
+  retention: number | null;
+  seconds_per_image: number | null;
+  seconds_p50: number | null;
+}
+
+export interface GroupSummary {
+  photos: number;
+  /** Faces detectFaces found on the inputs. */
+  faces: number;
+  plain: VariantSummary;
+  ours: VariantSummary;
+}
+
+export interface StyleSummary extends GroupSummary {
+  per_category: Record<string, GroupSummary>;
+  human_faces_in_nonhuman_photos: number;
+}
+
+export interface RecallSummary {
+  images: number;
+  truth_faces: number;
+  /** Share of annotated faces matched one-to-one by a detection with IoU ≥ 0.5 (and ≥ 0.4). */
+  recall_iou50: number | null;
+  recall_iou40: number | null;
+  per_image: { photo: string; source: string; truth: number; matched50: number; matched40: number }[];
+}
+
+export interface SanitySummary {
+  /** Mean NME of the evaluation model vs human 68-point annotations (outer-eye-corner normalised). */
+  mean_nme_68: number | null;
+  /** Mean NME of its implied 5 points vs 5-point annotations (eye-centre normalised). */
+  mean_nme_5: number | null;
+  per_image: { photo: string; file: string; points: number; nme: number | null }[];
+}
+
+function mean(v: number[]): number | null {
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+}
+
+function median(v: number[]): number | null {
+  if (!v.length) return null;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function share(count: number, total: number): number | null {
+  return total > 0 ? count / total : null;
+}
+
+export function summariseVariant(variants: VariantMeasurement[]): VariantSummary {
+  const nmes = variants.flatMap((v) => v.nme.filter((x): x is number => x !== null));
+  const retained = variants.flatMap((v) => v.retained);
+  const seconds = variants.map((v) => v.seconds);
+  return {
+    scored_faces: nmes.length,
+    mean_nme: mean(nmes),
+    median_nme: median(nmes),
+    deformation_rate: share(nmes.filter((x) => x > DEFORMED_NME).length, nmes.length),
+    deformation_rate_strict: share(nmes.filter((x) => x > DEFORMED_NME_STRICT).length, nmes.length),
+    retention: share(retained.filter(Boolean).length, retained.length),
+    seconds_per_image: mean(seconds),
+    seconds_p50: median(seconds),
+  };
+}
+
+function summariseGroup(photos: PhotoResult[], style: string): GroupSummary {
+  const measured = photos.flatMap((p) => p.styles.filter((s) => s.style === style));
+  return {
+    photos: measured.length,
+    faces: photos.reduce((n, p) => n + (p.styles.some((s) => s.style === style) ? (p.input?.faces.length ?? 0) : 0), 0),
+    plain: summariseVariant(measured.map((m) => m.plain)),
+    ours: summariseVariant(measured.map((m) => m.ours)),
+  };
+}
+
+export function summariseStyle(photos: PhotoResult[], style: string): StyleSummary {
+  const categories = [...new Set(photos.map((p) => p.task.category))].sort();
+  const per_category: Record<string, GroupSummary> = {};
+  for (const c of categories) per_category[c] = summariseGroup(photos.filter((p) => p.task.category === c), style);
+  const human_faces_in_nonhuman_photos = photos
+    .filter((p) => NON_HUMAN_CATEGORIES.includes(p.task.category))
+    .flatMap((p) => p.styles.filter((s) => s.style === style))
+    .reduce((n, s) => n + s.ours.humanFaces, 0);
+  return { ...summariseGroup(photos, style), per_category, human_faces_in_nonhuman_photos };
+}
+
+export function summariseRecall(photos: PhotoResult[]): RecallSummary {
+  const per_image = photos.flatMap((p) =>
+    p.input?.recall
+      ? [{ photo: p.task.name, source: p.input.recall.source, truth: p.input.recall.truth.length, matched50: p.input.recall.matched50, matched40: p.input.recall.matched40 }]
+      : [],
+  );
+  const truth = per_image.reduce((n, r) => n + r.truth, 0);
+  return {
+    images: per_image.length,
+    truth_faces: truth,
+    recall_iou50: share(per_image.reduce((n, r) => n + r.matched50, 0), truth),
+    recall_iou40: share(per_image.reduce((n, r) => n + r.matched40, 0), truth),
+    per_image,
+  };
+}
+
+export function summariseSanity(photos: PhotoResult[]): SanitySummary {
+  const per_image = photos.flatMap((p) =>
+    p.input?.sanity ? [{ photo: p.task.name, file: p.input.sanity.file, points: p.input.sanity.points, nme: p.input.sanity.nme }] : [],
+  );
+  const of = (n: number) => per_image.filter((r) => r.points === n && r.nme !== null).map((r) => r.nme as number);
+  return { mean_nme_68: mean(of(68)), mean_nme_5: mean(of(5)), per_image };
+}

@@ -1,0 +1,196 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DEFAULT_DECODE_LIMITS } from '../../src/pipeline/decode.js';
+import { detectFaces, type DetectedFace } from '../../src/pipeline/face/detect.js';
+import { loadManifest } from '../../src/pipeline/manifest.js';
+import { validateParams } from '../../src/pipeline/params.js';
+import { Pipeline, type PipelineResult } from '../../src/pipeline/pipeline.js';
+import { ModelRegistry } from '../../src/pipeline/registry.js';
+import { findBoxAnnotation, findLandmarkTruth, loadBoxAnnotations, type AnnotatedImage } from './annotations.js';
+import { boundingBox, matchBoxes, scaleBox, type Box, type Point } from './geometry.js';
+import { landmarkCrop, measureLandmarks68 } from './landmarks68.js';
+import { distance, fivePointsFrom68, interOcular68, nme } from './nme.js';
+import { composeContactSheet, sheetThumbnail, type SheetRow } from './sheet.js';
+import type {
+  EvalConfig,
+  InputFace,
+  InputMeasurement,
+  LandmarkSanity,
+  PhotoResult,
+  PhotoTask,
+  RecallImage,
+  StyleMeasurement,
+  VariantMeasurement,
+} from './types.js';
+
+/** A face found on the output counts as the same face when its box overlaps the input's this much. */
+export const RETENTION_IOU = 0.5;
+
+/**
+ * Evaluates photos one at a time in this process: runs the pipeline plain and face-aware for every style,
+ * measures faces on the input once (cached per photo for all styles) and on every output at the same crops.
+ */
+export class PhotoEvaluator {
+  private readonly registry: ModelRegistry;
+  private readonly pipeline: Pipeline;
+  private readonly inputCache = new Map<string, InputMeasurement>();
+  private annotations?: Promise<Map<string, AnnotatedImage>>;
+
+  constructor(private readonly config: EvalConfig) {
+    this.registry = new ModelRegistry({ modelsDir: config.modelsDir, threads: config.threads });
+    this.pipeline = new Pipeline({ registry: this.registry, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: config.maxSide } });
+  }
+
+  /** Creates every session up front so no timed pipeline run pays for loading a model. */
+  async warmUp(): Promise<void> {
+    const ids = loadManifest()
+      .filter((m) => m.task !== 'style' || this.config.styles.includes(m.id))
+      .map((m) => m.id);
+    for (const id of ids) await this.registry.session(id);
+  }
+
+  async close(): Promise<void> {
+    await this.registry.release();
+  }
+
+  async evaluate(task: PhotoTask): Promise<PhotoResult> {
+    const result: PhotoResult = { task, styles: [] };
+    try {
+      const file = await readFile(task.path);
+      const rows: SheetRow[] = [];
+      for (const style of this.config.styles) {
+        const plain = await this.timedRun(file, style, false);
+        const input = await this.inputMeasurement(task, plain.result);
+        result.input = input;
+        const ours = await this.timedRun(file, style, true);
+        const measured: StyleMeasurement = {
+          style,
+          plain: await this.measureOutput(input, plain.result, plain.seconds),
+          ours: await this.measureOutput(input, ours.result, ours.seconds),
+        };
+        result.styles.push(measured);
+        rows.push({
+          style,
+          input: await sheetThumbnail(plain.result.input),
+          plain: await sheetThumbnail(plain.result.output),
+          ours: await sheetThumbnail(ours.result.output),
+          measured,
+        });
+      }
+      if (result.input && rows.length > 0) {
+        result.sheet = `${task.category}__${path.parse(task.path).name}`.replace(/[^\w.-]/g, '_') + '.jpg';
+        await writeFile(path.join(this.config.outDir, result.sheet), await composeContactSheet(result.input, rows));
+      }
+    } catch (e) {
+      result.error = e instanceof Error ? e.message : String(e);
+    }
+    return result;
+  }
+
+  private async timedRun(file: Buffer, style: string, faces: boolean): Promise<{ result: PipelineResult; seconds: number }> {
+    const params = validateParams({ style, faces });
+    const started = performance.now();
+    const result = await this.pipeline.run(file, params);
+    return { result, seconds: (performance.now() - started) / 1000 };
+  }
+
+  private async inputMeasurement(task: PhotoTask, run: PipelineResult): Promise<InputMeasurement> {
+    const cached = this.inputCache.get(task.path);
+    if (cached) return cached;
+    const img = run.input;
+    const detected = await detectFaces(this.registry, img);
+    const faces: InputFace[] = [];
+    for (const d of detected) {
+      const crop = landmarkCrop(d.box, img.width, img.height);
+      if (!crop) continue;
+      const landmarks = await measureLandmarks68(this.registry, img, crop);
+      faces.push({
+        box: d.box,
+        score: d.score,
+        crop,
+        landmarks,
+        interOcular: interOcular68(landmarks),
+        evaluated: d.box[2] >= this.config.minFace,
+      });
+    }
+    const scale = img.width / run.source.width;
+    const measurement: InputMeasurement = {
+      width: img.width,
+      height: img.height,
+      faces,
+      recall: await this.recall(task, detected, scale),
+      sanity: await this.sanity(task, faces, scale),
+    };
+    this.inputCache.set(task.path, measurement);
+    return measurement;
+  }
+
+  private async recall(task: PhotoTask, detected: DetectedFace[], scale: number): Promise<RecallImage | undefined> {
+    this.annotations ??= loadBoxAnnotations(this.config.annotationsRoot);
+    const ann = findBoxAnnotation(path.basename(task.path), await this.annotations);
+    if (!ann || ann.boxes.length === 0) return undefined;
+    const truth = ann.boxes.map((b) => scaleBox(b, scale));
+    const found = detected.map((d) => d.box);
+    return {
+      source: ann.source,
+      truth,
+      matched50: matchBoxes(truth, found, 0.5).length,
+      matched40: matchBoxes(truth, found, 0.4).length,
+    };
+  }
+
+  /** The evaluation model's own error against annotated landmarks, on the detected face that holds them. */
+  private async sanity(task: PhotoTask, faces: InputFace[], scale: number): Promise<LandmarkSanity | undefined> {
+    const truth = await findLandmarkTruth(task.path);
+    if (!truth) return undefined;
+    const gt: Point[] = truth.points.map(([x, y]) => [x * scale, y * scale]);
+    const face = faceHolding(faces, gt);
+    const file = path.basename(truth.file);
+    if (gt.length === 68) {
+      return { file, points: 68, norm: 'outer-eye-corners', nme: face ? nme(gt, face.landmarks, interOcular68(gt)) : null };
+    }
+    return {
+      file,
+      points: 5,
+      norm: 'eye-centres',
+      nme: face ? nme(gt, fivePointsFrom68(face.landmarks), distance(gt[0], gt[1])) : null,
+    };
+  }
+
+  private async measureOutput(input: InputMeasurement, run: PipelineResult, seconds: number): Promise<VariantMeasurement> {
+    const out = run.output;
+    if (out.width !== input.width || out.height !== input.height) {
+      throw new Error(`output is ${out.width}×${out.height} but the input was ${input.width}×${input.height}`);
+    }
+    const found = input.faces.length > 0 ? await detectFaces(this.registry, out) : [];
+    const matches = matchBoxes(input.faces.map((f) => f.box), found.map((f) => f.box), RETENTION_IOU);
+    const retained = input.faces.map((_, i) => matches.some((m) => m.ref === i));
+    const nmes: (number | null)[] = [];
+    for (const face of input.faces) {
+      if (!face.evaluated) {
+        nmes.push(null);
+        continue;
+      }
+      const landmarks = await measureLandmarks68(this.registry, out, face.crop);
+      const value = nme(face.landmarks, landmarks, face.interOcular);
+      nmes.push(Number.isFinite(value) ? value : null);
+    }
+    return {
+      nme: nmes,
+      retained,
+      seconds,
+      reportedFaces: run.faces.length,
+      humanFaces: run.faces.filter((f) => f.human).length,
+    };
+  }
+}
+
+/** The face whose box holds the annotation's centroid (closest box centre if several do). */
+function faceHolding(faces: InputFace[], points: Point[]): InputFace | undefined {
+  const [bx, by, bw, bh] = boundingBox(points);
+  const c: Point = [bx + bw / 2, by + bh / 2];
+  const centre = (b: Box): Point => [b[0] + b[2] / 2, b[1] + b[3] / 2];
+  const holding = faces.filter(({ box: b }) => c[0] >= b[0] && c[0] <= b[0] + b[2] && c[1] >= b[1] && c[1] <= b[1] + b[3]);
+  holding.sort((a, b) => distance(centre(a.box), c) - distance(centre(b.box), c));
+  return holding[0];
+}

@@ -1,0 +1,114 @@
+import {
+  DEFORMED_NME,
+  DEFORMED_NME_STRICT,
+  summariseRecall,
+  summariseSanity,
+  summariseStyle,
+  type GroupSummary,
+  type RecallSummary,
+  type SanitySummary,
+  type StyleSummary,
+  type VariantSummary,
+} from './aggregate.js';
+import type { EvalConfig, PhotoResult } from './types.js';
+
+export interface EvalReport extends StyleSummary {
+  /** The style the top-level plain/ours/per_category numbers are for (the first one evaluated). */
+  style: string;
+  recall: RecallSummary;
+  /** The 68-point evaluation model against annotated landmarks: how far the evaluator itself can be trusted. */
+  evaluator: SanitySummary;
+  /** Every evaluated style, when more than one was asked for. */
+  styles?: Record<string, StyleSummary>;
+  settings: { max_side: number; min_face: number; deformed_nme: number; deformed_nme_strict: number; retention_iou: number };
+  errors: { photo: string; error: string }[];
+}
+
+export function buildReport(photos: PhotoResult[], config: EvalConfig, retentionIou: number): EvalReport {
+  const ok = photos.filter((p) => !p.error);
+  const perStyle = Object.fromEntries(config.styles.map((s) => [s, summariseStyle(ok, s)]));
+  const style = config.styles[0];
+  return {
+    style,
+    ...perStyle[style],
+    recall: summariseRecall(ok),
+    evaluator: summariseSanity(ok),
+    ...(config.styles.length > 1 ? { styles: perStyle } : {}),
+    settings: {
+      max_side: config.maxSide,
+      min_face: config.minFace,
+      deformed_nme: DEFORMED_NME,
+      deformed_nme_strict: DEFORMED_NME_STRICT,
+      retention_iou: retentionIou,
+    },
+    errors: photos.filter((p) => p.error).map((p) => ({ photo: p.task.name, error: p.error as string })),
+  };
+}
+
+const f3 = (v: number | null) => (v === null ? '–' : v.toFixed(3));
+const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+const sec = (v: number | null) => (v === null ? '–' : v.toFixed(2));
+const pair = (a: string, b: string) => `${a.padStart(7)} ${b.padStart(7)}`;
+
+const HEADER = [
+  'category'.padEnd(14),
+  'photos'.padStart(6),
+  'faces'.padStart(6),
+  'scored'.padStart(6),
+  `${'mean NME'.padStart(15)}`,
+  `${`def>${DEFORMED_NME}`.padStart(15)}`,
+  `${`def>${DEFORMED_NME_STRICT}`.padStart(15)}`,
+  `${'retention'.padStart(15)}`,
+  `${'s/image'.padStart(15)}`,
+].join(' ');
+const SUBHEADER = `${''.padEnd(14 + 3 * 7)} ${Array(5).fill(pair('plain', 'ours')).join(' ')}`;
+
+function row(name: string, g: GroupSummary): string {
+  const v = (k: keyof VariantSummary, fmt: (x: number | null) => string) => pair(fmt(g.plain[k]), fmt(g.ours[k]));
+  return [
+    name.padEnd(14),
+    String(g.photos).padStart(6),
+    String(g.faces).padStart(6),
+    String(g.ours.scored_faces).padStart(6),
+    v('mean_nme', f3),
+    v('deformation_rate', pct),
+    v('deformation_rate_strict', pct),
+    v('retention', pct),
+    v('seconds_per_image', sec),
+  ].join(' ');
+}
+
+export function styleTable(style: string, s: StyleSummary): string {
+  const lines = [`style ${style}`, HEADER, SUBHEADER];
+  for (const [c, g] of Object.entries(s.per_category)) lines.push(row(c, g));
+  lines.push(row('ALL', s));
+  lines.push(`human faces reported in non-human photos (animal/no_face/anime, ours): ${s.human_faces_in_nonhuman_photos}`);
+  return lines.join('\n');
+}
+
+/** The human-readable summary: one table per style, then detection recall and the evaluator's own error. */
+export function formatReport(r: EvalReport): string {
+  const out: string[] = [];
+  const styles = r.styles ?? { [r.style]: r };
+  for (const [id, s] of Object.entries(styles)) out.push(styleTable(id, s), '');
+  const rc = r.recall;
+  out.push(
+    rc.images === 0
+      ? 'detection recall: no photo in this run has annotated face boxes'
+      : `detection recall vs annotated boxes: ${pct(rc.recall_iou50)} at IoU≥0.5, ${pct(rc.recall_iou40)} at IoU≥0.4 (${rc.truth_faces} faces in ${rc.images} photos: ${rc.per_image.map((p) => `${p.photo} ${p.matched50}/${p.truth}`).join(', ')})`,
+  );
+  const ev = r.evaluator;
+  if (ev.per_image.length) {
+    out.push(
+      `evaluator (68-pt model) vs annotations: NME ${f3(ev.mean_nme_68)} on 68-pt human annotations (outer-eye-corner norm), ` +
+        `${f3(ev.mean_nme_5)} on 5-pt annotations (eye-centre norm)`,
+    );
+    for (const p of ev.per_image) out.push(`  ${p.photo.padEnd(44)} ${String(p.points).padStart(2)} pts  NME ${p.nme === null ? 'no face detected' : f3(p.nme)}`);
+  }
+  out.push(
+    `settings: max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
+      `retention at IoU≥${r.settings.retention_iou}`,
+  );
+  for (const e of r.errors) out.push(`error: ${e.photo}: ${e.error}`);
+  return out.join('\n');
+}

@@ -1,0 +1,86 @@
+/** Plain data exchanged between the evaluator, its worker processes and the report (JSON-safe). */
+import type { Box, PixelRect, Point } from './geometry.js';
+
+export interface PhotoTask {
+  /** Absolute path of the photo. */
+  path: string;
+  /** Path relative to --dir (used in the report and for the contact sheet's name). */
+  name: string;
+  category: string;
+}
+
+export interface InputFace {
+  box: Box;
+  score: number;
+  /** The evaluation model's crop, reused unchanged on every output. */
+  crop: PixelRect;
+  landmarks: Point[];
+  interOcular: number;
+  /** Large enough (box width ≥ --min-face) for its landmarks to mean something. */
+  evaluated: boolean;
+}
+
+export interface RecallImage {
+  source: string;
+  /** Ground-truth boxes in working-image pixels. */
+  truth: Box[];
+  matched50: number;
+  matched40: number;
+}
+
+export interface LandmarkSanity {
+  file: string;
+  points: 68 | 5;
+  /** NME of the evaluation model against the annotation; null when no detected face overlaps it. */
+  nme: number | null;
+  /** What the NME is normalised by. */
+  norm: 'outer-eye-corners' | 'eye-centres';
+}
+
+export interface InputMeasurement {
+  width: number;
+  height: number;
+  faces: InputFace[];
+  recall?: RecallImage;
+  sanity?: LandmarkSanity;
+}
+
+export interface VariantMeasurement {
+  /** Per input face (same order): NME of the output's landmarks, null for faces not evaluated. */
+  nme: (number | null)[];
+  /** Per input face: detectFaces still finds a face there on the output (IoU ≥ 0.5). */
+  retained: boolean[];
+  /** Pipeline.run wall time. */
+  seconds: number;
+  /** FaceReports the pipeline returned, and how many of them it called human. */
+  reportedFaces: number;
+  humanFaces: number;
+}
+
+export interface StyleMeasurement {
+  style: string;
+  plain: VariantMeasurement;
+  ours: VariantMeasurement;
+}
+
+export interface PhotoResult {
+  task: PhotoTask;
+  input?: InputMeasurement;
+  styles: StyleMeasurement[];
+  /** Contact sheet file name inside --out. */
+  sheet?: string;
+  error?: string;
+}
+
+export interface EvalConfig {
+  modelsDir: string;
+  outDir: string;
+  styles: string[];
+  maxSide: number;
+  /** Smallest face box width (working-image pixels) whose landmarks are scored. */
+  minFace: number;
+  /** onnxruntime threads per process. */
+  threads: number;
+  /** Box annotations root (the --dir). */
+  annotationsRoot: string;
+}
