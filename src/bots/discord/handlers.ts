@@ -16,7 +16,7 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { findStyle, listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
 import type { OriginalStore } from '../originals.js';
-import { friendlyError, helpText, stylesText } from '../texts.js';
+import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
@@ -37,7 +37,6 @@ export interface DiscordContext {
 const MAX_CONTENT = 2000;
 
 export const TEXT = {
-  queued: (position: number) => `Queued — you are #${position}`,
   painting: 'Painting…',
   noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
   expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
@@ -81,7 +80,7 @@ async function failDeferred(ctx: DiscordContext, interaction: RepliableInteracti
 
 function resultLine(result: RenderedResult, params: StyleParams): string {
   const style = findStyle(result.style);
-  const name = style ? `${styleLabel(style)} (${style.title})` : result.style;
+  const name = style ? `${styleLabel(style)} (${style.title.replace(/\s*\(.*$/, '')})` : result.style;
   const n = result.faces.length;
   const faces = !params.faces ? 'face processing off' : n === 0 ? 'no faces found' : `${n} face${n === 1 ? '' : 's'} found`;
   return `Style: ${name} · ${faces}${params.compare ? ' · before / after' : ''}`;
@@ -115,7 +114,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         params: picture.params,
       },
       {
-        onPosition: (position) => progress.status(TEXT.queued(position)),
+        onPosition: (position) => progress.status(positionText(position)),
         onStart: () => progress.status(TEXT.painting),
       },
     );

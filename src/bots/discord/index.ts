@@ -44,10 +44,12 @@ export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
     throw e;
   }
 
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
+    stop() {
       client.removeAllListeners(Events.InteractionCreate);
-      await client.destroy();
+      stopped ??= client.destroy();
+      return stopped;
     },
   };
 }

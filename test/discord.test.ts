@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDiscordBot } from '../src/bots/discord/index.js';
+import { TEXT } from '../src/bots/discord/handlers.js';
+import type { RunningBot } from '../src/bots/deps.js';
+import { CHAT_PARAMS } from '../src/bots/grammar.js';
+import { OriginalStore } from '../src/bots/originals.js';
+import { helpText, positionText } from '../src/bots/texts.js';
+import { loadConfig } from '../src/config.js';
+import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
+import { fitWithin } from '../src/pipeline/image.js';
+import { WorkerPipelineService } from '../src/pipeline/service.js';
+import { FairQueue } from '../src/queue/fair-queue.js';
+import { FakeDiscord, isEphemeral, type FakeUser, type InteractionView } from './discord/fake-discord.js';
+import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
+
+const MAX_SIDE = 384;
+const MAX_UPLOAD_MB = 2;
+const FAST = 'animeganv3_cute';
+
+const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
+const bob: FakeUser = { id: '200000000000000002', username: 'bob' };
+const carol: FakeUser = { id: '200000000000000003', username: 'carol' };
+
+const portrait = readFileSync(fixture('single_face', 'insightface_1423.jpg')); // 448×448
+const group = readFileSync(fixture('single_face', 'fairface_race_Middle_Eastern.jpg')); // 450×300
+const dog = readFileSync(fixture('animal', 'stargan2_pixabay_dog_000322.jpg')); // 512×512
+
+let fake: FakeDiscord;
+let service: WorkerPipelineService;
+let queue: FairQueue;
+let bot: RunningBot;
+const logLines: string[] = [];
+
+async function expectedSize(file: Buffer): Promise<{ width: number; height: number }> {
+  const meta = await sharp(file).metadata();
+  return fitWithin(meta.width!, meta.height!, MAX_SIDE);
+}
+
+async function resultSize(view: InteractionView): Promise<{ width: number; height: number; format: string }> {
+  const [file] = view.original!.attachments;
+  const meta = await sharp(file.bytes).metadata();
+  return { width: meta.width!, height: meta.height!, format: meta.format! };
+}
+
+function buttons(view: InteractionView): { custom_id: string; label: string }[] {
+  return view.original!.components.flatMap((row: { components: { custom_id: string; label: string }[] }) => row.components);
+}
+
+/** Before the result a reply shows only queue positions, then at most one "Painting…" as the last status. */
+function expectProgress(history: string[]): void {
+  const statuses = history.slice(0, -1);
+  const painting = statuses.indexOf(TEXT.painting);
+  expect(painting === -1 || painting === statuses.length - 1, statuses.join(' | ')).toBe(true);
+  for (const s of statuses.filter((x) => x !== TEXT.painting)) expect(s).toMatch(/^You're (next|#\d+) in line…$/);
+}
+
+beforeAll(async () => {
+  fake = new FakeDiscord();
+  await fake.start();
+  service = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: ORT_THREADS, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: MAX_SIDE } });
+  await service.warmUp([FAST, 'whitebox_cartoon']);
+  queue = new FairQueue(service, { userJobsPerMinute: 100, chatJobsPerMinute: 100, maxPending: 20 });
+  const config = loadConfig({
+    DISCORD_TOKEN: fake.token,
+    DISCORD_GUILD_ID: fake.guildId,
+    DISCORD_API_BASE: fake.apiBase,
+    MAX_UPLOAD_MB: String(MAX_UPLOAD_MB),
+    MAX_SIDE: String(MAX_SIDE),
+    DEFAULT_STYLE: FAST,
+    MODELS_DIR,
+  });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  const identified = fake.identified();
+  bot = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger });
+  await identified;
+});
+
+afterAll(async () => {
+  // DISCORD_TRANSCRIPT=1 prints every request the bot made, for reading what a user would see.
+  if (process.env.DISCORD_TRANSCRIPT) console.log([...fake.transcript(), ...logLines].join('\n'));
+  await bot?.stop();
+  await queue?.close();
+  await service?.close();
+  await fake?.close();
+});
+
+describe('Discord bot against a local fake Discord', () => {
+  it('logs in over the gateway and registers /anime, /help, /styles and "Anime-fy" in the configured guild', () => {
+    expect(fake.gatewayLog.filter((e) => e.dir === 'in').map((e) => e.op)).toContain(2);
+    const put = fake.calls.find((c) => c.method === 'PUT');
+    expect(put?.path).toBe(`/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`);
+    expect(put?.auth).toBe(`Bot ${fake.token}`);
+    const commands = fake.registeredCommands.get(fake.guildId)!;
+    expect(commands.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+    expect(commands[3].type).toBe(3); // message context menu
+    const anime = commands[0];
+    expect(anime.options[0]).toMatchObject({ name: 'image', type: 11, required: true });
+    for (const { key, spec } of CHAT_PARAMS) {
+      const option = anime.options.find((o: { name: string }) => o.name === key);
+      expect(option, key).toBeDefined();
+      if (spec.kind === 'number') expect(option).toMatchObject({ type: 10, min_value: spec.min, max_value: spec.max });
+      if (spec.kind === 'boolean') expect(option.type).toBe(5);
+      if (spec.kind === 'style') expect(option.choices.map((c: { value: string }) => c.value)).toContain(FAST);
+    }
+  });
+
+  it('/anime with a photo and overrides: defers, shows progress, then edits in the picture with style, faces and re-style buttons', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg', { width: 448, height: 448 });
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: 'cute', smooth: 0.4, sharpen: 0.5, faces: true }));
+
+    expect(view.callbackType).toBe(5);
+    expect(isEphemeral(view.original)).toBe(false);
+    expect(fake.cdnHits(photo)).toBe(1);
+    expect(view.original!.attachments).toHaveLength(1);
+    expect(view.original!.attachments[0].name).toBe(`anime-${FAST}.jpg`);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    expect(view.original!.content).toMatch(/^Style: cute \(AnimeGANv3 tiny Cute\) · /);
+    expect(view.original!.content).toMatch(/face/);
+    expect(view.original!.history.length).toBeGreaterThanOrEqual(2);
+    expectProgress(view.original!.history);
+    const ids = buttons(view).map((b) => b.custom_id);
+    expect(ids.length).toBeGreaterThanOrEqual(5);
+    expect(ids.every((id) => id.startsWith('restyle:'))).toBe(true);
+    expect(ids.some((id) => id.endsWith(`:${FAST}`))).toBe(false);
+  });
+
+  it('bad option values get one ephemeral answer listing every problem, and nothing is downloaded', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: 'vaporwave', smooth: 5 }));
+    expect(view.callbackType).toBe(4);
+    expect(isEphemeral(view.original)).toBe(true);
+    expect(view.original!.content).toMatch(/Unknown style "vaporwave"/);
+    expect(view.original!.content).toMatch(/smooth must be between 0 and 1/);
+    expect(fake.cdnHits(photo)).toBe(0);
+  });
+
+  it('a non-image attachment is refused ephemerally before download', async () => {
+    const notes = fake.addAttachment('notes.txt', Buffer.from('hello, not a picture'), 'text/plain; charset=utf-8');
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: notes }));
+    expect(view.callbackType).toBe(4);
+    expect(isEphemeral(view.original)).toBe(true);
+    expect(view.original!.content).toMatch(/"notes.txt" \(text\/plain; charset=utf-8\) isn't a picture/);
+    expect(fake.cdnHits(notes)).toBe(0);
+  });
+
+  it('an oversized attachment is refused from its declared size, without any download attempt', async () => {
+    const big = fake.addAttachment('huge.jpg', portrait, 'image/jpeg', { size: 7 * 1024 * 1024 });
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: big }));
+    expect(view.callbackType).toBe(4);
+    expect(isEphemeral(view.original)).toBe(true);
+    expect(view.original!.content).toMatch(/7\.0 MB; the limit is 2\.0 MB/);
+    expect(fake.cdnHits(big)).toBe(0);
+  });
+
+  it('a file that turns out larger than declared is cut off: the public "thinking" reply is deleted and the error is ephemeral', async () => {
+    const liar = fake.addAttachment('liar.jpg', Buffer.alloc(3 * 1024 * 1024, 0xff), 'image/jpeg', { size: 1000 });
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: liar }));
+    expect(view.callbackType).toBe(5);
+    expect(view.original!.deleted).toBe(true);
+    expect(view.followUps).toHaveLength(1);
+    expect(isEphemeral(view.followUps[0])).toBe(true);
+    expect(view.followUps[0].content).toMatch(/larger than the 2\.0 MB limit/);
+  });
+
+  it('"Anime-fy" on someone else\'s message stylises its first image attachment with default params', async () => {
+    const notes = fake.addAttachment('notes.txt', Buffer.from('not a picture'), 'text/plain');
+    const photo = fake.addAttachment('group.jpg', group, 'image/jpeg');
+    const message = fake.message(bob, { content: 'look at us', attachments: [notes, photo] });
+    const view = await fake.settled(fake.messageCommand(alice, 'Anime-fy', message));
+    expect(view.callbackType).toBe(5);
+    expect(fake.cdnHits(notes)).toBe(0);
+    expect(fake.cdnHits(photo)).toBe(1);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(group)), format: 'jpeg' });
+    expect(view.original!.content).toMatch(/^Style: cute/);
+  });
+
+  it('"Anime-fy" falls back to an image embed, and says so ephemerally when a message has no picture', async () => {
+    const linked = fake.addAttachment('dog.jpg', dog, undefined);
+    const message = fake.message(bob, { content: linked.url, embeds: [{ type: 'image', url: linked.url, thumbnail: { url: linked.url, proxy_url: linked.url, width: 512, height: 512 } }] });
+    const view = await fake.settled(fake.messageCommand(carol, 'Anime-fy', message));
+    expect(fake.cdnHits(linked)).toBe(1);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(dog)), format: 'jpeg' });
+
+    const plain = fake.message(bob, { content: 'just words' });
+    const none = await fake.settled(fake.messageCommand(carol, 'Anime-fy', plain));
+    expect(none.callbackType).toBe(4);
+    expect(isEphemeral(none.original)).toBe(true);
+    expect(none.original!.content).toBe(TEXT.noImage);
+  });
+
+  it('a re-style button paints the same picture in another style as a new reply; an expired one answers ephemerally', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const first = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST }));
+    const cartoon = buttons(first).find((b) => b.custom_id.endsWith(':whitebox_cartoon'))!;
+    expect(cartoon.label).toBe('cartoon');
+
+    const again = await fake.settled(fake.clickButton(bob, cartoon.custom_id, fake.botMessage(first)));
+    expect(again.callbackType).toBe(5);
+    expect(isEphemeral(again.original)).toBe(false);
+    expect(again.original!.attachments[0].name).toBe('anime-whitebox_cartoon.jpg');
+    expect(await resultSize(again)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    expect(fake.cdnHits(photo)).toBe(1); // the original came from memory, not a second download
+    expect(buttons(again).some((b) => b.custom_id === cartoon.custom_id)).toBe(false);
+
+    const expired = await fake.settled(fake.clickButton(bob, 'restyle:gone1234:whitebox_cartoon', fake.botMessage(first)));
+    expect(expired.callbackType).toBe(4);
+    expect(isEphemeral(expired.original)).toBe(true);
+    expect(expired.original!.content).toBe(TEXT.expired);
+  });
+
+  it('a burst from several users shares the queue: everyone gets a picture and waiting users see their position', async () => {
+    const users = [alice, bob, carol, alice];
+    const views = users.map((user, i) =>
+      fake.slashCommand(user, 'anime', { image: fake.addAttachment(`p${i}.jpg`, portrait, 'image/jpeg'), style: FAST }),
+    );
+    await Promise.all(views.map((v) => fake.settled(v)));
+    const expected = await expectedSize(portrait);
+    for (const view of views) {
+      expect(await resultSize(view)).toEqual({ ...expected, format: 'jpeg' });
+      expectProgress(view.original!.history);
+    }
+    const shownPositions = views.flatMap((v) => v.original!.history.map((h) => /#(\d+)/.exec(h)?.[1]).filter(Boolean).map(Number));
+    expect(Math.max(...shownPositions)).toBeGreaterThanOrEqual(3);
+    // Alice's second job goes behind Bob's and Carol's (per-user fairness), so its picture comes last.
+    const finished = views.map((v) => v.original!.filesAtCall!);
+    expect(Math.max(...finished)).toBe(finished[3]);
+  });
+
+  it('survives 429s on the interaction callback and on the reply edit (retry-after honoured, nothing lost)', async () => {
+    fake.rateLimit('POST', /^\/interactions\/\d+\/[^/]+\/callback$/, 0.2);
+    fake.rateLimit('PATCH', /\/messages\/@original$/, 0.3);
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST }));
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    const mine = fake.calls.filter((c) => c.path.includes(view.token) || c.path.includes(view.id));
+    const statuses = mine.map((c) => `${c.method} ${c.status}`);
+    expect(statuses[0]).toBe('POST 429');
+    expect(statuses[1]).toBe('POST 204');
+    const firstPatch = statuses.indexOf('PATCH 429');
+    expect(firstPatch).toBeGreaterThan(0);
+    expect(statuses[firstPatch + 1]).toBe('PATCH 200');
+  });
+
+  it('/help and /styles answer ephemerally', async () => {
+    const help = await fake.settled(fake.slashCommand(alice, 'help'));
+    expect(help.callbackType).toBe(4);
+    expect(isEphemeral(help.original)).toBe(true);
+    expect(help.original!.content).toBe(helpText('discord'));
+    const styles = await fake.settled(fake.slashCommand(alice, 'styles'));
+    expect(isEphemeral(styles.original)).toBe(true);
+    expect(styles.original!.content).toMatch(/cute/);
+  });
+
+  it('never logs the bot token or an interaction token', () => {
+    const all = logLines.join('\n');
+    expect(all).not.toContain(fake.token);
+    expect(all).not.toContain('itoken-');
+  });
+
+  it('stop() disconnects from the gateway', async () => {
+    const closed = fake.gatewayClosed();
+    await bot.stop();
+    await expect(closed).resolves.toBe(1000);
+  });
+});
