@@ -18,7 +18,7 @@ export interface PhotoSelection {
 export async function listPhotos(dir: string, selection: PhotoSelection = {}): Promise<PhotoTask[]> {
   const root = path.resolve(dir);
   const entries = (await readdir(root, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-  const groups = new Map<string, PhotoTask[]>();
+  const groups = new Map<string, Omit<PhotoTask, 'index'>[]>();
   const add = (category: string, file: string) => {
     const list = groups.get(category) ?? [];
     list.push({ path: file, name: path.relative(root, file), category });
@@ -41,5 +41,6 @@ export async function listPhotos(dir: string, selection: PhotoSelection = {}): P
   }
   return [...groups.entries()]
     .filter(([c]) => !wanted || wanted.includes(c))
-    .flatMap(([, list]) => (selection.limit === undefined ? list : list.slice(0, selection.limit)));
+    .flatMap(([, list]) => (selection.limit === undefined ? list : list.slice(0, selection.limit)))
+    .map((task, index) => ({ ...task, index }));
 }

@@ -7,6 +7,8 @@ export interface PhotoTask {
   /** Path relative to --dir (used in the report and for the contact sheet's name). */
   name: string;
   category: string;
+  /** Position in the run's photo list (decides which variant runs first, see PhotoEvaluator). */
+  index: number;
 }
 
 export interface InputFace {
