@@ -1,0 +1,60 @@
+import type { Telegram } from 'telegraf';
+import { TelegramError } from 'telegraf';
+import { InputError } from '../../pipeline/errors.js';
+import type { PictureSource } from './picture.js';
+import { withRetryAfter, type RetryOptions } from './retry.js';
+
+/** The Bot API serves files up to 20 MB; larger ones can't be fetched at all. */
+export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
+
+const DOWNLOAD_TIMEOUT_MS = 60_000;
+
+function tooLarge(limitBytes: number): InputError {
+  return new InputError(
+    'too-large-bytes',
+    `That picture is larger than the ${Math.round(limitBytes / 1024 / 1024)} MB I can fetch from Telegram. Please send it as a photo (not as a file) or a smaller picture.`,
+  );
+}
+
+/**
+ * Fetches a user's picture into memory (never to disk), refusing anything over `limitBytes` as soon as the
+ * size is known. Errors never carry the file URL: it contains the bot token.
+ */
+export async function downloadPicture(telegram: Telegram, source: PictureSource, limitBytes: number, retry?: RetryOptions): Promise<Uint8Array> {
+  if (source.fileSize !== undefined && source.fileSize > limitBytes) throw tooLarge(limitBytes);
+  let file;
+  try {
+    file = await withRetryAfter(() => telegram.getFile(source.fileId), retry);
+  } catch (e) {
+    if (e instanceof TelegramError && /too big/i.test(e.description)) throw tooLarge(limitBytes);
+    throw new Error(`getFile failed: ${e instanceof TelegramError ? e.description : 'network error'}`);
+  }
+  if (file.file_size !== undefined && file.file_size > limitBytes) throw tooLarge(limitBytes);
+  const url = await telegram.getFileLink(file);
+
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  } catch (e) {
+    throw new Error(`file download failed (${e instanceof Error ? e.name : 'error'})`);
+  }
+  if (!res.ok || !res.body) throw new Error(`file download failed (HTTP ${res.status})`);
+  if (Number(res.headers.get('content-length') ?? 0) > limitBytes) {
+    await res.body.cancel();
+    throw tooLarge(limitBytes);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += chunk.byteLength;
+    if (total > limitBytes) throw tooLarge(limitBytes);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bytes;
+}

@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Telegram } from 'telegraf';
+import type { CallbackQuery } from 'telegraf/types';
+import { InputError } from '../../pipeline/errors.js';
+import { DEFAULT_PARAMS, type StyleParams } from '../../pipeline/params.js';
+import type { JobQueue, SubmitResult } from '../../queue/types.js';
+import { parseCommandArgs } from '../grammar.js';
+import type { OriginalStore } from '../originals.js';
+import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
+import { AlbumTracker } from './albums.js';
+import { downloadPicture } from './download.js';
+import { isPrivate, parseCommand, type TgMessage } from './message.js';
+import { findPicture, type PictureSource } from './picture.js';
+import { parseRestyleData, restyleKeyboard, resultCaption, sendResult, styleTitle } from './reply.js';
+import { withRetryAfter, type RetryOptions } from './retry.js';
+import { PAINTING_TEXT, StatusMessage } from './status.js';
+
+export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
+export const EXPIRED_TEXT = 'That photo expired, please send it again.';
+
+export interface HandlerOptions {
+  /** Largest file we download (the Bot API itself stops at 20 MB). */
+  downloadLimitBytes: number;
+  /** Most pictures taken from one album. */
+  albumLimit: number;
+  retry: RetryOptions;
+}
+
+export interface HandlerDeps {
+  telegram: Telegram;
+  queue: JobQueue;
+  originals: OriginalStore;
+  logger: Logger;
+  botUsername: string | undefined;
+  options: HandlerOptions;
+}
+
+/** One picture to stylise and where to answer. Either a file still on Telegram or bytes we already hold. */
+interface PictureRequest {
+  chatId: number;
+  userId: number;
+  replyTo: number;
+  params: StyleParams;
+  picture: { source: PictureSource } | { bytes: Uint8Array; originalKey: string };
+}
+
+/**
+ * Turns Telegram updates into queue jobs and results back into replies. Handlers return as soon as a job is
+ * handed over (telegraf waits for them before polling again); the rest runs in the background and is
+ * tracked so `drain()` can wait for every accepted job to be answered.
+ */
+export class TelegramHandlers {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly albums: AlbumTracker;
+  /** Per-user chain for download + submit, so a user's pictures enter the queue in the order sent. */
+  private readonly intake = new Map<number, Promise<unknown>>();
+
+  constructor(private readonly deps: HandlerDeps) {
+    this.albums = new AlbumTracker(deps.options.albumLimit);
+  }
+
+  async onMessage(message: TgMessage): Promise<void> {
+    const command = parseCommand(message.text ?? message.caption, this.deps.botUsername);
+    if (message.text !== undefined) return this.onText(message, command);
+
+    const anime = command?.name === 'anime' ? command : undefined;
+    const album = message.media_group_id;
+    // Groups: only pictures that ask for it (caption command, or an album started with one). No spam.
+    if (!isPrivate(message) && !anime && !(album && this.albums.has(album))) return;
+
+    let params = (album && this.albums.params(album)) || DEFAULT_PARAMS;
+    if (anime) {
+      const parsed = await this.parseArgs(message, anime.args);
+      if (!parsed) return;
+      params = parsed;
+      if (album) this.albums.setParams(album, params);
+    }
+    const lookup = findPicture(message, this.deps.options.downloadLimitBytes);
+    if (!lookup.ok) {
+      if (lookup.problem === 'none') {
+        if (isPrivate(message) || anime) await this.replyText(message, HINT_TEXT);
+        return;
+      }
+      return this.replyText(message, lookup.message);
+    }
+    if (album) {
+      const verdict = this.albums.admit(album);
+      if (!verdict.take) {
+        if (verdict.firstSkipped) {
+          const n = this.albums.limit;
+          await this.replyText(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
+        }
+        return;
+      }
+    }
+    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
+  }
+
+  private async onText(message: TgMessage, command: ReturnType<typeof parseCommand>): Promise<void> {
+    switch (command?.name) {
+      case 'start':
+      case 'help':
+        return this.replyText(message, helpText('telegram'));
+      case 'styles':
+        return this.replyText(message, stylesText());
+      case 'anime':
+        return this.onAnimeCommand(message, command.args);
+      default:
+        if (isPrivate(message) && !command) await this.replyText(message, HINT_TEXT);
+    }
+  }
+
+  /** `/anime …` as text: works on the photo it replies to. */
+  private async onAnimeCommand(message: TgMessage, args: string): Promise<void> {
+    const target = message.reply_to_message;
+    const lookup = target ? findPicture(target, this.deps.options.downloadLimitBytes) : undefined;
+    if (!lookup || (!lookup.ok && lookup.problem === 'none')) return this.replyText(message, HINT_TEXT);
+    const params = await this.parseArgs(message, args);
+    if (!params) return;
+    if (!lookup.ok) return this.replyText(message, lookup.message);
+    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
+  }
+
+  async onCallback(query: CallbackQuery): Promise<void> {
+    const { telegram, originals, options } = this.deps;
+    const parsed = 'data' in query ? parseRestyleData(query.data) : undefined;
+    const message = query.message;
+    if (!parsed || !message) {
+      await withRetryAfter(() => telegram.answerCbQuery(query.id), options.retry).catch((e) => this.logError(e, 'answerCallbackQuery'));
+      return;
+    }
+    const original = originals.get(parsed.key);
+    if (!original) {
+      await withRetryAfter(() => telegram.answerCbQuery(query.id, EXPIRED_TEXT, { show_alert: true }), options.retry).catch((e) => this.logError(e, 'answerCallbackQuery'));
+      // The buttons can't work any more; take them away so nobody else tries.
+      await withRetryAfter(() => telegram.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined), options.retry).catch((e) =>
+        this.logError(e, 'editMessageReplyMarkup'),
+      );
+      return;
+    }
+    const params: StyleParams = { ...original.params, style: parsed.style.id };
+    await withRetryAfter(() => telegram.answerCbQuery(query.id, `Painting it as ${styleTitle(parsed.style.id)}…`), options.retry).catch((e) =>
+      this.logError(e, 'answerCallbackQuery'),
+    );
+    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, picture: { bytes: original.image, originalKey: parsed.key } });
+  }
+
+  /** Resolves when every job handed over so far has been answered (or has failed and said so). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
+  private async parseArgs(message: TgMessage, args: string): Promise<StyleParams | undefined> {
+    try {
+      return parseCommandArgs(args);
+    } catch (e) {
+      await this.replyText(message, friendlyError(e));
+      return undefined;
+    }
+  }
+
+  private startJob(req: PictureRequest): void {
+    const task = this.runJob(req).catch((e) => this.logError(e, 'job'));
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private async runJob(req: PictureRequest): Promise<void> {
+    const { telegram, queue, originals, logger, options } = this.deps;
+    const status = new StatusMessage(telegram, req.chatId, req.replyTo, options.retry, (e) => this.logError(e, 'status message'));
+    const jobId = randomUUID();
+    const entered = this.serialPerUser(req.userId, async () => {
+      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes, options.retry);
+      const submitted: SubmitResult = queue.submit(
+        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), messageRef: `${req.chatId}:${req.replyTo}`, image, params: req.params },
+        {
+          onPosition: (position) => status.set(positionText(position)),
+          onStart: () => {
+            status.set(PAINTING_TEXT);
+            status.startChatAction();
+          },
+        },
+      );
+      return { image, submitted };
+    });
+
+    let image: Uint8Array;
+    let submitted: SubmitResult;
+    try {
+      ({ image, submitted } = await entered);
+    } catch (e) {
+      if (!(e instanceof InputError)) this.logError(e, 'download');
+      return status.finish(friendlyError(e));
+    }
+    if (!submitted.accepted) {
+      logger.info({ jobId, chatId: req.chatId, userId: req.userId, reason: submitted.reason }, 'telegram job rejected');
+      return status.finish(submitted.message);
+    }
+    try {
+      const result = await submitted.done;
+      const originalKey = 'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
+      await sendResult(
+        telegram,
+        { chatId: req.chatId, replyTo: req.replyTo, result, caption: resultCaption(result, req.params), keyboard: restyleKeyboard(originalKey, result.style) },
+        options.retry,
+      );
+      await status.finish();
+      logger.info({ jobId, chatId: req.chatId, userId: req.userId, style: result.style, faces: result.faces.length, ms: result.timings.total }, 'telegram job answered');
+    } catch (e) {
+      if (!(e instanceof InputError)) this.logError(e, 'job');
+      await status.finish(friendlyError(e));
+    }
+  }
+
+  private serialPerUser<T>(userId: number, step: () => Promise<T>): Promise<T> {
+    const previous = this.intake.get(userId) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    const settled = next.catch(() => undefined);
+    this.intake.set(userId, settled);
+    void settled.then(() => {
+      if (this.intake.get(userId) === settled) this.intake.delete(userId);
+    });
+    return next;
+  }
+
+  private async replyText(message: TgMessage, text: string): Promise<void> {
+    const { telegram, options } = this.deps;
+    await withRetryAfter(
+      () => telegram.sendMessage(message.chat.id, text, { reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } }),
+      options.retry,
+    ).catch((e) => this.logError(e, 'reply'));
+  }
+
+  private logError(e: unknown, during: string): void {
+    // Error texts from telegraf have the token redacted; ours never contain URLs.
+    this.deps.logger.warn({ during, err: e instanceof Error ? { name: e.name, message: e.message } : String(e) }, 'telegram: call failed');
+  }
+}
+
+function userIdOf(message: TgMessage): number {
+  // Anonymous group admins and channel posts have no `from`; the chat stands in for the user.
+  return message.from?.id ?? message.chat.id;
+}

@@ -1,0 +1,75 @@
+import { Telegraf } from 'telegraf';
+import type { BotDeps, RunningBot } from '../deps.js';
+import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
+import { TelegramHandlers, type HandlerOptions } from './handlers.js';
+import type { TgMessage } from './message.js';
+import { DEFAULT_RETRY, withRetryAfter } from './retry.js';
+
+export const TELEGRAM_COMMANDS = [
+  { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
+  { command: 'styles', description: 'List the styles' },
+  { command: 'help', description: 'How to use the bot, settings, licences' },
+];
+
+const DEFAULT_ALBUM_LIMIT = 5;
+/** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
+const STOP_RETRY_MS = 50;
+
+/** Starts the Telegram adapter with long polling. `stop()` stops polling, then waits until every accepted job is answered. */
+export async function startTelegramBot(deps: BotDeps, overrides: Partial<HandlerOptions> = {}): Promise<RunningBot> {
+  const { token, apiRoot } = deps.config.telegram;
+  if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
+  const logger = deps.logger.child({ platform: 'telegram' });
+  const bot = new Telegraf(token, { telegram: apiRoot ? { apiRoot } : {} });
+
+  const options: HandlerOptions = {
+    downloadLimitBytes: Math.min(BOT_API_DOWNLOAD_LIMIT, deps.config.pipeline.maxUploadBytes),
+    albumLimit: DEFAULT_ALBUM_LIMIT,
+    retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
+    ...overrides,
+  };
+  bot.botInfo = await withRetryAfter(() => bot.telegram.getMe(), options.retry);
+  const handlers = new TelegramHandlers({
+    telegram: bot.telegram,
+    queue: deps.queue,
+    originals: deps.originals,
+    logger,
+    botUsername: bot.botInfo.username,
+    options,
+  });
+
+  // telegraf's message union is hard to narrow field by field; TgMessage is the flat view handlers read.
+  bot.on('message', (ctx) => handlers.onMessage(ctx.message as unknown as TgMessage));
+  bot.on('callback_query', (ctx) => handlers.onCallback(ctx.callbackQuery));
+  bot.catch((err) => logger.error({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'telegram: update failed'));
+
+  await withRetryAfter(() => bot.telegram.setMyCommands(TELEGRAM_COMMANDS), options.retry).catch((e: unknown) =>
+    logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'telegram: setMyCommands failed'),
+  );
+
+  let pollingEnded = false;
+  const polling = bot
+    .launch()
+    .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'telegram: polling stopped with an error'))
+    .finally(() => (pollingEnded = true));
+  logger.info({ username: bot.botInfo.username }, 'telegram bot polling');
+
+  let stopped = false;
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      while (!pollingEnded) {
+        try {
+          bot.stop('shutdown');
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS));
+        }
+      }
+      await polling;
+      await handlers.drain();
+      logger.info('telegram bot stopped');
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { Telegram } from 'telegraf';
+import { TelegramError } from 'telegraf';
+import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
+import type { StyleParams } from '../../pipeline/params.js';
+import type { RenderedResult } from '../../pipeline/pipeline.js';
+import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
+import { withRetryAfter, type RetryOptions } from './retry.js';
+
+const RESTYLE_PREFIX = 'rs';
+const BUTTONS_PER_ROW = 4;
+
+/** Short human name of a style: "AnimeGANv3 Hayao_36 (…)" → "AnimeGANv3 Hayao_36". */
+export function styleTitle(styleId: string): string {
+  const style = listStyles().find((s) => s.id === styleId);
+  return (style?.title ?? styleId).replace(/\s*\(.*\)\s*$/, '');
+}
+
+function buttonLabel(style: StyleInfo): string {
+  const name = style.aliases[0] ?? style.id;
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** Callback data for "re-style original `key` in style number `index`" (well under Telegram's 64 bytes). */
+export function restyleData(key: string, styleIndex: number): string {
+  return `${RESTYLE_PREFIX}:${key}:${styleIndex}`;
+}
+
+export function parseRestyleData(data: string): { key: string; style: StyleInfo } | undefined {
+  const [prefix, key, index] = data.split(':');
+  const style = listStyles()[Number(index)];
+  if (prefix !== RESTYLE_PREFIX || !key || !style) return undefined;
+  return { key, style };
+}
+
+/** "Another style" buttons under a result: every style except the one just used. */
+export function restyleKeyboard(originalKey: string, currentStyle: string): InlineKeyboardMarkup {
+  const buttons: InlineKeyboardButton[] = listStyles()
+    .map((style, index) => ({ style, index }))
+    .filter(({ style }) => style.id !== currentStyle)
+    .map(({ style, index }) => ({ text: buttonLabel(style), callback_data: restyleData(originalKey, index) }));
+  const rows: InlineKeyboardButton[][] = [];
+  for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) rows.push(buttons.slice(i, i + BUTTONS_PER_ROW));
+  return { inline_keyboard: rows };
+}
+
+export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: StyleParams): string {
+  const human = result.faces.filter((f) => f.human).length;
+  const faces = !params.faces ? 'face care off' : human === 0 ? 'no faces found' : human === 1 ? '1 face kept in shape' : `${human} faces kept in shape`;
+  const parts = [`🎨 ${styleTitle(result.style)}`, faces];
+  if (params.compare) parts.push('before → after');
+  return `${parts.join(' · ')}\nTap a style below to try another.`;
+}
+
+export interface SendResultInput {
+  chatId: number;
+  replyTo: number;
+  result: RenderedResult;
+  caption: string;
+  keyboard?: InlineKeyboardMarkup;
+}
+
+/**
+ * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio
+ * rules for photos are stricter), sends the same bytes as a file instead.
+ */
+export async function sendResult(telegram: Telegram, input: SendResultInput, retry: RetryOptions): Promise<number> {
+  const { chatId, replyTo, result, caption, keyboard } = input;
+  const source = { source: Buffer.from(result.image), filename: `anime.${result.format}` };
+  // telegraf drops object-valued fields it doesn't know from multipart uploads, so reply_parameters goes as
+  // JSON text, which is how the Bot API reads every object field of a multipart request.
+  const extra = {
+    caption,
+    reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
+    ...(keyboard ? { reply_markup: keyboard } : {}),
+  };
+  try {
+    const sent = await withRetryAfter(() => telegram.sendPhoto(chatId, source, extra), retry);
+    return sent.message_id;
+  } catch (e) {
+    if (!(e instanceof TelegramError) || e.code !== 400) throw e;
+    const sent = await withRetryAfter(() => telegram.sendDocument(chatId, source, extra), retry);
+    return sent.message_id;
+  }
+}

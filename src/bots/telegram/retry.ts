@@ -1,0 +1,31 @@
+import { TelegramError } from 'telegraf';
+
+export interface RetryOptions {
+  /** Total attempts, the first included. */
+  attempts: number;
+  /** Longest wait we accept from a 429 before giving up, in seconds. */
+  maxWaitS: number;
+  onRetry?(waitS: number, attempt: number): void;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { attempts: 4, maxWaitS: 60 };
+
+/** `retry_after` of a Bot API 429 answer, or undefined for any other error. */
+export function retryAfterOf(e: unknown): number | undefined {
+  if (!(e instanceof TelegramError) || e.code !== 429) return undefined;
+  return e.parameters?.retry_after ?? 1;
+}
+
+/** Runs a Bot API call, honouring 429 Too Many Requests: waits `retry_after` seconds, bounded attempts. */
+export async function withRetryAfter<T>(call: () => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const waitS = retryAfterOf(e);
+      if (waitS === undefined || attempt >= opts.attempts || waitS > opts.maxWaitS) throw e;
+      opts.onRetry?.(waitS, attempt);
+      await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
+    }
+  }
+}

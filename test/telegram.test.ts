@@ -1,0 +1,386 @@
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OriginalStore } from '../src/bots/originals.js';
+import { EXPIRED_TEXT, HINT_TEXT } from '../src/bots/telegram/handlers.js';
+import { startTelegramBot } from '../src/bots/telegram/index.js';
+import { PAINTING_TEXT } from '../src/bots/telegram/status.js';
+import { positionText, rejectionText } from '../src/bots/texts.js';
+import { loadConfig } from '../src/config.js';
+import type { RunningBot } from '../src/bots/deps.js';
+import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
+import { fitWithin } from '../src/pipeline/image.js';
+import { WorkerPipelineService } from '../src/pipeline/service.js';
+import { FairQueue, type FairQueueOptions } from '../src/queue/fair-queue.js';
+import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
+import { FakeBotApi, type ApiCall, type SentFile, type TgChat, type TgMessage, type TgUser } from './telegram/fake-bot-api.js';
+
+const MAX_SIDE = 256;
+const PHOTO_SIDES = [90, 320, 600];
+
+const alice: TgUser = { id: 1001, is_bot: false, first_name: 'Alice' };
+const bob: TgUser = { id: 1002, is_bot: false, first_name: 'Bob' };
+const carol: TgUser = { id: 1003, is_bot: false, first_name: 'Carol' };
+const dave: TgUser = { id: 1004, is_bot: false, first_name: 'Dave' };
+const privateChat = (u: TgUser): TgChat => ({ id: u.id, type: 'private', first_name: u.first_name });
+const group: TgChat = { id: -100500, type: 'supergroup', title: 'Friends' };
+
+const portrait = readFileSync(fixture('single_face', 'deepface_img1.jpg'));
+const groupPhoto = readFileSync(fixture('multi_face', 'deepface_couple.jpg'));
+
+/** Shared by every bot in this file so the models load once. */
+const service = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: ORT_THREADS, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: MAX_SIDE } });
+const logLines: string[] = [];
+const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+
+interface Harness {
+  fake: FakeBotApi;
+  queue: FairQueue;
+  bot: RunningBot;
+  originals: OriginalStore;
+}
+
+async function startHarness(queueOptions: FairQueueOptions = {}, originals = new OriginalStore()): Promise<Harness> {
+  const fake = new FakeBotApi();
+  await fake.start();
+  const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR, MAX_SIDE: String(MAX_SIDE) });
+  const queue = new FairQueue(service, { outputFormat: 'jpg', logger, ...queueOptions });
+  const bot = await startTelegramBot({ config, queue, originals, logger });
+  return { fake, queue, bot, originals };
+}
+
+async function stopHarness(h: Harness): Promise<void> {
+  await h.bot.stop();
+  await h.queue.close();
+  await h.fake.close();
+}
+
+function okCalls(fake: FakeBotApi, method: string, chatId?: number): ApiCall[] {
+  return fake.callsOf(method).filter((c) => c.ok && (chatId === undefined || Number(c.params.chat_id) === chatId));
+}
+
+function replyTo(call: ApiCall): number | undefined {
+  const raw = call.params.reply_parameters;
+  const parsed = typeof raw === 'string' ? (JSON.parse(raw) as { message_id: number }) : (raw as { message_id: number } | undefined);
+  return parsed?.message_id;
+}
+
+function resultsFor(fake: FakeBotApi, chatId: number, replyToId: number): ApiCall[] {
+  return okCalls(fake, 'sendPhoto', chatId).filter((c) => replyTo(c) === replyToId);
+}
+
+function callsReplyingTo(fake: FakeBotApi, chatId: number, replyToId: number): ApiCall[] {
+  return fake.calls.filter((c) => Number(c.params.chat_id) === chatId && replyTo(c) === replyToId);
+}
+
+function textsTo(fake: FakeBotApi, chatId: number, replyToId: number): string[] {
+  return okCalls(fake, 'sendMessage', chatId)
+    .filter((c) => replyTo(c) === replyToId)
+    .map((c) => String(c.params.text));
+}
+
+async function waitForResult(fake: FakeBotApi, chatId: number, replyToId: number): Promise<ApiCall> {
+  await fake.waitFor(() => resultsFor(fake, chatId, replyToId).length > 0, 60_000, `a result replying to #${replyToId}`);
+  return resultsFor(fake, chatId, replyToId)[0];
+}
+
+async function waitForText(fake: FakeBotApi, chatId: number, replyToId: number): Promise<string> {
+  await fake.waitFor(() => textsTo(fake, chatId, replyToId).length > 0, 30_000, `a text replying to #${replyToId}`);
+  return textsTo(fake, chatId, replyToId)[0];
+}
+
+async function imageSize(call: ApiCall): Promise<{ width: number; height: number; format: string }> {
+  const file = call.params.photo as SentFile;
+  const meta = await sharp(file.bytes).metadata();
+  return { width: meta.width!, height: meta.height!, format: meta.format! };
+}
+
+/** The working size the pipeline uses for the largest photo size we sent. */
+async function expectedSize(picture: Buffer): Promise<{ width: number; height: number }> {
+  const largest = await sharp(picture).rotate().resize(PHOTO_SIDES.at(-1), PHOTO_SIDES.at(-1), { fit: 'inside' }).toBuffer({ resolveWithObject: true });
+  return fitWithin(largest.info.width, largest.info.height, MAX_SIDE);
+}
+
+function fileIdsOf(photo: Record<string, unknown>[]): string[] {
+  return photo.map((p) => String(p.file_id));
+}
+
+function downloadsOrGetFile(fake: FakeBotApi, fileIds: string[]): ApiCall[] {
+  return fake.calls.filter((c) => c.method === 'getFile' && fileIds.includes(String(c.params.file_id)));
+}
+
+/** Waits for the bot to answer a /help in `chat`: every earlier update has been handled by then. */
+async function syncPoint(fake: FakeBotApi, chat: TgChat, from: TgUser): Promise<void> {
+  const help = fake.injectMessage(chat, from, { text: '/help' });
+  await waitForText(fake, chat.id, help.message_id);
+}
+
+afterAll(async () => {
+  await service.close();
+  // No token may ever reach the logs (the file URL contains it).
+  const token = new FakeBotApi().token;
+  expect(logLines.join('\n')).not.toContain(token);
+  expect(logLines.join('\n')).not.toContain(token.split(':')[1]);
+});
+
+describe('telegram bot against the fake Bot API', () => {
+  let h: Harness;
+  let fake: FakeBotApi;
+  beforeAll(async () => {
+    await service.warmUp(['animeganv3_cute', 'whitebox_cartoon']);
+    h = await startHarness({ userJobsPerMinute: 30, chatJobsPerMinute: 60 });
+    fake = h.fake;
+  });
+  afterAll(() => stopHarness(h));
+
+  it('registers its commands and polls with long polling', async () => {
+    await fake.waitFor(() => fake.openPolls > 0, 10_000, 'a long poll');
+    const commands = okCalls(fake, 'setMyCommands')[0].params.commands as { command: string }[];
+    expect(commands.map((c) => c.command)).toEqual(['anime', 'styles', 'help']);
+    expect(okCalls(fake, 'getMe').length).toBeGreaterThan(0);
+  });
+
+  it('private photo: stylised with defaults, one status message, reply with caption and style buttons', async () => {
+    const chat = privateChat(alice);
+    const photo = await fake.photoSizes(portrait, PHOTO_SIDES);
+    const msg = fake.injectMessage(chat, alice, { photo });
+    const result = await waitForResult(fake, chat.id, msg.message_id);
+
+    // The largest size was downloaded, the smaller ones never.
+    const fetched = fake.calls.filter((c) => c.method === 'getFile').map((c) => c.params.file_id);
+    expect(fetched).toContain(photo.at(-1)!.file_id);
+    expect(fetched).not.toContain(photo[0].file_id);
+
+    expect(await imageSize(result)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 Hayao_36 · (no faces found|1 face kept in shape|\d+ faces kept in shape)\n/);
+    const buttons = (JSON.parse(String(result.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
+    expect(buttons.map((b) => b.text)).toContain('Cartoon');
+    expect(buttons.map((b) => b.text)).not.toContain('Hayao-v3');
+    expect(buttons.every((b) => Buffer.byteLength(b.callback_data) <= 64)).toBe(true);
+
+    // ONE status message: sent once as a reply, edited in place, deleted once the result is there.
+    const statuses = okCalls(fake, 'sendMessage', chat.id).filter((c) => replyTo(c) === msg.message_id);
+    expect(statuses).toHaveLength(1);
+    const statusId = (statuses[0].result as { message_id: number }).message_id;
+    await fake.waitFor(() => okCalls(fake, 'deleteMessage', chat.id).some((c) => Number(c.params.message_id) === statusId));
+    const shown = [statuses[0].params.text, ...okCalls(fake, 'editMessageText', chat.id).filter((c) => Number(c.params.message_id) === statusId).map((c) => c.params.text)];
+    expect(shown.at(-1)).toBe(PAINTING_TEXT);
+    expect(okCalls(fake, 'sendChatAction', chat.id).some((c) => c.params.action === 'upload_photo')).toBe(true);
+  });
+
+  it('re-style button: same photo in another style without re-uploading; an expired one says so', async () => {
+    const chat = privateChat(alice);
+    const first = okCalls(fake, 'sendPhoto', chat.id)[0];
+    const resultMessage = first.result as Parameters<FakeBotApi['callbackQuery']>[1];
+    const buttons = (JSON.parse(String(first.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
+    const cartoon = buttons.find((b) => b.text === 'Cartoon')!;
+    const getFilesBefore = fake.callsOf('getFile').length;
+
+    const queryId = fake.callbackQuery(alice, resultMessage, cartoon.callback_data);
+    const restyled = await waitForResult(fake, chat.id, resultMessage.message_id);
+    expect(String(restyled.params.caption)).toMatch(/^🎨 White-box Cartoonization/);
+    expect(await imageSize(restyled)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    expect(okCalls(fake, 'answerCallbackQuery').find((c) => c.params.callback_query_id === queryId)?.params.text).toMatch(/^Painting it as White-box/);
+    expect(fake.callsOf('getFile').length).toBe(getFilesBefore);
+
+    const expiredId = fake.callbackQuery(alice, resultMessage, 'rs:gone0000:1');
+    await fake.waitFor(() => okCalls(fake, 'answerCallbackQuery').some((c) => c.params.callback_query_id === expiredId));
+    const answer = okCalls(fake, 'answerCallbackQuery').find((c) => c.params.callback_query_id === expiredId)!;
+    expect(answer.params).toMatchObject({ text: EXPIRED_TEXT, show_alert: true });
+    await fake.waitFor(() => okCalls(fake, 'editMessageReplyMarkup', chat.id).some((c) => Number(c.params.message_id) === resultMessage.message_id));
+    expect(fake.message(chat.id, resultMessage.message_id)?.reply_markup).toBeUndefined();
+  });
+
+  it('group: a plain photo is ignored; /anime with settings as a reply to it is answered', async () => {
+    const photo = await fake.photoSizes(groupPhoto, PHOTO_SIDES);
+    const posted = fake.injectMessage(group, bob, { photo });
+    await syncPoint(fake, group, bob);
+    expect(downloadsOrGetFile(fake, fileIdsOf(photo))).toEqual([]);
+    expect(callsReplyingTo(fake, posted.chat.id, posted.message_id)).toEqual([]);
+
+    const bare = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot' });
+    expect(await waitForText(fake, group.id, bare.message_id)).toBe(HINT_TEXT);
+
+    const command = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot style:cute smooth:0.3', reply_to_message: posted });
+    const result = await waitForResult(fake, group.id, command.message_id);
+    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute · /);
+    expect(await imageSize(result)).toEqual({ ...(await expectedSize(groupPhoto)), format: 'jpeg' });
+    // A command for another bot is not ours.
+    const other = fake.injectMessage(group, carol, { text: '/anime@some_other_bot', reply_to_message: posted });
+    await syncPoint(fake, group, carol);
+    expect(callsReplyingTo(fake, other.chat.id, other.message_id)).toEqual([]);
+  });
+
+  it('caption command with compare:on sends the before/after picture', async () => {
+    const chat = privateChat(bob);
+    const photo = await fake.photoSizes(portrait, PHOTO_SIDES);
+    const msg = fake.injectMessage(chat, bob, { photo, caption: '/anime cute compare:on faces:off' });
+    const result = await waitForResult(fake, chat.id, msg.message_id);
+    const single = await expectedSize(portrait);
+    const sideBySide = single.width <= single.height;
+    expect(await imageSize(result)).toEqual({
+      width: sideBySide ? single.width * 2 + 8 : single.width,
+      height: sideBySide ? single.height : single.height * 2 + 8,
+      format: 'jpeg',
+    });
+    expect(String(result.params.caption)).toContain('face care off · before → after');
+  });
+
+  it('bad parameters get the grammar message and nothing is downloaded', async () => {
+    const chat = privateChat(bob);
+    const photo = await fake.photoSizes(portrait, [64]);
+    const msg = fake.injectMessage(chat, bob, { photo, caption: '/anime style:nope smooth:7 sparkle' });
+    const text = await waitForText(fake, chat.id, msg.message_id);
+    expect(text).toMatch(/^I couldn't use those settings:/);
+    expect(text).toContain('Unknown style "nope"');
+    expect(text).toContain('smooth must be between 0 and 1');
+    expect(text).toContain('"sparkle" is not a key:value pair');
+    expect(downloadsOrGetFile(fake, fileIdsOf(photo))).toEqual([]);
+  });
+
+  it('documents and stickers: type and size checked before any download', async () => {
+    const chat = privateChat(carol);
+    const pdf = fake.addFile(Buffer.from('%PDF-1.4 not a picture'));
+    const pdfMsg = fake.injectMessage(chat, carol, { document: { ...pdf, file_name: 'cv.pdf', mime_type: 'application/pdf' } });
+    expect(await waitForText(fake, chat.id, pdfMsg.message_id)).toBe("That file isn't a picture (application/pdf). Please send a photo or an image file (JPEG, PNG, WebP…).");
+
+    const huge = fake.addFile(Buffer.from('never fetched'), 30 * 1024 * 1024);
+    const hugeMsg = fake.injectMessage(chat, carol, { document: { ...huge, file_name: 'big.png', mime_type: 'image/png' } });
+    expect(await waitForText(fake, chat.id, hugeMsg.message_id)).toMatch(/^That file is 30\.0 MB; I can only fetch pictures up to 20\.0 MB/);
+
+    const animated = fake.addFile(Buffer.from('tgs'));
+    const animatedMsg = fake.injectMessage(chat, carol, { sticker: { ...animated, type: 'regular', width: 512, height: 512, is_animated: true, is_video: false } });
+    expect(await waitForText(fake, chat.id, animatedMsg.message_id)).toMatch(/please send a still picture/);
+    expect(downloadsOrGetFile(fake, [pdf.file_id, huge.file_id, animated.file_id])).toEqual([]);
+    expect(fake.callsOf('download').filter((c) => String(c.params.file_path).includes(huge.file_id))).toEqual([]);
+
+    // An image sent as a file (PNG document) and a static WebP sticker are welcome.
+    const png = await sharp(portrait).rotate().resize(300, 300, { fit: 'inside' }).png().toBuffer();
+    const pngFile = fake.addFile(png);
+    const pngMsg = fake.injectMessage(chat, carol, { document: { ...pngFile, file_name: 'me.png', mime_type: 'image/png' }, caption: '/anime cartoon' });
+    const webp = fake.addFile(await sharp(portrait).resize(200, 200).webp().toBuffer());
+    const stickerMsg = fake.injectMessage(chat, carol, { sticker: { ...webp, type: 'regular', width: 200, height: 200, is_animated: false, is_video: false } });
+    const pngResult = await waitForResult(fake, chat.id, pngMsg.message_id);
+    expect(String(pngResult.params.caption)).toMatch(/^🎨 White-box/);
+    const pngMeta = await sharp(png).metadata();
+    expect(await imageSize(pngResult)).toEqual({ ...fitWithin(pngMeta.width!, pngMeta.height!, MAX_SIDE), format: 'jpeg' });
+    expect(await imageSize(await waitForResult(fake, chat.id, stickerMsg.message_id))).toEqual({ width: 200, height: 200, format: 'jpeg' });
+  });
+
+  it('album: every item is its own job, capped at 5 with one notice', async () => {
+    const chat = privateChat(dave);
+    const items: TgMessage[] = [];
+    for (let i = 0; i < 7; i++) {
+      const photo = await fake.photoSizes(portrait, [96 + i * 8]);
+      items.push(fake.injectMessage(chat, dave, { photo, media_group_id: 'album-1', ...(i === 0 ? { caption: '/anime cute' } : {}) }));
+    }
+    for (const item of items.slice(0, 5)) {
+      const result = await waitForResult(fake, chat.id, item.message_id);
+      expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
+    }
+    expect(await waitForText(fake, chat.id, items[5].message_id)).toBe("I take at most 5 pictures from one album, so I'm painting the first 5. Send the others separately.");
+    await syncPoint(fake, chat, dave);
+    expect(callsReplyingTo(fake, chat.id, items[5].message_id).filter((c) => c.method !== 'sendMessage')).toEqual([]);
+    expect(callsReplyingTo(fake, chat.id, items[6].message_id)).toEqual([]);
+    // The results arrive in album order (one user's pictures enter the queue in the order sent).
+    const order = okCalls(fake, 'sendPhoto', chat.id).map(replyTo);
+    expect(order).toEqual(items.slice(0, 5).map((m) => m.message_id));
+  });
+
+  it('429 from the Bot API: the photo is sent again after retry_after, exactly once', async () => {
+    const chat = privateChat(carol);
+    fake.rateLimitNext('sendPhoto', 1);
+    const photo = await fake.photoSizes(portrait, [128]);
+    const msg = fake.injectMessage(chat, carol, { photo, caption: '/anime cute' });
+    await waitForResult(fake, chat.id, msg.message_id);
+    const attempts = fake.callsOf('sendPhoto').filter((c) => replyTo(c) === msg.message_id);
+    expect(attempts.map((c) => (c.ok ? 'ok' : c.errorCode))).toEqual([429, 'ok']);
+  });
+});
+
+describe('telegram bot: burst from three users in one group', () => {
+  it('keeps it fair, shows positions, refuses politely beyond the per-user limit', async () => {
+    const h = await startHarness({ userJobsPerMinute: 6, chatJobsPerMinute: 30, maxPending: 50 });
+    const { fake } = h;
+    try {
+      const plan: TgUser[] = [...Array(10).fill(alice), ...Array(6).fill(bob), ...Array(4).fill(carol)];
+      const photos = [];
+      for (let i = 0; i < plan.length; i++) photos.push(await fake.photoSizes(portrait, [96]));
+      // All 20 arrive together, as in one getUpdates batch.
+      const sent = plan.map((user, i) => ({ user, message: fake.injectMessage(group, user, { photo: photos[i], caption: '/anime cute faces:off' }) }));
+      const rejectedAlice = sent.filter((s) => s.user === alice).slice(6);
+      const accepted = sent.filter((s) => !rejectedAlice.includes(s));
+      await fake.waitFor(
+        () => accepted.every((s) => resultsFor(fake, group.id, s.message.message_id).length > 0),
+        90_000,
+        'all 16 accepted results',
+      );
+      for (const s of rejectedAlice) {
+        const texts = textsTo(fake, group.id, s.message.message_id);
+        expect(texts[0]).toMatch(/^You're sending pictures faster than I can paint them\. Please try again in ~\d+ s\.$/);
+        expect(resultsFor(fake, group.id, s.message.message_id)).toEqual([]);
+      }
+      expect(rejectionText('rate-limited-user', 60)).toMatch(/^You're sending pictures faster/);
+
+      // Fairness: results in the order they were sent; Carol (4 jobs) and Bob are not stuck behind Alice's 6.
+      const owner = new Map(sent.map((s) => [s.message.message_id, s.user.first_name]));
+      const order = okCalls(fake, 'sendPhoto', group.id).map((c) => owner.get(replyTo(c)!)!);
+      expect(order).toHaveLength(16);
+      expect(order.lastIndexOf('Carol')).toBeLessThan(order.lastIndexOf('Alice'));
+      expect(order.slice(0, 6).filter((n) => n === 'Alice').length).toBeLessThanOrEqual(3);
+
+      // Positions: each job's status went down monotonically ("#5" → "#3" → "next" → painting), and later
+      // jobs were told they had to wait.
+      const positions = new Map<number, string[]>();
+      for (const s of accepted) {
+        const status = okCalls(fake, 'sendMessage', group.id).find((c) => replyTo(c) === s.message.message_id);
+        const id = (status?.result as { message_id: number } | undefined)?.message_id;
+        const shown = [String(status?.params.text), ...okCalls(fake, 'editMessageText', group.id).filter((c) => Number(c.params.message_id) === id).map((c) => String(c.params.text))];
+        positions.set(s.message.message_id, shown);
+        const numbers = shown.map((t) => (t === PAINTING_TEXT ? 0 : t === positionText(1) ? 1 : Number(/#(\d+)/.exec(t)?.[1])));
+        expect(numbers.every((n) => Number.isFinite(n))).toBe(true);
+        expect([...numbers].sort((a, b) => b - a)).toEqual(numbers);
+      }
+      const firstShown = [...positions.values()].map((shown) => shown[0]);
+      expect(firstShown.some((t) => /#([4-9]|1\d)/.test(t))).toBe(true);
+
+      const summary = {
+        resultOrder: order.join(' '),
+        firstPositionShown: sent.map((s) => `${s.user.first_name}#${s.message.message_id}: ${positions.get(s.message.message_id)?.join(' → ') ?? 'rejected'}`),
+        queue: h.queue.stats(),
+      };
+      console.log('[telegram burst]', JSON.stringify({ ...summary, queue: { ...summary.queue, latency: summary.queue.latency } }, null, 1));
+    } finally {
+      await stopHarness(h);
+    }
+  });
+});
+
+describe('telegram bot: shutdown with jobs queued', () => {
+  it('stops polling at once, still answers every accepted job', async () => {
+    const h = await startHarness({ userJobsPerMinute: 30 });
+    const { fake } = h;
+    const users = [alice, bob, carol, dave];
+    const messages: TgMessage[] = [];
+    for (const user of users) {
+      const photo = await fake.photoSizes(portrait, [160]);
+      messages.push(fake.injectMessage(privateChat(user), user, { photo, caption: '/anime cute' }));
+    }
+    // Every job has been accepted once its status message shows a position.
+    await fake.waitFor(() => messages.every((m) => okCalls(fake, 'sendMessage', m.chat.id).some((c) => replyTo(c) === m.message_id)), 30_000, 'four status messages');
+    const answeredBeforeStop = messages.filter((m) => resultsFor(fake, m.chat.id, m.message_id).length).length;
+
+    await Promise.all([h.bot.stop(), h.queue.close()]);
+    for (const m of messages) expect(resultsFor(fake, m.chat.id, m.message_id)).toHaveLength(1);
+    expect(answeredBeforeStop).toBeLessThan(messages.length);
+
+    // Polling is over: a picture sent now is never fetched by the bot.
+    const pollsAfterStop = fake.callsOf('getUpdates').length;
+    const late = fake.injectMessage(privateChat(alice), alice, { photo: await fake.photoSizes(portrait, [64]), caption: '/anime cute' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(fake.callsOf('getUpdates').length).toBe(pollsAfterStop);
+    expect(callsReplyingTo(fake, late.chat.id, late.message_id)).toEqual([]);
+    await fake.close();
+  });
+});
