@@ -1,5 +1,7 @@
 import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimits } from './decode.js';
 import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
+import { FaceAnalysisCache } from './face/cache.js';
+import { stylizeWithFaces } from './face/faces.js';
 import type { RgbImage } from './image.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
@@ -41,24 +43,36 @@ export interface RenderedResult {
 export interface PipelineOptions {
   registry: ModelRegistry;
   limits?: DecodeLimits;
+  /** Face detection/landmark cache shared across runs (default: a fresh bounded LRU per Pipeline). */
+  faceCache?: FaceAnalysisCache;
 }
 
-/** decode → stylise → post-sharpen → encode. Pure: no platform code, no disk writes. */
+/**
+ * decode → stylise (face-aware when params.faces: see face/faces.ts) → post-sharpen → encode.
+ * Pure: no platform code, no disk writes.
+ */
 export class Pipeline {
   readonly registry: ModelRegistry;
   readonly limits: DecodeLimits;
+  readonly faceCache: FaceAnalysisCache;
 
   constructor(opts: PipelineOptions) {
     this.registry = opts.registry;
     this.limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
+    this.faceCache = opts.faceCache ?? new FaceAnalysisCache();
   }
 
   async run(file: Buffer, params: StyleParams): Promise<PipelineResult> {
     const timings: Timings = {};
     const started = performance.now();
     const decoded = await timed(timings, 'decode', () => decodeImage(file, this.limits));
-    const faces: FaceReport[] = [];
-    const styled = await timed(timings, 'stylize', () => stylize(this.registry, decoded.image, params.style));
+    let faces: FaceReport[] = [];
+    let styled: RgbImage;
+    if (params.faces) {
+      ({ output: styled, faces } = await stylizeWithFaces(this.registry, decoded.image, params, timings, this.faceCache));
+    } else {
+      styled = await timed(timings, 'stylize', () => stylize(this.registry, decoded.image, params.style));
+    }
     const output = await timed(timings, 'sharpen', () => postSharpen(styled, params.sharpen));
     timings.total = Math.round((performance.now() - started) * 10) / 10;
     return { input: decoded.image, output, faces, timings, source: decoded.source, params };

@@ -276,3 +276,43 @@ export function pasteWarped(
     }
   }
 }
+
+/** img + (gain − 1)·(img − base) per channel: local contrast around a blurred base. */
+export function localContrast(img: RgbImage, base: RgbImage, gain: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const k = gain - 1;
+  for (let i = 0; i < img.data.length; i++) out.data[i] = clampByte(img.data[i] + k * (img.data[i] - base.data[i]));
+  return out;
+}
+
+/** Per-pixel product of masks, optionally with each factor inverted (1 − m). */
+export function combineMasks(parts: { mask: Mask; invert?: boolean }[], scale = 1): Mask {
+  const { width, height } = parts[0].mask;
+  const data = new Float32Array(width * height).fill(scale);
+  for (const { mask, invert } of parts) {
+    for (let i = 0; i < data.length; i++) data[i] *= invert ? 1 - mask.data[i] : mask.data[i];
+  }
+  return { width, height, data };
+}
+
+/** Per-pixel maximum of masks. */
+export function maxMasks(...masks: Mask[]): Mask {
+  const { width, height } = masks[0];
+  const data = new Float32Array(width * height);
+  for (const m of masks) for (let i = 0; i < data.length; i++) if (m.data[i] > data[i]) data[i] = m.data[i];
+  return { width, height, data };
+}
+
+/** Maps each value through f (e.g. a soft threshold) into a new mask. */
+export function maskFrom(width: number, height: number, values: Float32Array, f: (v: number, i: number) => number): Mask {
+  const data = new Float32Array(width * height);
+  for (let i = 0; i < data.length; i++) data[i] = f(values[i], i);
+  return { width, height, data };
+}
+
+/** Mask-weighted mean of a plane. */
+export function weightedMean(values: Float32Array, mask: Mask): number {
+  let s = 0, w = 0;
+  for (let i = 0; i < values.length; i++) { s += values[i] * mask.data[i]; w += mask.data[i]; }
+  return w > 0 ? s / w : 0;
+}

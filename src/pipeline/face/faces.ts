@@ -1,0 +1,132 @@
+import { fitWithin, resizeImage, type RgbImage } from '../image.js';
+import type { StyleParams } from '../params.js';
+import type { FaceReport } from '../pipeline.js';
+import type { ModelRegistry } from '../registry.js';
+import { resolveStyle } from '../styles.js';
+import { stylize } from '../stylize.js';
+import { timed, type Timings } from '../timings.js';
+import { alignFace, alignmentFor, cropSideFor } from './align.js';
+import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js';
+import { detectFaces, type DetectedFace } from './detect.js';
+import { applyAffine } from './geometry.js';
+import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
+import { pasteWarped } from './pixels.js';
+import { refineFace } from './refine.js';
+import { faceRegions } from './regions.js';
+import { repairFeatures } from './repair.js';
+
+export interface FaceStageOptions {
+  /** Longest side at which the whole picture is stylised in face mode (then upscaled): style cost ∝ pixels. */
+  backgroundMaxSide: number;
+  /** Aligned crop side limits (the crop follows the face's own resolution in between). */
+  cropMinSide: number;
+  cropMaxSide: number;
+  /** At most this many faces (the largest) get the face path; the rest keep the background style. */
+  maxFaces: number;
+  /** Faces whose eyes are closer than this (working-image px) are too small for the GAN to deform visibly. */
+  minEyeDistance: number;
+}
+
+export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
+  backgroundMaxSide: 1024,
+  cropMinSide: 128,
+  cropMaxSide: 512,
+  maxFaces: 12,
+  minEyeDistance: 10,
+});
+
+export interface FaceStageResult {
+  output: RgbImage;
+  faces: FaceReport[];
+}
+
+function eyeDistance(f: DetectedFace): number {
+  const [l, r] = f.keypoints;
+  return Math.hypot(r[0] - l[0], r[1] - l[1]);
+}
+
+/** Detection + landmarks, from the cache when this exact picture was analysed before. */
+export async function analyseFaces(registry: ModelRegistry, image: RgbImage, timings: Timings, cache?: FaceAnalysisCache): Promise<FaceAnalysis> {
+  const key = cache ? await timed(timings, 'hash', () => imageKey(image)) : '';
+  const hit = cache?.get(key);
+  if (hit) return hit;
+  const faces = await timed(timings, 'detect', () => detectFaces(registry, image));
+  const meshes = await timed(timings, 'mesh', async () => {
+    const out = [];
+    for (const f of faces) out.push(await runFaceMesh(registry, image, alignmentFor(f, 512, true)));
+    return out;
+  });
+  const analysis = { faces, meshes };
+  cache?.set(key, analysis);
+  return analysis;
+}
+
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+/**
+ * The face2paint path: the whole picture stylised once (at a capped size), then every human face
+ * aligned, refined, stylised on its own at its own resolution, repaired and pasted back with a
+ * feathered mask. Pure function of its inputs (plus the optional analysis cache).
+ */
+export async function stylizeWithFaces(
+  registry: ModelRegistry,
+  image: RgbImage,
+  params: StyleParams,
+  timings: Timings,
+  cache?: FaceAnalysisCache,
+  opts: FaceStageOptions = DEFAULT_FACE_STAGE,
+): Promise<FaceStageResult> {
+  const { faces, meshes } = await analyseFaces(registry, image, timings, cache);
+
+  const output = await timed(timings, 'stylize', async () => {
+    const size = fitWithin(image.width, image.height, opts.backgroundMaxSide);
+    const small = await resizeImage(image, size.width, size.height);
+    const styled = await stylize(registry, small, params.style);
+    return resizeImage(styled, image.width, image.height);
+  });
+
+  const reports: FaceReport[] = faces.map((f, i) => ({
+    box: f.box.map(round1) as FaceReport['box'],
+    score: Math.round(f.score * 1000) / 1000,
+    keypoints: f.keypoints.map(([x, y]) => [round1(x), round1(y)] as [number, number]),
+    human: meshes[i].presence >= HUMAN_PRESENCE_LOGIT,
+    aligned: false,
+  }));
+
+  const style = resolveStyle(params.style);
+  const multiple = 16;
+  const chosen = faces
+    .map((face, i) => ({ face, i }))
+    .filter(({ face, i }) => reports[i].human && eyeDistance(face) >= opts.minEyeDistance)
+    .sort((a, b) => eyeDistance(b.face) - eyeDistance(a.face))
+    .slice(0, opts.maxFaces)
+    // Paste small faces first so a larger overlapping face ends on top.
+    .reverse();
+
+  for (const { face, i } of chosen) {
+    const side = cropSideFor(face, { minSide: Math.max(opts.cropMinSide, style.minSide), maxSide: opts.cropMaxSide, multiple });
+    const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
+    const regions = await timed(timings, 'regions', () => faceRegions(meshes[i].points, aligned.imageToCrop, side));
+    const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
+    const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
+    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes));
+    await timed(timings, 'paste', () => {
+      const corners = [[0, 0], [side, 0], [0, side], [side, side]].map((p) => applyAffine(aligned.cropToImage, p as [number, number]));
+      const xs = corners.map((p) => p[0]);
+      const ys = corners.map((p) => p[1]);
+      const bounds = {
+        x0: Math.max(0, Math.floor(Math.min(...xs))),
+        y0: Math.max(0, Math.floor(Math.min(...ys))),
+        x1: Math.min(image.width, Math.ceil(Math.max(...xs)) + 1),
+        y1: Math.min(image.height, Math.ceil(Math.max(...ys)) + 1),
+      };
+      pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER);
+    });
+    reports[i].aligned = aligned.rotated;
+  }
+  return { output, faces: reports };
+}
+
+/** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */
+const PASTE_ERODE = 0.04;
+const PASTE_FEATHER = 0.12;

@@ -1,0 +1,144 @@
+import sharp from 'sharp';
+import { fromSharp, toSharp, type RgbImage } from '../image.js';
+import {
+  applyLumaRatio, blendWithMask, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
+  saturation, unifyTone, weightedMean, type Mask,
+} from './pixels.js';
+import type { FaceRegions } from './regions.js';
+
+export interface RefineOptions {
+  /** Skin smoothing strength 0..1. */
+  smooth: number;
+  /** Eye/brow contrast gain 1..2. */
+  eyes: number;
+}
+
+/** What the refinement noticed about the face (drives later stages and is handy when tuning). */
+export interface RefineNotes {
+  glasses: boolean;
+  /** Very bright, low-saturation spots on the lenses/eyes that must not be enhanced. */
+  specular: Mask;
+  light: 'ok' | 'dark' | 'bright' | 'uneven';
+  /** Lip colour saturation (high = lipstick), which weakens lip unification. */
+  lipSaturation: number;
+}
+
+export interface RefinedFace {
+  image: RgbImage;
+  notes: RefineNotes;
+}
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+async function gaussian(img: RgbImage, sigma: number): Promise<RgbImage> {
+  return fromSharp(toSharp(img).blur(Math.max(0.3, sigma)));
+}
+
+async function blurMask(m: Mask, sigma: number): Promise<Mask> {
+  const bytes = new Uint8Array(m.data.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(clamp01(m.data[i]) * 255);
+  const raw = await sharp(bytes, { raw: { width: m.width, height: m.height, channels: 1 } }).blur(Math.max(0.3, sigma)).raw().toBuffer();
+  const data = new Float32Array(m.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = raw[i] / 255;
+  return { width: m.width, height: m.height, data };
+}
+
+/** Luminance statistics over the face oval, in the aligned crop (left/right = crop halves). */
+function classifyLight(L: Float32Array, regions: FaceRegions): RefineNotes['light'] {
+  const side = regions.side;
+  const left = maskFrom(side, side, regions.face.data, (v, i) => (i % side < side / 2 ? v : 0));
+  const right = maskFrom(side, side, regions.face.data, (v, i) => (i % side >= side / 2 ? v : 0));
+  const mean = weightedMean(L, regions.face);
+  const diff = Math.abs(weightedMean(L, left) - weightedMean(L, right));
+  if (mean < 80) return 'dark';
+  if (mean > 200) return 'bright';
+  if (diff > 40) return 'uneven';
+  return 'ok';
+}
+
+/** CLAHE on luminance only (hue kept by scaling RGB), applied inside the face oval. */
+async function equaliseLight(img: RgbImage, L: Float32Array, faceMask: Mask): Promise<RgbImage> {
+  const side = img.width;
+  const bytes = new Uint8Array(L.length);
+  for (let i = 0; i < L.length; i++) bytes[i] = Math.round(L[i]);
+  const tile = Math.max(8, Math.round(side / 6));
+  const eq = await sharp(bytes, { raw: { width: side, height: img.height, channels: 1 } })
+    .clahe({ width: tile, height: tile, maxSlope: 3 })
+    .raw()
+    .toBuffer();
+  const newL = new Float32Array(L.length);
+  for (let i = 0; i < L.length; i++) newL[i] = eq[i];
+  return applyLumaRatio(img, L, newL, faceMask);
+}
+
+/**
+ * Glasses heuristics: specular highlights = near-white, unsaturated pixels around the eyes; frames =
+ * strong edges on the nose bridge between the eyes (skin there is normally smooth).
+ */
+async function findGlasses(img: RgbImage, L: Float32Array, sat: Float32Array, regions: FaceRegions): Promise<{ glasses: boolean; specular: Mask }> {
+  const side = regions.side;
+  const raw = maskFrom(side, side, L, (l, i) => (l > 215 && sat[i] < 0.18 ? regions.lensArea.data[i] : 0));
+  const specular = await blurMask(raw, side / 128);
+  for (let i = 0; i < specular.data.length; i++) specular.data[i] = clamp01(specular.data[i] * 3);
+  const lensWeight = regions.lensArea.data.reduce((a, v) => a + v, 0);
+  const specFraction = raw.data.reduce((a, v) => a + v, 0) / Math.max(1, lensWeight);
+  // Vertical-gradient energy in the lens ring outside eyes and brows (frames are horizontal-ish lines).
+  const ring = combineMasks([{ mask: regions.lensArea }, { mask: regions.eyes, invert: true }, { mask: regions.brows, invert: true }]);
+  let edge = 0, wsum = 0;
+  for (let y = 1; y < side - 1; y++) {
+    for (let x = 0; x < side; x++) {
+      const i = y * side + x;
+      const w = ring.data[i];
+      if (w <= 0.5) continue;
+      edge += w * Math.abs(L[i + side] - L[i - side]);
+      wsum += w;
+    }
+  }
+  const edgeMean = wsum > 0 ? edge / wsum : 0;
+  return { glasses: specFraction > 0.01 || edgeMean > 9, specular };
+}
+
+/**
+ * Region-aware refinement of an aligned face crop before stylising: light equalisation when needed,
+ * edge-preserving skin smoothing (weaker on saturated make-up), eye/brow contrast (not on glasses
+ * reflections), and lip tone unification (weaker on lipstick).
+ */
+export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: RefineOptions): Promise<RefinedFace> {
+  const side = regions.side;
+  let img = crop;
+  let L = luma(img);
+  const light = classifyLight(L, regions);
+  if (light !== 'ok') {
+    img = await equaliseLight(img, L, regions.face);
+    L = luma(img);
+  }
+  const sat = saturation(img);
+  const { glasses, specular } = await findGlasses(img, L, sat, regions);
+
+  if (opts.smooth > 0) {
+    const radius = Math.max(2, Math.round(side / 64));
+    const eps = (6 + 14 * opts.smooth) ** 2;
+    const smoothed = guidedSmooth(img, radius, eps);
+    // Make-up awareness: strongly saturated skin (blush, foundation colour) is smoothed less.
+    const weight = maskFrom(side, side, regions.skin.data, (v, i) => v * (1 - 0.7 * clamp01((sat[i] - 0.45) / 0.3)) * (1 - specular.data[i]));
+    img = blendWithMask(img, smoothed, weight, opts.smooth);
+  }
+
+  if (opts.eyes > 1) {
+    const base = await gaussian(img, side / 96);
+    const enhanced = localContrast(img, base, opts.eyes);
+    const area = glasses ? combineMasks([{ mask: regions.eyes }], 0.6) : maxMasks(regions.eyes, regions.brows);
+    const weight = combineMasks([{ mask: area }, { mask: specular, invert: true }]);
+    img = blendWithMask(img, enhanced, weight);
+  }
+
+  const lipTone = meanColour(img, regions.lips);
+  const lipMax = Math.max(...lipTone);
+  const lipSaturation = lipMax > 0 ? (lipMax - Math.min(...lipTone)) / lipMax : 0;
+  const unify = 0.5 * (1 - clamp01((lipSaturation - 0.35) / 0.3));
+  if (unify > 0.02) {
+    const low = await gaussian(img, side / 48);
+    img = unifyTone(img, low, lipTone, regions.lips, unify);
+  }
+  return { image: img, notes: { glasses, specular, light, lipSaturation } };
+}
