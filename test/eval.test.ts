@@ -200,6 +200,8 @@ describe('npm run eval end to end', () => {
     expect(report.recall.images).toBe(1);
     expect(report.recall.truth_faces).toBe(3);
     expect(report.errors).toEqual([]);
+    // An unchanged face (JPEG round trip) must measure as far from deformed.
+    expect(report.evaluator.noise_floor_nme).toBeLessThan(0.03);
     const written = await readdir(out);
     expect(written).toEqual(expect.arrayContaining(['index.html', 'results.json', 'group__stargan2_039913.jpg', 'group__dlib_2008_002506.jpg']));
     expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain('group__dlib_2008_002506.jpg');

@@ -48,6 +48,10 @@ export interface SanitySummary {
   mean_nme_68: number | null;
   /** Mean NME of its implied 5 points vs 5-point annotations (eye-centre normalised). */
   mean_nme_5: number | null;
+  /** Mean NME between a face and the same face after a JPEG q75 round trip: the evaluator's jitter floor. */
+  noise_floor_nme: number | null;
+  /** Share of faces whose round-trip NME alone exceeds the strict deformation threshold. */
+  noise_floor_over_strict: number | null;
   per_image: { photo: string; file: string; points: number; nme: number | null }[];
 }
 
@@ -124,5 +128,12 @@ export function summariseSanity(photos: PhotoResult[]): SanitySummary {
     p.input?.sanity ? [{ photo: p.task.name, file: p.input.sanity.file, points: p.input.sanity.points, nme: p.input.sanity.nme }] : [],
   );
   const of = (n: number) => per_image.filter((r) => r.points === n && r.nme !== null).map((r) => r.nme as number);
-  return { mean_nme_68: mean(of(68)), mean_nme_5: mean(of(5)), per_image };
+  const noise = photos.flatMap((p) => (p.input?.noiseNme ?? []).filter((x): x is number => x !== null));
+  return {
+    mean_nme_68: mean(of(68)),
+    mean_nme_5: mean(of(5)),
+    noise_floor_nme: mean(noise),
+    noise_floor_over_strict: share(noise.filter((x) => x > DEFORMED_NME_STRICT).length, noise.length),
+    per_image,
+  };
 }

@@ -1,7 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { DEFAULT_DECODE_LIMITS } from '../../src/pipeline/decode.js';
 import { detectFaces, type DetectedFace } from '../../src/pipeline/face/detect.js';
+import { fromSharp, toSharp, type RgbImage } from '../../src/pipeline/image.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
 import { validateParams } from '../../src/pipeline/params.js';
 import { Pipeline, type PipelineResult } from '../../src/pipeline/pipeline.js';
@@ -122,6 +124,7 @@ export class PhotoEvaluator {
       width: img.width,
       height: img.height,
       faces,
+      noiseNme: await this.faceNmes(faces, faces.length ? await jpegRoundTrip(img) : img),
       recall: await this.recall(task, detected, scale),
       sanity: await this.sanity(task, faces, scale),
     };
@@ -161,6 +164,20 @@ export class PhotoEvaluator {
     };
   }
 
+  /** Per face: NME of `img`'s landmarks at the face's input crop against the input's; null when not scored. */
+  private async faceNmes(faces: InputFace[], img: RgbImage): Promise<(number | null)[]> {
+    const nmes: (number | null)[] = [];
+    for (const face of faces) {
+      if (!face.evaluated) {
+        nmes.push(null);
+        continue;
+      }
+      const value = nme(face.landmarks, await measureLandmarks68(this.registry, img, face.crop), face.interOcular);
+      nmes.push(Number.isFinite(value) ? value : null);
+    }
+    return nmes;
+  }
+
   private async measureOutput(input: InputMeasurement, run: PipelineResult, seconds: number): Promise<VariantMeasurement> {
     const out = run.output;
     if (out.width !== input.width || out.height !== input.height) {
@@ -169,24 +186,19 @@ export class PhotoEvaluator {
     const found = input.faces.length > 0 ? await detectFaces(this.registry, out) : [];
     const matches = matchBoxes(input.faces.map((f) => f.box), found.map((f) => f.box), RETENTION_IOU);
     const retained = input.faces.map((_, i) => matches.some((m) => m.ref === i));
-    const nmes: (number | null)[] = [];
-    for (const face of input.faces) {
-      if (!face.evaluated) {
-        nmes.push(null);
-        continue;
-      }
-      const landmarks = await measureLandmarks68(this.registry, out, face.crop);
-      const value = nme(face.landmarks, landmarks, face.interOcular);
-      nmes.push(Number.isFinite(value) ? value : null);
-    }
     return {
-      nme: nmes,
+      nme: await this.faceNmes(input.faces, out),
       retained,
       seconds,
       reportedFaces: run.faces.length,
       humanFaces: run.faces.filter((f) => f.human).length,
     };
   }
+}
+
+/** Quality-75 JPEG encode + decode: a small, realistic change that should not move any landmark. */
+async function jpegRoundTrip(img: RgbImage): Promise<RgbImage> {
+  return fromSharp(sharp(await toSharp(img).jpeg({ quality: 75 }).toBuffer()));
 }
 
 /** The face whose box holds the annotation's centroid (closest box centre if several do). */

@@ -98,6 +98,10 @@ export function formatReport(r: EvalReport): string {
       : `detection recall vs annotated boxes: ${pct(rc.recall_iou50)} at IoU≥0.5, ${pct(rc.recall_iou40)} at IoU≥0.4 (${rc.truth_faces} faces in ${rc.images} photos: ${rc.per_image.map((p) => `${p.photo} ${p.matched50}/${p.truth}`).join(', ')})`,
   );
   const ev = r.evaluator;
+  out.push(
+    `evaluator noise floor (same input after a JPEG q75 round trip): mean NME ${f3(ev.noise_floor_nme)}, ` +
+      `${pct(ev.noise_floor_over_strict)} of faces above ${DEFORMED_NME_STRICT}`,
+  );
   if (ev.per_image.length) {
     out.push(
       `evaluator (68-pt model) vs annotations: NME ${f3(ev.mean_nme_68)} on 68-pt human annotations (outer-eye-corner norm), ` +

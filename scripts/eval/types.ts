@@ -45,6 +45,11 @@ export interface InputMeasurement {
   faces: InputFace[];
   recall?: RecallImage;
   sanity?: LandmarkSanity;
+  /**
+   * Per input face: NME of the input after a JPEG (quality 75) round trip, measured at the same crop — the
+   * evaluator's own jitter on an unchanged face, i.e. the floor under any output's NME. Null when not scored.
+   */
+  noiseNme: (number | null)[];
 }
 
 export interface VariantMeasurement {
