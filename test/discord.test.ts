@@ -134,6 +134,21 @@ describe('Discord bot against a local fake Discord', () => {
     expect(ids.some((id) => id.endsWith(`:${FAST}`))).toBe(false);
   });
 
+  it('compare:on answers with a before/after picture (landscape photos stacked)', async () => {
+    const photo = fake.addAttachment('us.jpg', group, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: photo, style: FAST, compare: true }));
+    const { width, height } = await expectedSize(group);
+    expect(width).toBeGreaterThan(height);
+    expect(await resultSize(view)).toEqual({ width, height: height * 2 + 8, format: 'jpeg' });
+    expect(view.original!.content).toMatch(/before \/ after$/);
+  });
+
+  it('style autocomplete suggests matching styles by alias or title', async () => {
+    const view = await fake.settled(fake.autocomplete(alice, 'anime', 'style', 'white'));
+    expect(view.callbackType).toBe(8);
+    expect(view.autocompleteChoices!.map((c) => c.value)).toEqual(['whitebox_cartoon']);
+  });
+
   it('bad option values get one ephemeral answer listing every problem, and nothing is downloaded', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
     const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: 'vaporwave', smooth: 5 }));
@@ -249,6 +264,7 @@ describe('Discord bot against a local fake Discord', () => {
     const firstPatch = statuses.indexOf('PATCH 429');
     expect(firstPatch).toBeGreaterThan(0);
     expect(statuses[firstPatch + 1]).toBe('PATCH 200');
+    expect(logLines.some((l) => l.includes('discord: rate limited') && l.includes('/webhooks/'))).toBe(true);
   });
 
   it('/help and /styles answer ephemerally', async () => {
@@ -265,6 +281,15 @@ describe('Discord bot against a local fake Discord', () => {
     const all = logLines.join('\n');
     expect(all).not.toContain(fake.token);
     expect(all).not.toContain('itoken-');
+  });
+
+  it('while the app shuts down (queue closed first) a new request gets the polite ephemeral refusal', async () => {
+    await queue.close();
+    const photo = fake.addAttachment('late.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo }));
+    expect(view.original!.deleted).toBe(true);
+    expect(isEphemeral(view.followUps[0])).toBe(true);
+    expect(view.followUps[0].content).toMatch(/^I'm restarting right now, please try again in ~\d+ s\.$/);
   });
 
   it('stop() disconnects from the gateway', async () => {

@@ -343,6 +343,13 @@ export class FakeDiscord {
     return this.send(payload);
   }
 
+  /** Discord asks for suggestions while a user types `typed` into the option `focused` of `/name`. */
+  autocomplete(user: FakeUser, name: string, focused: string, typed: string): InteractionView {
+    const payload = this.interactionBase(4, user);
+    payload.data = { id: this.commandId(name), name, type: 1, guild_id: this.guildId, options: [{ name: focused, type: 3, value: typed, focused: true }] };
+    return this.send(payload);
+  }
+
   /** A user picks the message context-menu command `name` on `message`. */
   messageCommand(user: FakeUser, name: string, message: any): InteractionView {
     const payload = this.interactionBase(2, user);

@@ -1,4 +1,4 @@
-import { Client, Events, GatewayIntentBits, Routes, type REST } from 'discord.js';
+import { Client, Events, GatewayIntentBits, RESTEvents, Routes, type RateLimitData, type REST } from 'discord.js';
 import { validateParams } from '../../pipeline/params.js';
 import type { BotDeps, RunningBot } from '../deps.js';
 import { commandDefinitions } from './commands.js';
@@ -26,12 +26,21 @@ export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
   };
 
+  // discord.js waits out every 429 and retries; this hook (called on each 429) only logs it, and only the
+  // route: request URLs and major parameters of webhook routes embed interaction tokens.
+  const logRateLimit = (info: RateLimitData): boolean => {
+    logger.warn({ route: info.route, method: info.method, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord: rate limited');
+    return false;
+  };
   // Interactions need no privileged intents; Guilds keeps the guild cache discord.js builds interactions from.
-  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: apiBase ? { api: apiBase } : {} });
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}) },
+  });
   client.on(Events.InteractionCreate, (interaction) => void handleInteraction(ctx, interaction));
   client.on(Events.Error, (e) => logger.error({ err: { name: e.name, message: e.message } }, 'discord: client error'));
   client.on(Events.Warn, (message) => logger.warn(message));
-
+  client.rest.on(RESTEvents.RateLimited, logRateLimit);
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {
     await client.login(token);
