@@ -136,12 +136,15 @@ export function addDetail(img: RgbImage, detail: Float32Array, detailBase: Float
   return out;
 }
 
-/** Scales each pixel's RGB by newLuma/oldLuma (a luminance-only correction that keeps hue), blended by mask. */
+/**
+ * Scales each pixel's RGB by newLuma/oldLuma (a luminance-only correction that keeps hue), blended by
+ * mask. The ratio is bounded so near-black pixels (noise) are not blown up.
+ */
 export function applyLumaRatio(img: RgbImage, oldLuma: Float32Array, newLuma: Float32Array, mask: Mask): RgbImage {
   const out = createImage(img.width, img.height);
   const n = img.width * img.height;
   for (let i = 0, j = 0; i < n; i++, j += 3) {
-    const ratio = (newLuma[i] + 1) / (oldLuma[i] + 1);
+    const ratio = Math.min(2.5, Math.max(0.5, (newLuma[i] + 8) / (oldLuma[i] + 8)));
     const w = mask.data[i];
     for (let c = 0; c < 3; c++) {
       const v = img.data[j + c];

@@ -64,6 +64,7 @@ async function equaliseLight(img: RgbImage, L: Float32Array, faceMask: Mask): Pr
   const tile = Math.max(8, Math.round(side / 6));
   const eq = await sharp(bytes, { raw: { width: side, height: img.height, channels: 1 } })
     .clahe({ width: tile, height: tile, maxSlope: 3 })
+    .extractChannel(0)
     .raw()
     .toBuffer();
   const newL = new Float32Array(L.length);
