@@ -298,3 +298,22 @@ describe('Discord bot against a local fake Discord', () => {
     await expect(closed).resolves.toBe(1000);
   });
 });
+
+describe('Discord bot start-up', () => {
+  const quietLogger = pino({ level: 'silent' });
+
+  it('registers globally when no guild is configured, using DISCORD_APPLICATION_ID', async () => {
+    const config = loadConfig({ DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
+    const before = fake.calls.length;
+    const second = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await second.stop();
+    const puts = fake.calls.slice(before).filter((c) => c.method === 'PUT');
+    expect(puts.map((c) => c.path)).toEqual([`/applications/${fake.applicationId}/commands`]);
+    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+  });
+
+  it('fails start-up clearly on a wrong token', async () => {
+    const config = loadConfig({ DISCORD_TOKEN: 'not-the-token', DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
+    await expect(startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger })).rejects.toThrow(/token/i);
+  });
+});
