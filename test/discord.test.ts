@@ -16,6 +16,8 @@ import { WorkerPipelineService } from '../src/pipeline/service.js';
 import { FairQueue } from '../src/queue/fair-queue.js';
 import { FakeDiscord, isEphemeral, type FakeUser, type InteractionView } from './discord/fake-discord.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
+import { startTelegramBot } from '../src/bots/telegram/index.js';
+import { FakeBotApi, type SentFile } from './telegram/fake-bot-api.js';
 
 const MAX_SIDE = 384;
 const MAX_UPLOAD_MB = 2;
@@ -249,6 +251,34 @@ describe('Discord bot against a local fake Discord', () => {
     // Alice's second job goes behind Bob's and Carol's (per-user fairness), so its picture comes last.
     const finished = views.map((v) => v.original!.filesAtCall!);
     expect(Math.max(...finished)).toBe(finished[3]);
+  });
+
+  it('shares the one queue with the Telegram bot: a Telegram photo and Discord commands all get their pictures', async () => {
+    const telegram = new FakeBotApi();
+    await telegram.start();
+    const config = loadConfig({ TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, MODELS_DIR });
+    const tgBot = await startTelegramBot({ config, queue, originals: new OriginalStore(), logger: pino({ level: 'silent' }) });
+    const completedBefore = queue.stats().completed;
+    try {
+      const dave = { id: 1004, is_bot: false, first_name: 'Dave' };
+      const discordViews = [alice, bob].map((user, i) =>
+        fake.slashCommand(user, 'anime', { image: fake.addAttachment(`mixed${i}.jpg`, portrait, 'image/jpeg'), style: FAST }),
+      );
+      const photo = [{ ...telegram.addFile(group), width: 450, height: 300 }];
+      telegram.injectMessage({ id: dave.id, type: 'private', first_name: dave.first_name }, dave, { photo });
+      await Promise.all(discordViews.map((v) => fake.settled(v)));
+      await telegram.waitFor((calls) => calls.some((c) => c.method === 'sendPhoto' && c.ok), 60_000, 'the Telegram result');
+
+      for (const view of discordViews) expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+      const sent = telegram.callsOf('sendPhoto').find((c) => c.ok)!.params.photo as SentFile;
+      const meta = await sharp(sent.bytes).metadata();
+      expect({ width: meta.width, height: meta.height }).toEqual(await expectedSize(group));
+      expect(queue.stats().completed - completedBefore).toBe(3);
+      expect(queue.stats().failed).toBe(0);
+    } finally {
+      await tgBot.stop();
+      await telegram.close();
+    }
   });
 
   it('survives 429s on the interaction callback and on the reply edit (retry-after honoured, nothing lost)', async () => {
