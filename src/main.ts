@@ -23,7 +23,8 @@ function readConfig(): AppConfig {
 }
 
 async function main(): Promise<void> {
-  dotenv.config({ quiet: true });
+  // DOTENV_CONFIG_PATH picks another file (same variable as dotenv's own preload).
+  dotenv.config({ quiet: true, path: process.env.DOTENV_CONFIG_PATH || undefined });
   const config = readConfig();
   if (!config.telegram.token && !config.discord.token) {
     process.stderr.write(`${NO_TOKEN_MESSAGE}\n`);

@@ -66,8 +66,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     {
       level: opts.level ?? 'info',
       base: undefined,
-      // Header paths as a second net for request/response objects logged by libraries.
-      redact: { paths: ['headers.authorization', '*.headers.authorization', 'config.telegram.token', 'config.discord.token'], censor: REDACTED },
+      // Child-logger bindings skip formatters.log, so the secret keys are also redacted by path.
+      redact: { paths: [...SECRET_KEYS, 'headers.authorization', '*.headers.authorization'], censor: REDACTED },
       // sanitize() already turned errors into {type, message, stack}; pino's own err serializer would undo the type.
       serializers: { err: (e: unknown) => e },
       formatters: {

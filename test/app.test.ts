@@ -1,0 +1,280 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startHttpServer, type RunningHttpServer } from '../src/app/http.js';
+import { createLogger, REDACTED } from '../src/app/logger.js';
+import { ErrorCounter } from '../src/app/metrics.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { validateParams } from '../src/pipeline/params.js';
+import type { RenderedResult } from '../src/pipeline/pipeline.js';
+import type { PipelineService, StylizeJob } from '../src/pipeline/service.js';
+import { FairQueue } from '../src/queue/fair-queue.js';
+import { FakeBotApi } from './telegram/fake-bot-api.js';
+import { fixture, MODELS_DIR } from './helpers/paths.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const TELEGRAM_TOKEN = '987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ';
+const DISCORD_TOKEN = 'MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB';
+
+describe('config', () => {
+  it('applies defaults, treats blank values as unset and resolves style aliases', () => {
+    const c = loadConfig({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, DISCORD_TOKEN: '', ORT_THREADS: '', DEFAULT_STYLE: 'Shinkai', JOB_TIMEOUT_S: '30' });
+    expect(c.telegram.token).toBe(TELEGRAM_TOKEN);
+    expect(c.discord.token).toBeUndefined();
+    expect(c.pipeline).toMatchObject({ modelsDir: 'models', threads: undefined, instances: 1, maxSide: 1536, maxUploadBytes: 20 * 1024 * 1024, defaultStyle: 'animeganv3_shinkai' });
+    expect(c.queue).toEqual({ maxPending: 50, userJobsPerMinute: 6, chatJobsPerMinute: 20, jobTimeoutMs: 30_000 });
+    expect(c.http.port).toBe(0);
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('names every bad variable at once, without echoing secret values', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN,
+        TELEGRAM_API_ROOT: 'not a url',
+        DISCORD_GUILD_ID: 'my-server',
+        MAX_SIDE: 'huge',
+        PIPELINE_INSTANCES: '0',
+        HTTP_PORT: '70000',
+        DEFAULT_STYLE: 'vangogh',
+        LOG_LEVEL: 'loud',
+        OUTPUT_FORMAT: 'bmp',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['TELEGRAM_API_ROOT', 'DISCORD_GUILD_ID', 'MAX_SIDE', 'PIPELINE_INSTANCES', 'HTTP_PORT', 'DEFAULT_STYLE', 'LOG_LEVEL', 'OUTPUT_FORMAT']) {
+      expect(problems).toContain(`${name}:`);
+    }
+    expect((error as ConfigError).problems).toHaveLength(8);
+    expect(problems).toContain('unknown style "vangogh"');
+    expect((error as Error).message).toContain('see .env.example');
+    expect((error as Error).message).not.toContain(TELEGRAM_TOKEN);
+  });
+
+  it('documents every variable it reads in .env.example', async () => {
+    const example = await readFile(path.join(ROOT, '.env.example'), 'utf8');
+    const source = await readFile(path.join(ROOT, 'src', 'config.ts'), 'utf8');
+    const read = [...source.matchAll(/^\s{2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
+    expect(read.length).toBeGreaterThan(15);
+    for (const name of read) expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
+  });
+});
+
+describe('logger', () => {
+  function capture(secrets: string[] = []) {
+    const lines: string[] = [];
+    const errors = new ErrorCounter();
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', secrets, destination, onError: () => errors.increment() });
+    return { logger, lines, errors, text: () => lines.join('') };
+  }
+
+  it('masks bot tokens in messages, URLs, error texts, bindings and token fields', () => {
+    const { logger, text, lines } = capture();
+    logger.info({ url: `https://api.telegram.org/file/bot${TELEGRAM_TOKEN}/photos/file_1.jpg` }, 'downloading');
+    logger.error(new Error(`request to /bot${TELEGRAM_TOKEN}/getMe failed`));
+    logger.warn({ err: new Error(`401 with header Authorization: Bot ${DISCORD_TOKEN}`) }, 'discord login failed');
+    logger.info(`token is ${DISCORD_TOKEN}`);
+    logger.child({ token: 'short' }).info({ config: { telegram: { token: TELEGRAM_TOKEN } } }, 'child');
+    const out = text();
+    expect(out).not.toContain(TELEGRAM_TOKEN);
+    expect(out).not.toContain(DISCORD_TOKEN);
+    expect(out).not.toContain('AAHdqTcvCH1vGWJxfSeof');
+    expect(out).not.toContain('"short"');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0].url).toBe(`https://api.telegram.org/file/bot${REDACTED}/photos/file_1.jpg`);
+    expect(parsed[1].msg).toBe(`request to /bot${REDACTED}/getMe failed`);
+    expect(parsed[1].err).toMatchObject({ type: 'Error', message: `request to /bot${REDACTED}/getMe failed` });
+    expect(parsed[2].err).toMatchObject({ message: `401 with header Authorization: Bot ${REDACTED}` });
+    expect(parsed[4]).toMatchObject({ token: REDACTED, config: { telegram: { token: REDACTED } } });
+  });
+
+  it('masks configured secrets that match no pattern, and never writes image bytes', () => {
+    const { logger, text, lines } = capture(['hunter2-but-longer']);
+    logger.info({ job: { image: new Uint8Array(5000).fill(65), params: { style: 'cute' } } }, 'failed with hunter2-but-longer');
+    expect(text()).not.toContain('hunter2-but-longer');
+    expect(text()).not.toContain('AAAAAAAA');
+    expect(JSON.parse(lines[0])).toMatchObject({ job: { image: '[5000 bytes]', params: { style: 'cute' } } });
+  });
+
+  it('counts error-level lines for /metrics', () => {
+    const { logger, errors } = capture();
+    logger.info('fine');
+    logger.warn('hmm');
+    logger.error('bad');
+    logger.fatal('worse');
+    expect(errors.total).toBe(2);
+  });
+});
+
+/** Boundary fake: a pipeline that answers at once, failing files whose first byte is 0. */
+class InstantService implements PipelineService {
+  async stylize(job: StylizeJob): Promise<RenderedResult> {
+    if (job.file[0] === 0) throw new Error('boom');
+    return { image: Buffer.from('img'), format: 'jpg', width: 1, height: 1, style: job.params.style, faces: [], timings: {}, source: { format: 'jpeg', width: 1, height: 1, bytes: 1, animated: false } };
+  }
+  async warmUp(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+describe('http health and metrics', () => {
+  let server: RunningHttpServer | undefined;
+  afterAll(async () => server?.close());
+
+  it('serves /healthz and Prometheus /metrics over real HTTP', async () => {
+    const queue = new FairQueue(new InstantService(), { userJobsPerMinute: 1 });
+    const errors = new ErrorCounter();
+    let shuttingDown = false;
+    server = await startHttpServer({ queue, errors, port: 0, isShuttingDown: () => shuttingDown });
+    const base = `http://127.0.0.1:${server.port}`;
+    const params = validateParams({ style: 'cute' });
+    const job = (id: string, userId: string, first: number) => ({ id, platform: 'discord' as const, chatId: 'c', userId, messageRef: id, image: Uint8Array.of(first), params });
+
+    const ok = queue.submit(job('1', 'u1', 1));
+    const bad = queue.submit(job('2', 'u2', 0));
+    expect(queue.submit(job('3', 'u1', 1)).accepted).toBe(false);
+    if (!ok.accepted || !bad.accepted) throw new Error('expected both jobs to be accepted');
+    await ok.done;
+    await bad.done.catch(() => undefined);
+    errors.increment();
+
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toBe('application/json');
+    expect(await health.json()).toEqual({ ok: true, queue: { pending: 0, running: 0, completed: 1, failed: 1, rejected: 1 } });
+
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const body = await metrics.text();
+    for (const line of [
+      'anime_queue_pending 0',
+      'anime_queue_running 0',
+      'anime_jobs_completed_total 1',
+      'anime_jobs_failed_total{kind="internal"} 1',
+      'anime_jobs_failed_total{kind="input"} 0',
+      'anime_jobs_rejected_total{reason="rate-limited-user"} 1',
+      'anime_job_latency_seconds_count 2',
+      'anime_errors_total 1',
+      '# TYPE anime_job_latency_seconds summary',
+    ]) {
+      expect(body.split('\n')).toContain(line);
+    }
+    expect(body).toMatch(/^anime_job_latency_seconds\{quantile="0.5"\} \d/m);
+    expect(body).toMatch(/^process_resident_memory_bytes \d+$/m);
+
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+    expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
+    shuttingDown = true;
+    const draining = await fetch(`${base}/healthz`);
+    expect(draining.status).toBe(503);
+    expect(await draining.json()).toMatchObject({ ok: false });
+  });
+});
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runMain(env: Record<string, string>, onStdout?: (chunk: string) => void) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    // A clean environment (plus PATH/HOME) so a developer's .env or shell tokens don't leak in.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    onStdout?.(d.toString());
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<Exit>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { child, exited };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('npm start (src/main.ts)', () => {
+  it('exits 1 with a clear message when no bot token is set', async () => {
+    const { exited } = runMain({ DOTENV_CONFIG_PATH: '/nonexistent/.env' });
+    const { code, stderr } = await exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain('set TELEGRAM_BOT_TOKEN and/or DISCORD_TOKEN in .env');
+    expect(stderr).toContain('npm run cli -- stylize');
+  });
+
+  it('exits 1 naming a bad variable', async () => {
+    const { code, stderr } = await runMain({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, QUEUE_MAX_PENDING: 'lots' }).exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain('QUEUE_MAX_PENDING: must be a whole number');
+    expect(stderr).not.toContain(TELEGRAM_TOKEN);
+  });
+
+  it('runs the Telegram bot on a real pipeline, and on SIGTERM answers every accepted job before exiting 0', async () => {
+    const api = new FakeBotApi();
+    await api.start();
+    try {
+      const port = await freePort();
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const { child, exited } = runMain(
+        {
+          TELEGRAM_BOT_TOKEN: api.token,
+          TELEGRAM_API_ROOT: api.apiRoot,
+          MODELS_DIR,
+          ORT_THREADS: '2',
+          DEFAULT_STYLE: 'cute',
+          HTTP_PORT: String(port),
+          LOG_LEVEL: 'info',
+        },
+        (chunk) => chunk.includes('"msg":"ready"') && ready(),
+      );
+      await isReady;
+
+      const photo = await readFile(fixture('single_face', 'insightface_1423.jpg'));
+      const sizes = await api.photoSizes(photo, [90, 384]);
+      const group = { id: -1001, type: 'supergroup' as const, title: 'Friends' };
+      for (const [id, name] of [[41, 'Alice'], [42, 'Bob'], [43, 'Carol']] as const) {
+        api.injectMessage(group, { id, is_bot: false, first_name: name }, { photo: sizes, caption: '/anime faces:off' });
+      }
+
+      const health = async () => ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: { running: number } }).queue;
+      while ((await health()).running === 0) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      const { code, stdout } = await exited;
+
+      expect(code).toBe(0);
+      const logs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg?: string; pending?: number; running?: number });
+      const shutdown = logs.find((l) => l.msg?.startsWith('shutting down'));
+      // The signal arrived while work was still in the queue, and all three pictures were still delivered.
+      expect(shutdown!.running! + shutdown!.pending!).toBeGreaterThanOrEqual(1);
+      expect(api.callsOf('sendPhoto').length + api.callsOf('sendDocument').length).toBe(3);
+      expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['pipeline warm', 'ready', 'signal received', 'stopped']));
+      expect(stdout).not.toContain(api.token);
+    } finally {
+      await api.close();
+    }
+  });
+});
