@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
+import { alignFace, templateFor } from '../src/pipeline/face/align.js';
+import { analyseFaces } from '../src/pipeline/face/faces.js';
+import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
+import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
+import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
+import type { RgbImage } from '../src/pipeline/image.js';
+import { validateParams } from '../src/pipeline/params.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { ModelRegistry } from '../src/pipeline/registry.js';
+import { postSharpen } from '../src/pipeline/sharpen.js';
+import { stylize } from '../src/pipeline/stylize.js';
+import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
+
+const registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
+const SMALL = { ...DEFAULT_DECODE_LIMITS, maxSide: 384 };
+const FAST_STYLE = 'whitebox_cartoon';
+
+async function load(...parts: string[]): Promise<{ file: Buffer; image: RgbImage }> {
+  const file = readFileSync(fixture(...parts));
+  return { file, image: (await decodeImage(file, SMALL)).image };
+}
+
+/** dlib imglab XML boxes of one image (left, top, width, height). */
+function dlibBoxes(xmlFile: string, image: string): number[][] {
+  const xml = readFileSync(fixture('multi_face', xmlFile), 'utf8');
+  const start = xml.indexOf(`file='${image}'`);
+  const block = xml.slice(start, xml.indexOf('</image>', start));
+  return [...block.matchAll(/top='(\d+)' left='(\d+)' width='(\d+)' height='(\d+)'/g)].map((m) => [+m[2], +m[1], +m[3], +m[4]]);
+}
+
+function meanAbsDiff(a: RgbImage, b: RgbImage, rows: [number, number], cols: [number, number]): number {
+  let sum = 0, n = 0;
+  for (let y = rows[0]; y < rows[1]; y++) {
+    for (let x = cols[0]; x < cols[1]; x++) {
+      for (let c = 0; c < 3; c++) sum += Math.abs(a.data[(y * a.width + x) * 3 + c] - b.data[(y * b.width + x) * 3 + c]);
+      n += 3;
+    }
+  }
+  return sum / n;
+}
+
+afterAll(() => registry.release());
+
+describe('similarity fit', () => {
+  it('recovers a known rotation + scale + translation exactly, and its inverse maps back', () => {
+    const angle = 0.3, scale = 1.7;
+    const truth: Affine = [scale * Math.cos(angle), -scale * Math.sin(angle), 12, scale * Math.sin(angle), scale * Math.cos(angle), -5];
+    const src: Point[] = [[10, 20], [80, 25], [45, 60], [20, 90], [75, 88]];
+    const fit = estimateSimilarity(src, src.map((p) => applyAffine(truth, p)));
+    fit.forEach((v, i) => expect(v).toBeCloseTo(truth[i], 9));
+    const back = applyAffine(invertAffine(fit), applyAffine(fit, [33, 44]));
+    expect(back[0]).toBeCloseTo(33, 9);
+    expect(back[1]).toBeCloseTo(44, 9);
+  });
+
+  it('without rotation keeps axes: no shear or rotation terms', () => {
+    const src: Point[] = [[0, 0], [10, 0], [5, 8]];
+    const dst = src.map(([x, y]): Point => [-y + 3, x + 1]); // rotated 90°
+    const fit = estimateSimilarity(src, dst, false);
+    expect(fit[1]).toBe(-0);
+    expect(fit[3]).toBe(0);
+    expect(fit[0]).toBeCloseTo(1, 9);
+  });
+});
+
+describe('face detection (YuNet)', () => {
+  it('finds all three labelled faces of a group photo (recall vs the dlib boxes) with keypoints inside the boxes', async () => {
+    const file = readFileSync(fixture('multi_face', 'dlib_2008_002506.jpg'));
+    const { image } = await decodeImage(file); // 500×375: native size, so the XML boxes apply as they are
+    const truth = dlibBoxes('dlib_testing.xml', '2008_002506.jpg');
+    expect(truth).toHaveLength(3);
+    const faces = await detectFaces(registry, image);
+    expect(faces).toHaveLength(3);
+    const found = truth.filter((t) => faces.some((f) => boxIou(f.box, t) >= 0.4));
+    expect(found.length / truth.length).toBe(1);
+    for (const f of faces) {
+      expect(f.keypoints).toHaveLength(5);
+      const [x, y, w, h] = f.box;
+      for (const [kx, ky] of f.keypoints) {
+        expect(kx).toBeGreaterThan(x);
+        expect(kx).toBeLessThan(x + w);
+        expect(ky).toBeGreaterThan(y);
+        expect(ky).toBeLessThan(y + h);
+      }
+      // image-left eye is left of the image-right eye, mouth below the eyes
+      expect(f.keypoints[0][0]).toBeLessThan(f.keypoints[1][0]);
+      expect(f.keypoints[3][1]).toBeGreaterThan(f.keypoints[0][1]);
+    }
+  });
+
+  it('counts faces on known photos and maps boxes back to full resolution', async () => {
+    const obama = await load('single_face', 'facerec_obama.jpg');
+    expect(await detectFaces(registry, obama.image)).toHaveLength(1);
+    const couple = (await decodeImage(readFileSync(fixture('multi_face', 'deepface_couple.jpg')))).image;
+    const low = await detectFaces(registry, couple, { maxSide: 480 });
+    const high = await detectFaces(registry, couple, { maxSide: 1024 });
+    expect(low).toHaveLength(2);
+    expect(high).toHaveLength(2);
+    // same faces in full-resolution coordinates whatever the detector's view size
+    for (const f of low) expect(Math.max(...high.map((g) => boxIou(f.box, g.box)))).toBeGreaterThan(0.6);
+  });
+
+  it('finds nothing in a landscape without people', async () => {
+    const { image } = await load('no_face', 'waifu2x_city.jpg');
+    expect(await detectFaces(registry, image)).toHaveLength(0);
+  });
+});
+
+describe('alignment and landmarks', () => {
+  it('puts the eyes, nose and mouth on the template (warp, re-detect, compare)', async () => {
+    const { image } = await decodeImage(readFileSync(fixture('pose', 'insightface_right_wryneck.png')));
+    const [face] = await detectFaces(registry, image);
+    const side = 256;
+    const aligned = alignFace(image, face, side, 0);
+    expect(aligned.rotated).toBe(true);
+    const [again] = await detectFaces(registry, aligned.crop);
+    const template = templateFor(side);
+    const err = again.keypoints.map(([x, y], i) => Math.hypot(x - template[i][0], y - template[i][1]));
+    // the head is tilted ~30° in the photo: after alignment the eyes sit on the template (within 5% of
+    // the crop side); nose and mouth follow within 8% (the head is also turned, which a similarity can't undo)
+    expect(Math.max(err[0], err[1])).toBeLessThan(0.05 * side);
+    expect(Math.max(...err)).toBeLessThan(0.08 * side);
+    // and without rotation the tilt stays, so the eyes are far from the template
+    const unrotated = alignFace(image, face, side, 1.01);
+    expect(unrotated.rotated).toBe(false);
+    const [tilted] = await detectFaces(registry, unrotated.crop);
+    expect(Math.abs(tilted.keypoints[0][1] - tilted.keypoints[1][1])).toBeGreaterThan(0.1 * side);
+  });
+
+  it('tells human faces from animal faces with the mesh presence logit', async () => {
+    const timings = {};
+    const dog = await analyseFaces(registry, (await load('animal', 'stargan2_pixabay_dog_002066.jpg')).image, timings);
+    const wild = await analyseFaces(registry, (await load('animal', 'stargan2_pixabay_wild_000637.jpg')).image, timings);
+    const animals = [...dog.meshes, ...wild.meshes];
+    expect(animals.length).toBeGreaterThan(0); // the detector does fire on them: the mesh must reject them
+    for (const m of animals) expect(m.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
+    const person = await analyseFaces(registry, (await load('single_face', 'facerec_obama.jpg')).image, timings);
+    expect(person.meshes).toHaveLength(1);
+    expect(person.meshes[0].presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
+    expect(person.meshes[0].points).toHaveLength(468);
+  });
+});
+
+describe('face-aware pipeline', () => {
+  let pipeline: Pipeline;
+  beforeAll(() => {
+    pipeline = new Pipeline({ registry, limits: SMALL });
+  });
+
+  it('faces:off is exactly plain stylisation + post-sharpen', async () => {
+    const { file, image } = await load('single_face', 'facerec_obama.jpg');
+    const params = validateParams({ style: FAST_STYLE, faces: false });
+    const result = await pipeline.run(file, params);
+    const plain = await postSharpen(await stylize(registry, image, FAST_STYLE), params.sharpen);
+    expect(result.faces).toEqual([]);
+    expect(Buffer.compare(Buffer.from(result.output.data), Buffer.from(plain.data))).toBe(0);
+  });
+
+  it('faces:on reports the faces, keeps the working size, and changes the picture only around faces', async () => {
+    const { file } = await load('single_face', 'facerec_obama.jpg');
+    const on = await pipeline.run(file, validateParams({ style: FAST_STYLE }));
+    const off = await pipeline.run(file, validateParams({ style: FAST_STYLE, faces: false }));
+    expect(on.output.width).toBe(on.input.width);
+    expect(on.output.height).toBe(on.input.height);
+    expect(on.faces).toHaveLength(1);
+    const [face] = on.faces;
+    expect(face).toMatchObject({ human: true, aligned: true });
+    expect(face.score).toBeGreaterThan(0.9);
+    expect(face.keypoints).toHaveLength(5);
+    const [x, y, w, h] = face.box.map(Math.round);
+    expect(meanAbsDiff(on.output, off.output, [y, y + h], [x, x + w])).toBeGreaterThan(3);
+    // the suit at the bottom is far from the face: the background is the same single stylisation
+    const H = on.output.height;
+    expect(meanAbsDiff(on.output, off.output, [Math.round(H * 0.8), H], [0, on.output.width])).toBe(0);
+    for (const stage of ['detect', 'mesh', 'align', 'regions', 'refine', 'stylize_faces', 'repair', 'paste']) {
+      expect(on.timings[stage], stage).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('re-styling the same photo takes detection and landmarks from the cache', async () => {
+    const cached = new Pipeline({ registry, limits: SMALL });
+    const { file } = await load('multi_face', 'dlib_2008_002506.jpg');
+    const first = await cached.run(file, validateParams({ style: FAST_STYLE }));
+    expect(first.timings.detect).toBeGreaterThan(0);
+    expect(first.timings.mesh).toBeGreaterThan(0);
+    const second = await cached.run(file, validateParams({ style: FAST_STYLE, smooth: 0.2 }));
+    expect(second.timings.detect).toBeUndefined();
+    expect(second.timings.mesh).toBeUndefined();
+    expect(second.faces).toEqual(first.faces);
+    expect(second.faces.filter((f) => f.human)).toHaveLength(3);
+    expect(cached.faceCache.size).toBe(1);
+  });
+
+  it('leaves animal faces to the plain path', async () => {
+    const { file } = await load('animal', 'stargan2_pixabay_dog_002066.jpg');
+    const on = await pipeline.run(file, validateParams({ style: FAST_STYLE }));
+    expect(on.faces.length).toBeGreaterThan(0);
+    expect(on.faces.every((f) => !f.human && !f.aligned)).toBe(true);
+    expect(on.timings.stylize_faces).toBeUndefined();
+  });
+});
