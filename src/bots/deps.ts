@@ -14,7 +14,11 @@ export interface BotDeps {
   logger: Logger;
 }
 
-/** What each adapter's start function returns: `stop()` stops receiving updates (the queue drains separately). */
+/**
+ * What each adapter's start function returns. On shutdown main first closes the queue (new submits are answered
+ * 'shutting-down' with a polite message) and waits until every accepted job has settled, THEN calls `stop()`:
+ * stop receiving, finish sending the replies still in flight, disconnect.
+ */
 export interface RunningBot {
   stop(): Promise<void>;
 }
