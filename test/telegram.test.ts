@@ -6,7 +6,7 @@ import { OriginalStore } from '../src/bots/originals.js';
 import { EXPIRED_TEXT, HINT_TEXT } from '../src/bots/telegram/handlers.js';
 import { startTelegramBot } from '../src/bots/telegram/index.js';
 import { PAINTING_TEXT } from '../src/bots/telegram/status.js';
-import { positionText, rejectionText } from '../src/bots/texts.js';
+import { friendlyError, positionText, rejectionText } from '../src/bots/texts.js';
 import { loadConfig } from '../src/config.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
@@ -165,7 +165,7 @@ describe('telegram bot against the fake Bot API', () => {
     const statusId = (statuses[0].result as { message_id: number }).message_id;
     await fake.waitFor(() => okCalls(fake, 'deleteMessage', chat.id).some((c) => Number(c.params.message_id) === statusId));
     const shown = [statuses[0].params.text, ...okCalls(fake, 'editMessageText', chat.id).filter((c) => Number(c.params.message_id) === statusId).map((c) => c.params.text)];
-    expect(shown.at(-1)).toBe(PAINTING_TEXT);
+    expect(shown.every((t) => t === PAINTING_TEXT || t === positionText(1))).toBe(true);
     expect(okCalls(fake, 'sendChatAction', chat.id).some((c) => c.params.action === 'upload_photo')).toBe(true);
   });
 
@@ -268,12 +268,33 @@ describe('telegram bot against the fake Bot API', () => {
     expect(await imageSize(await waitForResult(fake, chat.id, stickerMsg.message_id))).toEqual({ width: 200, height: 200, format: 'jpeg' });
   });
 
+  it('errors become friendly answers: a damaged picture, a file Telegram cannot give us, a stray button', async () => {
+    const chat = privateChat(carol);
+    const broken = fake.addFile(Buffer.from('this is not really a jpeg'));
+    const brokenMsg = fake.injectMessage(chat, carol, { document: { ...broken, file_name: 'x.jpg', mime_type: 'image/jpeg' } });
+    // The job was queued (status message), then the pipeline refused the bytes: the status ends as the error.
+    const status = await fake.waitFor(() => okCalls(fake, 'sendMessage', chat.id).some((c) => replyTo(c) === brokenMsg.message_id)).then(
+      () => okCalls(fake, 'sendMessage', chat.id).find((c) => replyTo(c) === brokenMsg.message_id)!,
+    );
+    const statusId = (status.result as { message_id: number }).message_id;
+    await fake.waitFor(() => /isn't a picture I can read/.test(String(fake.message(chat.id, statusId)?.text)), 30_000, 'the decode error');
+    expect(resultsFor(fake, chat.id, brokenMsg.message_id)).toEqual([]);
+
+    const missing = fake.injectMessage(chat, carol, { photo: [{ file_id: 'NO-SUCH-FILE', file_unique_id: 'nf', width: 100, height: 100, file_size: 1000 }] });
+    expect(await waitForText(fake, chat.id, missing.message_id)).toBe(friendlyError(new Error('any internal problem')));
+
+    const stray = fake.callbackQuery(carol, status.result as TgMessage, 'not-ours');
+    await fake.waitFor(() => okCalls(fake, 'answerCallbackQuery').some((c) => c.params.callback_query_id === stray));
+    // The bot is still fine afterwards.
+    await syncPoint(fake, chat, carol);
+  });
+
   it('album: every item is its own job, capped at 5 with one notice', async () => {
     const chat = privateChat(dave);
     const items: TgMessage[] = [];
     for (let i = 0; i < 7; i++) {
       const photo = await fake.photoSizes(portrait, [96 + i * 8]);
-      items.push(fake.injectMessage(chat, dave, { photo, media_group_id: 'album-1', ...(i === 0 ? { caption: '/anime cute' } : {}) }));
+      items.push(fake.injectMessage(chat, dave, { photo, media_group_id: 'album-1', ...(i === 0 ? { caption: '/anime cute faces:off' } : {}) }));
     }
     for (const item of items.slice(0, 5)) {
       const result = await waitForResult(fake, chat.id, item.message_id);
@@ -305,7 +326,7 @@ describe('telegram bot: burst from three users in one group', () => {
     const { fake } = h;
     try {
       const plan: TgUser[] = [...Array(10).fill(alice), ...Array(6).fill(bob), ...Array(4).fill(carol)];
-      const photos = [];
+      const photos: Record<string, unknown>[][] = [];
       for (let i = 0; i < plan.length; i++) photos.push(await fake.photoSizes(portrait, [96]));
       // All 20 arrive together, as in one getUpdates batch.
       const sent = plan.map((user, i) => ({ user, message: fake.injectMessage(group, user, { photo: photos[i], caption: '/anime cute faces:off' }) }));
@@ -330,27 +351,31 @@ describe('telegram bot: burst from three users in one group', () => {
       expect(order.lastIndexOf('Carol')).toBeLessThan(order.lastIndexOf('Alice'));
       expect(order.slice(0, 6).filter((n) => n === 'Alice').length).toBeLessThanOrEqual(3);
 
-      // Positions: each job's status went down monotonically ("#5" → "#3" → "next" → painting), and later
-      // jobs were told they had to wait.
+      // Positions: every job got ONE status message, edited as the line moved (edits are spaced out, so not
+      // every step is shown), and deleted once its result was sent. A position may also go up by one:
+      // fair queueing lets another user's first job go ahead.
+      await fake.waitFor(() => okCalls(fake, 'deleteMessage', group.id).length >= accepted.length, 30_000, 'every status message deleted');
+      const deleted = new Set(okCalls(fake, 'deleteMessage', group.id).map((c) => Number(c.params.message_id)));
       const positions = new Map<number, string[]>();
       for (const s of accepted) {
-        const status = okCalls(fake, 'sendMessage', group.id).find((c) => replyTo(c) === s.message.message_id);
-        const id = (status?.result as { message_id: number } | undefined)?.message_id;
-        const shown = [String(status?.params.text), ...okCalls(fake, 'editMessageText', group.id).filter((c) => Number(c.params.message_id) === id).map((c) => String(c.params.text))];
+        const statuses = okCalls(fake, 'sendMessage', group.id).filter((c) => replyTo(c) === s.message.message_id);
+        expect(statuses).toHaveLength(1);
+        const id = (statuses[0].result as { message_id: number }).message_id;
+        const shown = [String(statuses[0].params.text), ...okCalls(fake, 'editMessageText', group.id).filter((c) => Number(c.params.message_id) === id).map((c) => String(c.params.text))];
         positions.set(s.message.message_id, shown);
-        const numbers = shown.map((t) => (t === PAINTING_TEXT ? 0 : t === positionText(1) ? 1 : Number(/#(\d+)/.exec(t)?.[1])));
-        expect(numbers.every((n) => Number.isFinite(n))).toBe(true);
-        expect([...numbers].sort((a, b) => b - a)).toEqual(numbers);
+        const numbers = shown.map((t) => (t === PAINTING_TEXT ? 0 : t === positionText(1) ? 1 : Number(/^You're #(\d+) in line…$/.exec(t)?.[1])));
+        expect(numbers.every((n) => Number.isInteger(n) && n <= accepted.length)).toBe(true);
+        expect(deleted.has(id)).toBe(true);
       }
       const firstShown = [...positions.values()].map((shown) => shown[0]);
       expect(firstShown.some((t) => /#([4-9]|1\d)/.test(t))).toBe(true);
-
+      expect([...positions.values()].some((shown) => shown.length >= 2)).toBe(true);
       const summary = {
         resultOrder: order.join(' '),
         firstPositionShown: sent.map((s) => `${s.user.first_name}#${s.message.message_id}: ${positions.get(s.message.message_id)?.join(' → ') ?? 'rejected'}`),
         queue: h.queue.stats(),
       };
-      console.log('[telegram burst]', JSON.stringify({ ...summary, queue: { ...summary.queue, latency: summary.queue.latency } }, null, 1));
+      if (process.env.PRINT_TRANSCRIPTS) console.log('[telegram burst]', JSON.stringify(summary, null, 1));
     } finally {
       await stopHarness(h);
     }
@@ -371,7 +396,12 @@ describe('telegram bot: shutdown with jobs queued', () => {
     await fake.waitFor(() => messages.every((m) => okCalls(fake, 'sendMessage', m.chat.id).some((c) => replyTo(c) === m.message_id)), 30_000, 'four status messages');
     const answeredBeforeStop = messages.filter((m) => resultsFor(fake, m.chat.id, m.message_id).length).length;
 
-    await Promise.all([h.bot.stop(), h.queue.close()]);
+    // The app's order: close the queue (new requests are refused politely), then stop the bots.
+    const closing = h.queue.close();
+    const refused = fake.injectMessage(privateChat(bob), bob, { photo: await fake.photoSizes(portrait, [64]), caption: '/anime cute' });
+    expect(await waitForText(fake, bob.id, refused.message_id)).toBe(rejectionText('shutting-down', 30));
+    await closing;
+    await h.bot.stop();
     for (const m of messages) expect(resultsFor(fake, m.chat.id, m.message_id)).toHaveLength(1);
     expect(answeredBeforeStop).toBeLessThan(messages.length);
 

@@ -25,6 +25,8 @@ export interface HandlerOptions {
   /** Most pictures taken from one album. */
   albumLimit: number;
   retry: RetryOptions;
+  /** Least time between two edits of one status message. */
+  statusEditIntervalMs: number;
 }
 
 export interface HandlerDeps {
@@ -169,7 +171,11 @@ export class TelegramHandlers {
 
   private async runJob(req: PictureRequest): Promise<void> {
     const { telegram, queue, originals, logger, options } = this.deps;
-    const status = new StatusMessage(telegram, req.chatId, req.replyTo, options.retry, (e) => this.logError(e, 'status message'));
+    const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
+      retry: options.retry,
+      minEditIntervalMs: options.statusEditIntervalMs,
+      onError: (e) => this.logError(e, 'status message'),
+    });
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
       const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes, options.retry);
@@ -178,7 +184,7 @@ export class TelegramHandlers {
         {
           onPosition: (position) => status.set(positionText(position)),
           onStart: () => {
-            status.set(PAINTING_TEXT);
+            status.set(PAINTING_TEXT, true);
             status.startChatAction();
           },
         },

@@ -12,6 +12,8 @@ export const TELEGRAM_COMMANDS = [
 ];
 
 const DEFAULT_ALBUM_LIMIT = 5;
+/** Telegram allows about 20 messages a minute in a group; status edits must not eat that up. */
+const STATUS_EDIT_INTERVAL_MS = 3_000;
 /** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
 const STOP_RETRY_MS = 50;
 
@@ -25,6 +27,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
   const options: HandlerOptions = {
     downloadLimitBytes: Math.min(BOT_API_DOWNLOAD_LIMIT, deps.config.pipeline.maxUploadBytes),
     albumLimit: DEFAULT_ALBUM_LIMIT,
+    statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };

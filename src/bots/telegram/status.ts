@@ -8,36 +8,45 @@ export const PAINTING_TEXT = 'Painting… 🎨';
 const CHAT_ACTION_EVERY_MS = 4_500;
 
 /**
- * The ONE status message of a job: sent on the first update, then edited as the state changes. Updates are
- * coalesced (only the latest text is sent, one API call at a time), so a burst of position changes costs
- * at most one edit in flight per job. `finish` edits it to a final text or deletes it.
+ * The ONE status message of a job: sent on the first update, then edited as the state changes. Edits are
+ * coalesced and spaced at least `minEditIntervalMs` apart (only the latest text is sent), because a busy
+ * queue moves every position at once and Telegram rate-limits edits per chat. `finish` edits it to a final
+ * text at once, or deletes it.
  */
 export class StatusMessage {
   private wanted: string | undefined;
   private shown: string | undefined;
   private messageId: number | undefined;
+  private lastSentAt = 0;
   private flushing: Promise<void> | undefined;
   private finished = false;
+  private dropEdits = false;
+  private urgent = false;
+  private wake: (() => void) | undefined;
   private actionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly telegram: Telegram,
     private readonly chatId: number,
     private readonly replyTo: number,
-    private readonly retry: RetryOptions,
-    private readonly onError: (e: unknown) => void,
+    private readonly opts: { retry: RetryOptions; minEditIntervalMs: number; onError: (e: unknown) => void },
   ) {}
 
-  set(text: string): void {
+  /** `urgent` skips the spacing (for the once-per-job "painting" state). */
+  set(text: string, urgent = false): void {
     if (this.finished) return;
     this.wanted = text;
+    if (urgent) {
+      this.urgent = true;
+      this.wake?.();
+    }
     this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
   }
 
   /** While painting: keep "sending a photo…" visible in the chat header. */
   startChatAction(): void {
     if (this.actionTimer || this.finished) return;
-    const send = () => void this.telegram.sendChatAction(this.chatId, 'upload_photo').catch(this.onError);
+    const send = () => void this.telegram.sendChatAction(this.chatId, 'upload_photo').catch(this.opts.onError);
     send();
     this.actionTimer = setInterval(send, CHAT_ACTION_EVERY_MS);
     this.actionTimer.unref();
@@ -45,44 +54,62 @@ export class StatusMessage {
 
   /** Final state: `text` replaces the status, or undefined deletes it (the result speaks for itself). */
   async finish(text?: string): Promise<void> {
-    this.stopChatAction();
+    clearInterval(this.actionTimer);
+    this.actionTimer = undefined;
     if (text !== undefined) this.set(text);
+    else this.dropEdits = true;
     this.finished = true;
+    this.wake?.();
     while (this.flushing) await this.flushing;
     if (text === undefined && this.messageId !== undefined) {
       const id = this.messageId;
       this.messageId = undefined;
-      await withRetryAfter(() => this.telegram.deleteMessage(this.chatId, id), this.retry).catch(this.onError);
+      await withRetryAfter(() => this.telegram.deleteMessage(this.chatId, id), this.opts.retry).catch(this.opts.onError);
     }
   }
 
-  private stopChatAction(): void {
-    clearInterval(this.actionTimer);
-    this.actionTimer = undefined;
-  }
-
   private async flush(): Promise<void> {
-    while (this.wanted !== undefined && this.wanted !== this.shown) {
+    while (!this.dropEdits && this.wanted !== undefined && this.wanted !== this.shown) {
+      const waitMs = this.lastSentAt + this.opts.minEditIntervalMs - Date.now();
+      if (this.messageId !== undefined && !this.finished && !this.urgent && waitMs > 0) {
+        await this.pause(waitMs);
+        continue;
+      }
       const text = this.wanted;
+      this.urgent = false;
       try {
         if (this.messageId === undefined) {
           const sent = await withRetryAfter(
             () => this.telegram.sendMessage(this.chatId, text, { reply_parameters: { message_id: this.replyTo, allow_sending_without_reply: true } }),
-            this.retry,
+            this.opts.retry,
           );
           this.messageId = sent.message_id;
         } else {
           const id = this.messageId;
-          await withRetryAfter(() => this.telegram.editMessageText(this.chatId, id, undefined, text), this.retry);
+          await withRetryAfter(() => this.telegram.editMessageText(this.chatId, id, undefined, text), this.opts.retry);
         }
         this.shown = text;
       } catch (e) {
         if (e instanceof TelegramError && /not modified/i.test(e.description)) this.shown = text;
         else {
-          this.onError(e);
+          this.opts.onError(e);
           return;
         }
       }
+      this.lastSentAt = Date.now();
     }
+  }
+
+  /** Sleeps, unless `finish` comes first. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 }
