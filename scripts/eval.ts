@@ -4,7 +4,7 @@
  * Usage: npm run eval -- --dir <photos> --out <folder> [options]; see USAGE.
  */
 import 'dotenv/config';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { indexHtml } from './eval/html.js';
 import { RETENTION_IOU } from './eval/measure.js';
 import { evaluatePhotos } from './eval/parallel.js';
 import { listPhotos } from './eval/photos.js';
-import { buildReport, formatReport } from './eval/report.js';
+import { buildReport, formatReport, type EvalReport } from './eval/report.js';
 import type { EvalConfig, PhotoResult } from './eval/types.js';
 
 const USAGE = `Usage: npm run eval -- --dir <photos> --out <folder> [options]
@@ -28,6 +28,7 @@ const USAGE = `Usage: npm run eval -- --dir <photos> --out <folder> [options]
   --jobs N           parallel worker processes (default 1); ORT threads per process = cores / N unless ORT_THREADS
   --min-face N       faces narrower than N px are counted but their landmarks not scored (default 48)
   --json             print one JSON object on stdout (the table goes to stderr)
+  --report FILE      re-summarise an earlier run's results.json (rewrites it and index.html beside it)
 Environment: MODELS_DIR (default ./models), ORT_THREADS.`;
 
 const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -81,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       jobs: { type: 'string' },
       'min-face': { type: 'string' },
       json: { type: 'boolean' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.report) return republish(values.report, values.json ?? false);
   if (!values.dir) throw new UsageError('missing --dir <photos>');
   if (!values.out) throw new UsageError('missing --out <folder>');
   const outDir = path.resolve(values.out);
@@ -120,20 +123,51 @@ async function main(argv: string[]): Promise<number> {
     done++;
     process.stderr.write(`[${done}/${tasks.length}] ${r.task.name}: ${describe(r)}\n`);
   });
+  const wallSeconds = (performance.now() - started) / 1000;
+  return publish(results, config, wallSeconds, values.json ?? false);
+}
+
+/** Sorts, aggregates and writes results.json + index.html into config.outDir; prints the table (and JSON). */
+async function publish(results: PhotoResult[], config: EvalConfig, wallSeconds: number, json: boolean): Promise<number> {
   results.sort((a, b) => a.task.name.localeCompare(b.task.name));
   const report = buildReport(results, config, RETENTION_IOU);
-  const wallSeconds = (performance.now() - started) / 1000;
-
-  await writeFile(path.join(outDir, 'results.json'), JSON.stringify({ report, photos: results, wall_seconds: wallSeconds }, null, 1));
-  await writeFile(path.join(outDir, 'index.html'), indexHtml(report, results));
-  const table = `${formatReport(report)}\nwall time ${wallSeconds.toFixed(1)} s; contact sheets and index.html in ${outDir}`;
-  if (values.json) {
+  const saved: SavedResults = { config, report, photos: results, wall_seconds: wallSeconds };
+  await writeFile(path.join(config.outDir, 'results.json'), JSON.stringify(saved, null, 1));
+  await writeFile(path.join(config.outDir, 'index.html'), indexHtml(report, results));
+  const table = `${formatReport(report)}\nwall time ${wallSeconds.toFixed(1)} s; contact sheets and index.html in ${config.outDir}`;
+  if (json) {
     process.stderr.write(`${table}\n`);
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {
     console.log(table);
   }
   return report.errors.length > 0 ? 1 : 0;
+}
+
+interface SavedResults {
+  config: EvalConfig;
+  report: EvalReport;
+  photos: PhotoResult[];
+  wall_seconds: number;
+}
+
+/** --report: rebuilds the summary, results.json and index.html of an earlier run from its results.json. */
+async function republish(file: string, json: boolean): Promise<number> {
+  const saved = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedResults> & Pick<SavedResults, 'report' | 'photos' | 'wall_seconds'>;
+  const outDir = path.dirname(path.resolve(file));
+  // Files written before the config was saved alongside: recover what the summary needs from the report.
+  const config: EvalConfig = saved.config
+    ? { ...saved.config, outDir }
+    : {
+        modelsDir: '',
+        outDir,
+        styles: Object.keys(saved.report.styles ?? { [saved.report.style]: true }),
+        maxSide: saved.report.settings.max_side,
+        minFace: saved.report.settings.min_face,
+        threads: 0,
+        annotationsRoot: '',
+      };
+  return publish(saved.photos, config, saved.wall_seconds, json);
 }
 
 try {

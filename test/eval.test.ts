@@ -15,7 +15,8 @@ import {
   parsePts,
   parseWiderBoxes,
 } from '../scripts/eval/annotations.js';
-import { summariseVariant } from '../scripts/eval/aggregate.js';
+import { summariseStyle, summariseVariant } from '../scripts/eval/aggregate.js';
+import type { PhotoResult } from '../scripts/eval/types.js';
 import { growAndClip, iou, matchBoxes, type Box, type Point } from '../scripts/eval/geometry.js';
 import { landmarkCrop, measureLandmarks68 } from '../scripts/eval/landmarks68.js';
 import { fivePointsFrom68, interOcular68, nme } from '../scripts/eval/nme.js';
@@ -99,6 +100,28 @@ describe('IoU and matching', () => {
     expect(s.retention).toBe(0.75);
     expect(s.seconds_per_image).toBe(2);
     expect(s.mean_nme).toBeCloseTo(0.16 / 3, 12);
+  });
+
+  it('keeps non-human categories out of the top-level numbers but counts human faces reported there', () => {
+    const photo = (category: string, nmeValue: number, humanFaces: number): PhotoResult => ({
+      task: { path: `/x/${category}.jpg`, name: `${category}.jpg`, category, index: 0 },
+      input: { width: 10, height: 10, faces: [], noiseNme: [] },
+      styles: [
+        {
+          style: 's',
+          plain: { nme: [nmeValue], retained: [true], seconds: 1, reportedFaces: 0, humanFaces: 0 },
+          ours: { nme: [nmeValue], retained: [true], seconds: 2, reportedFaces: 1, humanFaces },
+        },
+      ],
+    });
+    const s = summariseStyle([photo('single_face', 0.02, 1), photo('animal', 0.3, 1), photo('no_face', 0.01, 0)], 's');
+    expect(s.photos).toBe(1);
+    expect(s.ours.mean_nme).toBe(0.02);
+    expect(s.all_photos.photos).toBe(3);
+    expect(s.all_photos.ours.deformation_rate).toBeCloseTo(1 / 3, 12);
+    expect(Object.keys(s.per_category)).toEqual(['animal', 'no_face', 'single_face']);
+    expect(s.per_category.animal.plain.mean_nme).toBe(0.3);
+    expect(s.human_faces_in_nonhuman_photos).toBe(1);
   });
 });
 
@@ -205,5 +228,9 @@ describe('npm run eval end to end', () => {
     const written = await readdir(out);
     expect(written).toEqual(expect.arrayContaining(['index.html', 'results.json', 'group__stargan2_039913.jpg', 'group__dlib_2008_002506.jpg']));
     expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain('group__dlib_2008_002506.jpg');
+
+    // --report rebuilds the same summary from the saved results.json.
+    const again = await run(process.execPath, ['--import', 'tsx', 'scripts/eval.ts', '--report', path.join(out, 'results.json'), '--json']);
+    expect(JSON.parse(again.stdout)).toEqual(report);
   });
 });

@@ -29,7 +29,13 @@ export interface GroupSummary {
   ours: VariantSummary;
 }
 
+/**
+ * The top-level numbers cover the photos of people only: the 68-point human model's NME on a cat, a statue or
+ * a drawing means nothing, and the pipeline leaves non-human faces to the plain path anyway. `all_photos`
+ * and `per_category` still show every photo.
+ */
 export interface StyleSummary extends GroupSummary {
+  all_photos: GroupSummary;
   per_category: Record<string, GroupSummary>;
   human_faces_in_nonhuman_photos: number;
 }
@@ -104,7 +110,13 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
     .filter((p) => NON_HUMAN_CATEGORIES.includes(p.task.category))
     .flatMap((p) => p.styles.filter((s) => s.style === style))
     .reduce((n, s) => n + s.ours.humanFaces, 0);
-  return { ...summariseGroup(photos, style), per_category, human_faces_in_nonhuman_photos };
+  const humanPhotos = photos.filter((p) => !NON_HUMAN_CATEGORIES.includes(p.task.category));
+  return {
+    ...summariseGroup(humanPhotos, style),
+    all_photos: summariseGroup(photos, style),
+    per_category,
+    human_faces_in_nonhuman_photos,
+  };
 }
 
 export function summariseRecall(photos: PhotoResult[]): RecallSummary {

@@ -95,6 +95,9 @@ export class PhotoEvaluator {
 
   private async timedRun(file: Buffer, style: string, faces: boolean): Promise<{ result: PipelineResult; seconds: number }> {
     const params = validateParams({ style, faces });
+    // Every timed run is a first sight of the photo, as for a user's request: no face analysis reused
+    // from the previous style's run.
+    this.pipeline.faceCache.clear();
     const started = performance.now();
     const result = await this.pipeline.run(file, params);
     return { result, seconds: (performance.now() - started) / 1000 };
