@@ -318,6 +318,22 @@ describe('telegram bot against the fake Bot API', () => {
     const attempts = fake.callsOf('sendPhoto').filter((c) => replyTo(c) === msg.message_id);
     expect(attempts.map((c) => (c.ok ? 'ok' : c.errorCode))).toEqual([429, 'ok']);
   });
+
+  it('a picture Telegram refuses as a photo is sent as a file instead', async () => {
+    const chat = privateChat(dave);
+    fake.failNext('sendPhoto', 400, 'Bad Request: PHOTO_INVALID_DIMENSIONS');
+    const msg = fake.injectMessage(chat, dave, { photo: await fake.photoSizes(portrait, [128]), caption: '/anime cute faces:off' });
+    await fake.waitFor(() => okCalls(fake, 'sendDocument', chat.id).some((c) => replyTo(c) === msg.message_id), 30_000, 'the result as a file');
+    const doc = okCalls(fake, 'sendDocument', chat.id).find((c) => replyTo(c) === msg.message_id)!;
+    const file = doc.params.document as SentFile;
+    expect(file.filename).toBe('anime.jpg');
+    expect((await sharp(file.bytes).metadata()).format).toBe('jpeg');
+    expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
+    if (process.env.PRINT_TRANSCRIPTS) {
+      console.log(`[telegram private chat]\n${fake.chatLog(alice.id).join('\n')}`);
+      console.log(`[telegram group chat]\n${fake.chatLog(group.id).join('\n')}`);
+    }
+  });
 });
 
 describe('telegram bot: burst from three users in one group', () => {

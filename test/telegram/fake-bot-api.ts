@@ -9,7 +9,8 @@
  * answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`photoMessage`/`callbackQuery`
  * and the files they sent with `addFile` (bytes served from memory), make a method answer 429 with
- * `parameters.retry_after` via `rateLimitNext`, and render a chat as the user would see it with `chatLog`.
+ * `parameters.retry_after` via `rateLimitNext` (or any error via `failNext`), and render a chat as the user
+ * would see it with `chatLog`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -89,7 +90,7 @@ export class FakeBotApi {
   private nextFileNo = 1;
   private readonly messages = new Map<string, TgMessage>();
   private readonly nextMessageId = new Map<number, number>();
-  private readonly rateLimits = new Map<string, { retryAfter: number; remaining: number }>();
+  private readonly failures = new Map<string, { code: number; description: string; parameters?: Record<string, unknown>; remaining: number }>();
   private readonly callWaiters: (() => void)[] = [];
   private readonly chatEvents = new Map<number, ChatEvent[]>();
 
@@ -161,7 +162,12 @@ export class FakeBotApi {
 
   /** The next `times` calls of `method` answer 429 Too Many Requests with `retry_after` seconds. */
   rateLimitNext(method: string, retryAfter: number, times = 1): void {
-    this.rateLimits.set(method, { retryAfter, remaining: times });
+    this.failures.set(method, { code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter }, remaining: times });
+  }
+
+  /** The next `times` calls of `method` fail with this error (e.g. 400 "Bad Request: PHOTO_INVALID_DIMENSIONS"). */
+  failNext(method: string, code: number, description: string, times = 1): void {
+    this.failures.set(method, { code, description, remaining: times });
   }
 
   // ---- what the test reads ---------------------------------------------------------------------------
@@ -227,12 +233,11 @@ export class FakeBotApi {
   }
 
   private async handleCall(method: string, params: Record<string, unknown>, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const limit = this.rateLimits.get(method);
-    if (limit && limit.remaining > 0) {
-      limit.remaining--;
-      const description = `Too Many Requests: retry after ${limit.retryAfter}`;
-      this.record({ method, params, ok: false, errorCode: 429, description });
-      throw new ApiError(429, description, { retry_after: limit.retryAfter });
+    const failure = this.failures.get(method);
+    if (failure && failure.remaining > 0) {
+      failure.remaining--;
+      this.record({ method, params, ok: false, errorCode: failure.code, description: failure.description });
+      throw new ApiError(failure.code, failure.description, failure.parameters);
     }
     if (method === 'getUpdates') {
       const result = await this.getUpdates(params, req);
@@ -338,6 +343,7 @@ export class FakeBotApi {
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
+          req.socket.off('close', wake);
           this.pollWaiters = this.pollWaiters.filter((w) => w !== wake);
           resolve();
         };
