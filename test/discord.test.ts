@@ -151,6 +151,21 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.autocompleteChoices!.map((c) => c.value)).toEqual(['whitebox_cartoon']);
   });
 
+  it('works in a direct message with the bot', async () => {
+    const photo = fake.addAttachment('dm.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST }, { dm: true }));
+    expect(view.callbackType).toBe(5);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+  });
+
+  it('a result larger than the upload limit Discord reports is answered ephemerally instead of failing the upload', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST }, { uploadLimit: 1000 }));
+    expect(view.original!.deleted).toBe(true);
+    expect(isEphemeral(view.followUps[0])).toBe(true);
+    expect(view.followUps[0].content).toBe(TEXT.resultTooLarge);
+  });
+
   it('bad option values get one ephemeral answer listing every problem, and nothing is downloaded', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
     const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: 'vaporwave', smooth: 5 }));

@@ -64,6 +64,14 @@ export interface FakeUser {
   username: string;
 }
 
+/** Where and how an interaction happens (default: the guild's #general, 10 MB upload limit). */
+export interface InteractionPlace {
+  /** A direct message with the bot instead of the guild channel. */
+  dm?: boolean;
+  /** `attachment_size_limit` Discord reports for this interaction. */
+  uploadLimit?: number;
+}
+
 export interface FakeAttachment {
   id: string;
   filename: string;
@@ -284,27 +292,41 @@ export class FakeDiscord {
     };
   }
 
-  private interactionBase(type: number, user: FakeUser): any {
+  private interactionBase(type: number, user: FakeUser, place: InteractionPlace = {}): any {
     const id = this.snowflake();
     const token = `itoken-${id}`;
     this.interactions.set(token, { id, token, callbackFlags: 0, followUps: [] });
-    return {
+    const common = {
       id,
       application_id: this.applicationId,
       type,
       token,
       version: 1,
+      app_permissions: '1071698660929',
+      locale: 'en-US',
+      entitlements: [],
+      attachment_size_limit: place.uploadLimit ?? 10 * 1024 * 1024,
+    };
+    if (place.dm) {
+      const dmChannel = `9${user.id.slice(1)}`;
+      return {
+        ...common,
+        channel_id: dmChannel,
+        channel: { id: dmChannel, type: 1, recipients: [this.member(user).user] },
+        user: this.member(user).user,
+        authorizing_integration_owners: { '1': user.id },
+        context: 1,
+      };
+    }
+    return {
+      ...common,
       guild_id: this.guildId,
       channel_id: this.channelId,
       channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: 'general', permissions: '1071698660929' },
       member: this.member(user),
-      app_permissions: '1071698660929',
-      locale: 'en-US',
       guild_locale: 'en-US',
-      entitlements: [],
       authorizing_integration_owners: { '0': this.guildId },
       context: 0,
-      attachment_size_limit: 10 * 1024 * 1024,
     };
   }
 
@@ -322,8 +344,13 @@ export class FakeDiscord {
   }
 
   /** A user runs `/name` with options; attachment options carry the attachment object (resolved like Discord does). */
-  slashCommand(user: FakeUser, name: string, options: Record<string, string | number | boolean | FakeAttachment> = {}): InteractionView {
-    const payload = this.interactionBase(2, user);
+  slashCommand(
+    user: FakeUser,
+    name: string,
+    options: Record<string, string | number | boolean | FakeAttachment> = {},
+    place: InteractionPlace = {},
+  ): InteractionView {
+    const payload = this.interactionBase(2, user, place);
     const attachments: Record<string, FakeAttachment> = {};
     const opts = Object.entries(options).map(([optionName, value]) => {
       if (typeof value === 'object') {
@@ -336,7 +363,7 @@ export class FakeDiscord {
       id: this.commandId(name),
       name,
       type: 1,
-      guild_id: this.guildId,
+      ...(place.dm ? {} : { guild_id: this.guildId }),
       options: opts,
       ...(Object.keys(attachments).length ? { resolved: { attachments } } : {}),
     };

@@ -39,6 +39,7 @@ const MAX_CONTENT = 2000;
 export const TEXT = {
   painting: 'Painting…',
   noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
+  resultTooLarge: 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.',
   expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
 } as const;
 
@@ -123,6 +124,11 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       return;
     }
     const result = await submitted.done;
+    const uploadLimit = interaction.attachmentSizeLimit;
+    if (uploadLimit && result.image.byteLength > uploadLimit) {
+      await progress.finish(() => failDeferred(ctx, interaction, TEXT.resultTooLarge));
+      return;
+    }
     const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
     const file = new AttachmentBuilder(result.image, { name: `anime-${result.style}.${result.format}` });
     await progress.finish(() =>
