@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type RunningHttpServer } from '../src/app/http.js';
 import { createLogger, REDACTED } from '../src/app/logger.js';
@@ -12,6 +13,7 @@ import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import type { PipelineService, StylizeJob } from '../src/pipeline/service.js';
 import { FairQueue } from '../src/queue/fair-queue.js';
+import { FakeDiscord } from './discord/fake-discord.js';
 import { FakeBotApi } from './telegram/fake-bot-api.js';
 import { fixture, MODELS_DIR } from './helpers/paths.js';
 
@@ -232,9 +234,10 @@ describe('npm start (src/main.ts)', () => {
     expect(stderr).not.toContain(TELEGRAM_TOKEN);
   });
 
-  it('runs the Telegram bot on a real pipeline, and on SIGTERM answers every accepted job before exiting 0', async () => {
+  it('runs both bots on one real pipeline, and on SIGTERM answers every accepted job before exiting 0', async () => {
     const api = new FakeBotApi();
-    await api.start();
+    const discord = new FakeDiscord();
+    await Promise.all([api.start(), discord.start()]);
     try {
       const port = await freePort();
       let ready!: () => void;
@@ -243,6 +246,9 @@ describe('npm start (src/main.ts)', () => {
         {
           TELEGRAM_BOT_TOKEN: api.token,
           TELEGRAM_API_ROOT: api.apiRoot,
+          DISCORD_TOKEN: discord.token,
+          DISCORD_API_BASE: discord.apiBase,
+          DISCORD_GUILD_ID: discord.guildId,
           MODELS_DIR,
           ORT_THREADS: '2',
           DEFAULT_STYLE: 'cute',
@@ -259,9 +265,15 @@ describe('npm start (src/main.ts)', () => {
       for (const [id, name] of [[41, 'Alice'], [42, 'Bob'], [43, 'Carol']] as const) {
         api.injectMessage(group, { id, is_bot: false, first_name: name }, { photo: sizes, caption: '/anime faces:off' });
       }
+      const attachment = discord.addAttachment('me.jpg', await sharp(photo).resize(384, 384, { fit: 'inside' }).jpeg().toBuffer(), 'image/jpeg');
+      const slash = discord.slashCommand({ id: '200000000000000009', username: 'dave' }, 'anime', { image: attachment, faces: false });
 
-      const health = async () => ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: { running: number } }).queue;
-      while ((await health()).running === 0) await new Promise((r) => setTimeout(r, 20));
+      // Signal once all four jobs are in (downloads take a moment), while most of them still wait or run.
+      const accepted = async () => {
+        const q = ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: Record<string, number> }).queue;
+        return q.pending + q.running + q.completed + q.failed;
+      };
+      while ((await accepted()) < 4) await new Promise((r) => setTimeout(r, 20));
       child.kill('SIGTERM');
       const { code, stdout } = await exited;
 
@@ -271,10 +283,12 @@ describe('npm start (src/main.ts)', () => {
       // The signal arrived while work was still in the queue, and all three pictures were still delivered.
       expect(shutdown!.running! + shutdown!.pending!).toBeGreaterThanOrEqual(1);
       expect(api.callsOf('sendPhoto').length + api.callsOf('sendDocument').length).toBe(3);
+      expect(slash.original?.attachments).toHaveLength(1);
       expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['pipeline warm', 'ready', 'signal received', 'stopped']));
       expect(stdout).not.toContain(api.token);
+      expect(stdout).not.toContain(discord.token);
     } finally {
-      await api.close();
+      await Promise.all([api.close(), discord.close()]);
     }
   });
 });
