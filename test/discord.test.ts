@@ -214,6 +214,7 @@ describe('Discord bot against a local fake Discord', () => {
     expect(fake.cdnHits(photo)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(group)), format: 'jpeg' });
     expect(view.original!.content).toMatch(/^Style: cute/);
+    expect(view.original!.content).toContain(`From https://discord.com/channels/${fake.guildId}/${fake.channelId}/${message.id}`);
   });
 
   it('"Anime-fy" falls back to an image embed, and says so ephemerally when a message has no picture', async () => {

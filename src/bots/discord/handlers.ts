@@ -93,6 +93,8 @@ interface Picture {
   params: StyleParams;
   /** OriginalStore key when the picture is already kept (re-style buttons). */
   originalKey?: string;
+  /** Link to the message the picture came from (context menu), shown under the result. */
+  sourceUrl?: string;
 }
 
 /** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
@@ -133,7 +135,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
     const file = new AttachmentBuilder(result.image, { name: `anime-${result.style}.${result.format}` });
     await progress.finish(() =>
       interaction.editReply({
-        content: resultLine(result, picture.params),
+        content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
         files: [file],
         components: restyleRows(key, result.style),
         allowedMentions: { parse: [] },
@@ -174,7 +176,11 @@ async function handleContextMenu(ctx: DiscordContext, interaction: MessageContex
     return;
   }
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: ctx.defaults });
+  await stylizeAndAnswer(ctx, interaction, {
+    image: () => downloadImage(ref, ctx.maxUploadBytes),
+    params: ctx.defaults,
+    sourceUrl: interaction.targetMessage.url,
+  });
 }
 
 async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
