@@ -13,7 +13,7 @@ import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
 import { pasteWarped } from './pixels.js';
 import { refineFace } from './refine.js';
 import { faceRegions } from './regions.js';
-import { repairFeatures } from './repair.js';
+import { FEATURE_DETAIL_GAIN, repairFeatures } from './repair.js';
 
 export interface FaceStageOptions {
   /** Longest side at which the whole picture is stylised in face mode (then upscaled): style cost ∝ pixels. */
@@ -25,14 +25,17 @@ export interface FaceStageOptions {
   maxFaces: number;
   /** Faces whose eyes are closer than this (working-image px) are too small for the GAN to deform visibly. */
   minEyeDistance: number;
+  /** Share of the input's eye/brow/lip detail carried into the stylised face (0 = none). */
+  featureDetail: number;
 }
 
 export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
-  backgroundMaxSide: 1024,
+  backgroundMaxSide: 768,
   cropMinSide: 128,
-  cropMaxSide: 512,
+  cropMaxSide: 384,
   maxFaces: 12,
   minEyeDistance: 10,
+  featureDetail: FEATURE_DETAIL_GAIN,
 });
 
 export interface FaceStageResult {
@@ -109,7 +112,7 @@ export async function stylizeWithFaces(
     const regions = await timed(timings, 'regions', () => faceRegions(meshes[i].points, aligned.imageToCrop, side));
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
-    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes));
+    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail));
     await timed(timings, 'paste', () => {
       const corners = [[0, 0], [side, 0], [0, side], [side, side]].map((p) => applyAffine(aligned.cropToImage, p as [number, number]));
       const xs = corners.map((p) => p[0]);

@@ -3,19 +3,25 @@ import { addDetail, boxMean, combineMasks, luma, maxMasks } from './pixels.js';
 import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
-/** How much of the input's eye/brow/lip luminance detail is carried into the stylised crop. */
-const DETAIL_GAIN = 0.6;
+/** Default share of the input's eye/brow/lip luminance detail carried into the stylised crop. */
+export const FEATURE_DETAIL_GAIN = 0.6;
 
 /**
  * Post-repair after stylising: the GAN may smear or shift small features, so the refined input's
  * high-frequency luminance (its eye, brow and lip edges) is added back through the feathered region
  * masks. Features stay where they were; glasses reflections are not carried over.
  */
-export function repairFeatures(styled: RgbImage, refined: RgbImage, regions: FaceRegions, notes: RefineNotes): RgbImage {
+export function repairFeatures(
+  styled: RgbImage,
+  refined: RgbImage,
+  regions: FaceRegions,
+  notes: RefineNotes,
+  gain = FEATURE_DETAIL_GAIN,
+): RgbImage {
   const side = regions.side;
   const L = luma(refined);
   const base = boxMean(L, side, side, Math.max(2, Math.round(side / 48)));
   const features = maxMasks(regions.eyes, regions.brows, regions.lips);
   const mask = combineMasks([{ mask: features }, { mask: notes.specular, invert: true }]);
-  return addDetail(styled, L, base, mask, DETAIL_GAIN);
+  return addDetail(styled, L, base, mask, gain);
 }
