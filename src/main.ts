@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import dotenv from 'dotenv';
 import { startApp, type RunningApp } from './app/app.js';
-import { createLogger } from './app/logger.js';
+import { createLogger, maskSecrets } from './app/logger.js';
 import { ErrorCounter } from './app/metrics.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
-import { ModelError } from './pipeline/errors.js';
 
 const NO_TOKEN_MESSAGE =
   'No bot token configured: set TELEGRAM_BOT_TOKEN and/or DISCORD_TOKEN in .env — see .env.example.\n' +
@@ -43,9 +42,11 @@ async function main(): Promise<void> {
   try {
     app = await startApp({ config, logger, errors });
   } catch (e) {
-    const hint = e instanceof ModelError ? ' (run `npm run models:check`)' : '';
-    logger.fatal({ err: e }, `could not start${hint}`);
+    logger.fatal({ err: e }, 'could not start');
     logger.flush();
+    // The same in plain words for whoever ran `npm start` in a terminal.
+    const reason = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`Could not start: ${maskSecrets(reason, [config.telegram.token ?? '', config.discord.token ?? ''])}\n`);
     process.exitCode = 1;
     return;
   }

@@ -234,6 +234,13 @@ describe('npm start (src/main.ts)', () => {
     expect(stderr).not.toContain(TELEGRAM_TOKEN);
   });
 
+  it('exits 1 naming the missing model file when the weights are not there', async () => {
+    const { code, stderr, stdout } = await runMain({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, MODELS_DIR: '/nonexistent/models' }).exited;
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^Could not start: Model file missing: \/nonexistent\/models\/style_animeganv3_hayao\.onnx/m);
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ level: 60, msg: 'could not start' });
+  });
+
   it('runs both bots on one real pipeline, and on SIGTERM answers every accepted job before exiting 0', async () => {
     const api = new FakeBotApi();
     const discord = new FakeDiscord();
