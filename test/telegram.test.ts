@@ -255,6 +255,15 @@ describe('telegram bot against the fake Bot API', () => {
     expect(downloadsOrGetFile(fake, [pdf.file_id, huge.file_id, animated.file_id])).toEqual([]);
     expect(fake.callsOf('download').filter((c) => String(c.params.file_path).includes(huge.file_id))).toEqual([]);
 
+    // Photo sizes: the largest one whose declared size fits is taken; a 25 MB size is never requested.
+    const sizes = await fake.photoSizes(portrait, [64, 320]);
+    const giant = fake.addFile(Buffer.from('never fetched'), 25 * 1024 * 1024);
+    const sizesMsg = fake.injectMessage(chat, carol, { photo: [...sizes, { ...giant, width: 4000, height: 5400 }], caption: '/anime cute faces:off' });
+    const sizesResult = await waitForResult(fake, chat.id, sizesMsg.message_id);
+    expect(downloadsOrGetFile(fake, [giant.file_id, String(sizes[0].file_id)])).toEqual([]);
+    expect(downloadsOrGetFile(fake, [String(sizes[1].file_id)])).toHaveLength(1);
+    expect(await imageSize(sizesResult)).toEqual({ ...fitWithin(Number(sizes[1].width), Number(sizes[1].height), MAX_SIDE), format: 'jpeg' });
+
     // An image sent as a file (PNG document) and a static WebP sticker are welcome.
     const png = await sharp(portrait).rotate().resize(300, 300, { fit: 'inside' }).png().toBuffer();
     const pngFile = fake.addFile(png);
@@ -332,6 +341,24 @@ describe('telegram bot against the fake Bot API', () => {
     if (process.env.PRINT_TRANSCRIPTS) {
       console.log(`[telegram private chat]\n${fake.chatLog(alice.id).join('\n')}`);
       console.log(`[telegram group chat]\n${fake.chatLog(group.id).join('\n')}`);
+    }
+  });
+});
+
+describe('telegram bot: start-up', () => {
+  it('a wrong token fails start-up with a clear message (and the token is not in it)', async () => {
+    const fake = new FakeBotApi();
+    await fake.start();
+    try {
+      const config = loadConfig({ TELEGRAM_BOT_TOKEN: '999:wrong-token-value', TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR });
+      const queue = new FairQueue(service, { logger });
+      const started = startTelegramBot({ config, queue, originals: new OriginalStore(), logger });
+      await expect(started).rejects.toThrow(/^Telegram rejected TELEGRAM_BOT_TOKEN \(401 Unauthorized\)/);
+      await expect(started).rejects.not.toThrow(/wrong-token-value/);
+      expect(fake.calls.map((c) => `${c.method} ${c.errorCode}`)).toEqual(['getMe 401']);
+      await queue.close();
+    } finally {
+      await fake.close();
     }
   });
 });

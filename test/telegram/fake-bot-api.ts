@@ -222,8 +222,11 @@ export class FakeBotApi {
     try {
       if (file) return this.serveFile(file[1], file[2], res);
       if (!api) throw new ApiError(404, 'Not Found');
-      if (api[1] !== this.token) throw new ApiError(401, 'Unauthorized');
       const method = api[2];
+      if (api[1] !== this.token) {
+        this.record({ method, params: {}, ok: false, errorCode: 401, description: 'Unauthorized' });
+        throw new ApiError(401, 'Unauthorized');
+      }
       const params = await readParams(req, url);
       await this.handleCall(method, params, req, res);
     } catch (e) {

@@ -10,7 +10,7 @@ import type { OriginalStore } from '../originals.js';
 import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
 import { AlbumTracker } from './albums.js';
 import { downloadPicture } from './download.js';
-import { isPrivate, parseCommand, type TgMessage } from './message.js';
+import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
 import { findPicture, type PictureSource } from './picture.js';
 import { parseRestyleData, restyleKeyboard, resultCaption, sendResult, styleTitle } from './reply.js';
 import { withRetryAfter, type RetryOptions } from './retry.js';
@@ -62,7 +62,11 @@ export class TelegramHandlers {
     this.albums = new AlbumTracker(deps.options.albumLimit);
   }
 
-  async onMessage(message: TgMessage): Promise<void> {
+  /**
+   * Never awaits the Bot API: telegraf fetches the next updates only when handlers return, and a reply
+   * waiting out a 429 must not hold up every other chat. Replies and jobs run as tracked background tasks.
+   */
+  onMessage(message: TgMessage): void {
     const command = parseCommand(message.text ?? message.caption, this.deps.botUsername);
     if (message.text !== undefined) return this.onText(message, command);
 
@@ -73,100 +77,107 @@ export class TelegramHandlers {
 
     let params = (album && this.albums.params(album)) || DEFAULT_PARAMS;
     if (anime) {
-      const parsed = await this.parseArgs(message, anime.args);
+      const parsed = this.parseArgs(message, anime.args);
       if (!parsed) return;
       params = parsed;
       if (album) this.albums.setParams(album, params);
     }
     const lookup = findPicture(message, this.deps.options.downloadLimitBytes);
     if (!lookup.ok) {
-      if (lookup.problem === 'none') {
-        if (isPrivate(message) || anime) await this.replyText(message, HINT_TEXT);
-        return;
-      }
-      return this.replyText(message, lookup.message);
+      if (lookup.problem !== 'none') this.reply(message, lookup.message);
+      else if (isPrivate(message) || anime) this.reply(message, HINT_TEXT);
+      return;
     }
     if (album) {
       const verdict = this.albums.admit(album);
       if (!verdict.take) {
-        if (verdict.firstSkipped) {
-          const n = this.albums.limit;
-          await this.replyText(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
-        }
+        const n = this.albums.limit;
+        if (verdict.firstSkipped) this.reply(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
         return;
       }
     }
     this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
   }
 
-  private async onText(message: TgMessage, command: ReturnType<typeof parseCommand>): Promise<void> {
+  private onText(message: TgMessage, command: ParsedCommand | undefined): void {
     switch (command?.name) {
       case 'start':
       case 'help':
-        return this.replyText(message, helpText('telegram'));
+        return this.reply(message, helpText('telegram'));
       case 'styles':
-        return this.replyText(message, stylesText());
+        return this.reply(message, stylesText());
       case 'anime':
         return this.onAnimeCommand(message, command.args);
       default:
-        if (isPrivate(message) && !command) await this.replyText(message, HINT_TEXT);
+        // Groups are full of other people's chatter and other bots' commands: only private chats get a hint.
+        if (isPrivate(message)) this.reply(message, HINT_TEXT);
     }
   }
 
   /** `/anime …` as text: works on the photo it replies to. */
-  private async onAnimeCommand(message: TgMessage, args: string): Promise<void> {
+  private onAnimeCommand(message: TgMessage, args: string): void {
     const target = message.reply_to_message;
     const lookup = target ? findPicture(target, this.deps.options.downloadLimitBytes) : undefined;
-    if (!lookup || (!lookup.ok && lookup.problem === 'none')) return this.replyText(message, HINT_TEXT);
-    const params = await this.parseArgs(message, args);
+    if (!lookup || (!lookup.ok && lookup.problem === 'none')) return this.reply(message, HINT_TEXT);
+    const params = this.parseArgs(message, args);
     if (!params) return;
-    if (!lookup.ok) return this.replyText(message, lookup.message);
+    if (!lookup.ok) return this.reply(message, lookup.message);
     this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
   }
 
-  async onCallback(query: CallbackQuery): Promise<void> {
-    const { telegram, originals, options } = this.deps;
+  onCallback(query: CallbackQuery): void {
+    const { originals } = this.deps;
     const parsed = 'data' in query ? parseRestyleData(query.data) : undefined;
     const message = query.message;
-    if (!parsed || !message) {
-      await withRetryAfter(() => telegram.answerCbQuery(query.id), options.retry).catch((e) => this.logError(e, 'answerCallbackQuery'));
-      return;
-    }
+    if (!parsed || !message) return this.answerButton(query.id);
     const original = originals.get(parsed.key);
     if (!original) {
-      await withRetryAfter(() => telegram.answerCbQuery(query.id, EXPIRED_TEXT, { show_alert: true }), options.retry).catch((e) => this.logError(e, 'answerCallbackQuery'));
+      this.answerButton(query.id, EXPIRED_TEXT, true);
       // The buttons can't work any more; take them away so nobody else tries.
-      await withRetryAfter(() => telegram.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined), options.retry).catch((e) =>
-        this.logError(e, 'editMessageReplyMarkup'),
-      );
+      this.track(this.api('editMessageReplyMarkup', (t) => t.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined)));
       return;
     }
+    this.answerButton(query.id, `Painting it as ${styleTitle(parsed.style.id)}…`);
     const params: StyleParams = { ...original.params, style: parsed.style.id };
-    await withRetryAfter(() => telegram.answerCbQuery(query.id, `Painting it as ${styleTitle(parsed.style.id)}…`), options.retry).catch((e) =>
-      this.logError(e, 'answerCallbackQuery'),
-    );
     this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, picture: { bytes: original.image, originalKey: parsed.key } });
   }
 
-  /** Resolves when every job handed over so far has been answered (or has failed and said so). */
+  /** Resolves when every job and reply handed over so far has been sent (or has failed and been logged). */
   async drain(): Promise<void> {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
   /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
-  private async parseArgs(message: TgMessage, args: string): Promise<StyleParams | undefined> {
+  private parseArgs(message: TgMessage, args: string): StyleParams | undefined {
     try {
       return parseCommandArgs(args);
     } catch (e) {
-      await this.replyText(message, friendlyError(e));
+      this.reply(message, friendlyError(e));
       return undefined;
     }
   }
 
-  private startJob(req: PictureRequest): void {
-    const task = this.runJob(req).catch((e) => this.logError(e, 'job'));
+  private answerButton(queryId: string, text?: string, alert = false): void {
+    this.track(this.api('answerCallbackQuery', (t) => t.answerCbQuery(queryId, text, alert ? { show_alert: true } : undefined)));
+  }
+
+  private reply(message: TgMessage, text: string): void {
+    const replyParameters = { message_id: message.message_id, allow_sending_without_reply: true };
+    this.track(this.api('sendMessage', (t) => t.sendMessage(message.chat.id, text, { reply_parameters: replyParameters })));
+  }
+
+  /** One Bot API call with 429 handling; failures are logged, never thrown. */
+  private async api(what: string, call: (telegram: Telegram) => Promise<unknown>): Promise<void> {
+    await withRetryAfter(() => call(this.deps.telegram), this.deps.options.retry).catch((e: unknown) => this.logError(e, what));
+  }
+
+  private track(task: Promise<void>): void {
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private startJob(req: PictureRequest): void {
+    this.track(this.runJob(req).catch((e) => this.logError(e, 'job')));
   }
 
   private async runJob(req: PictureRequest): Promise<void> {
@@ -229,14 +240,6 @@ export class TelegramHandlers {
       if (this.intake.get(userId) === settled) this.intake.delete(userId);
     });
     return next;
-  }
-
-  private async replyText(message: TgMessage, text: string): Promise<void> {
-    const { telegram, options } = this.deps;
-    await withRetryAfter(
-      () => telegram.sendMessage(message.chat.id, text, { reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } }),
-      options.retry,
-    ).catch((e) => this.logError(e, 'reply'));
   }
 
   private logError(e: unknown, during: string): void {

@@ -1,4 +1,4 @@
-import { Telegraf } from 'telegraf';
+import { Telegraf, TelegramError } from 'telegraf';
 import type { BotDeps, RunningBot } from '../deps.js';
 import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
 import { TelegramHandlers, type HandlerOptions } from './handlers.js';
@@ -31,7 +31,14 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };
-  bot.botInfo = await withRetryAfter(() => bot.telegram.getMe(), options.retry);
+  try {
+    bot.botInfo = await withRetryAfter(() => bot.telegram.getMe(), options.retry);
+  } catch (e) {
+    if (e instanceof TelegramError && e.code === 401) {
+      throw new Error('Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token again from @BotFather.');
+    }
+    throw new Error(`Could not reach the Telegram Bot API${apiRoot ? ` at ${apiRoot}` : ''}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const handlers = new TelegramHandlers({
     telegram: bot.telegram,
     queue: deps.queue,
