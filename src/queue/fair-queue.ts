@@ -138,10 +138,9 @@ export class FairQueue implements JobQueue {
     this.waiting.push(entry);
     this.sortWaiting();
     this.updatePositions(entry);
-    const position = entry.position;
+    const { position } = entry;
     void this.pq.add(() => this.runNext());
-    // p-queue may have started this very job synchronously; report where it stands now.
-    return { accepted: true, position: entry.position || position, done };
+    return { accepted: true, position, done };
   }
 
   stats(): FairQueueStats {
