@@ -329,18 +329,21 @@ describe('Discord bot against a local fake Discord', () => {
     expect(all).not.toContain('itoken-');
   });
 
-  it('while the app shuts down (queue closed first) a new request gets the polite ephemeral refusal', async () => {
-    await queue.close();
-    const photo = fake.addAttachment('late.jpg', portrait, 'image/jpeg');
-    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo }));
-    expect(view.original!.deleted).toBe(true);
-    expect(isEphemeral(view.followUps[0])).toBe(true);
-    expect(view.followUps[0].content).toMatch(/^I'm restarting right now, please try again in ~\d+ s\.$/);
-  });
+  it('shuts down like the app does: queue closes (accepted job still answered, new ones refused politely), then stop() waits for the answer and disconnects', async () => {
+    const photo = fake.addAttachment('last.jpg', portrait, 'image/jpeg');
+    const accepted = fake.slashCommand(bob, 'anime', { image: photo, style: FAST });
+    await fake.waitFor(() => (accepted.original?.history.length ?? 0) > 0, 'the last accepted job to show its status');
 
-  it('stop() disconnects from the gateway', async () => {
+    const draining = queue.close();
+    const late = await fake.settled(fake.slashCommand(alice, 'anime', { image: fake.addAttachment('late.jpg', portrait, 'image/jpeg') }));
+    expect(late.original!.deleted).toBe(true);
+    expect(isEphemeral(late.followUps[0])).toBe(true);
+    expect(late.followUps[0].content).toMatch(/^I'm restarting right now, please try again in ~\d+ s\.$/);
+
+    await draining;
     const closed = fake.gatewayClosed();
     await bot.stop();
+    expect(accepted.original!.attachments).toHaveLength(1);
     await expect(closed).resolves.toBe(1000);
   });
 });

@@ -4,6 +4,9 @@ import type { BotDeps, RunningBot } from '../deps.js';
 import { commandDefinitions } from './commands.js';
 import { handleInteraction, type DiscordContext } from './handlers.js';
 
+/** How long stop() waits for replies still being sent (the queue has normally drained before bots stop). */
+const STOP_GRACE_MS = 15_000;
+
 /** Registers the commands in one guild (instant, for development) or globally. */
 async function registerCommands(rest: REST, applicationId: string, guildId: string | undefined): Promise<void> {
   const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
@@ -12,7 +15,13 @@ async function registerCommands(rest: REST, applicationId: string, guildId: stri
 
 /**
  * Connects to the Discord gateway, registers /anime, /help, /styles and the "Anime-fy" context-menu command,
- * and turns interactions into queue jobs. `stop()` disconnects (jobs already queued finish in the queue).
+ * and turns interactions into queue jobs. `stop()` takes no new interactions, lets the ones in progress send
+ * their answers (up to STOP_GRACE_MS), then disconnects.
+ *
+ * Discord set-up: create an application, add a bot, copy its token to DISCORD_TOKEN and invite it with the
+ * scopes `bot applications.commands` (no permissions and no privileged intents are needed: every answer goes
+ * through the interaction webhook). Set DISCORD_GUILD_ID while testing: guild commands appear at once,
+ * global ones can take a while to propagate.
  */
 export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
   const { token, applicationId, guildId, apiBase } = deps.config.discord;
@@ -37,7 +46,12 @@ export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
     intents: [GatewayIntentBits.Guilds],
     rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}) },
   });
-  client.on(Events.InteractionCreate, (interaction) => void handleInteraction(ctx, interaction));
+  // Handlers still answering (a result upload can outlive the queue's drain); stop() waits for them.
+  const inFlight = new Set<Promise<void>>();
+  client.on(Events.InteractionCreate, (interaction) => {
+    const handled = handleInteraction(ctx, interaction).finally(() => inFlight.delete(handled));
+    inFlight.add(handled);
+  });
   client.on(Events.Error, (e) => logger.error({ err: { name: e.name, message: e.message } }, 'discord: client error'));
   client.on(Events.Warn, (message) => logger.warn(message));
   client.rest.on(RESTEvents.RateLimited, logRateLimit);
@@ -53,11 +67,19 @@ export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
     throw e;
   }
 
+  const finishAnswers = async () => {
+    client.removeAllListeners(Events.InteractionCreate);
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_GRACE_MS)));
+    const outcome = await Promise.race([Promise.allSettled([...inFlight]), gaveUp]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') logger.warn({ unanswered: inFlight.size }, 'discord: stopping with interactions still unanswered');
+    await client.destroy();
+  };
   let stopped: Promise<void> | undefined;
   return {
     stop() {
-      client.removeAllListeners(Events.InteractionCreate);
-      stopped ??= client.destroy();
+      stopped ??= finishAnswers();
       return stopped;
     },
   };
