@@ -3,6 +3,8 @@ import type { BotDeps, RunningBot } from '../bots/deps.js';
 import { OriginalStore } from '../bots/originals.js';
 import type { AppConfig } from '../config.js';
 import { DEFAULT_DECODE_LIMITS } from '../pipeline/decode.js';
+import { FACE_DETECTOR_ID } from '../pipeline/face/detect.js';
+import { FACE_MESH_ID } from '../pipeline/face/mesh.js';
 import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
 import { FairQueue } from '../queue/fair-queue.js';
 import { startHttpServer, type RunningHttpServer } from './http.js';
@@ -66,9 +68,10 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
   const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
   try {
     const warmStart = performance.now();
-    // Loads and verifies the default style in every instance, so a missing model fails now, not on the first user.
-    await Promise.all(services.map((s) => s.warmUp([config.pipeline.defaultStyle])));
-    logger.info({ style: config.pipeline.defaultStyle, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
+    // Loads and verifies the models a default job uses in every instance, so a missing model fails now, not on the first user.
+    const warm = [config.pipeline.defaultStyle, FACE_DETECTOR_ID, FACE_MESH_ID];
+    await Promise.all(services.map((s) => s.warmUp(warm)));
+    logger.info({ models: warm, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
 
     if (config.http.port > 0) {
       http = await startHttpServer({ queue, errors: parts.errors, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
