@@ -217,11 +217,13 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.original!.content).toContain(`From https://discord.com/channels/${fake.guildId}/${fake.channelId}/${message.id}`);
   });
 
-  it('"Anime-fy" falls back to an image embed, and says so ephemerally when a message has no picture', async () => {
-    const linked = fake.addAttachment('dog.jpg', dog, undefined);
-    const message = fake.message(bob, { content: linked.url, embeds: [{ type: 'image', url: linked.url, thumbnail: { url: linked.url, proxy_url: linked.url, width: 512, height: 512 } }] });
+  it('"Anime-fy" falls back to an image embed (fetched through Discord\'s media proxy), and says so ephemerally when a message has no picture', async () => {
+    // A posted link: the embed names the outside URL and Discord's media proxy (here the fake CDN) serving it.
+    const proxied = fake.addAttachment('dog.jpg', dog, undefined);
+    const outside = 'http://photos.example.invalid/dog.jpg';
+    const message = fake.message(bob, { content: outside, embeds: [{ type: 'image', url: outside, thumbnail: { url: outside, proxy_url: proxied.url, width: 512, height: 512 } }] });
     const view = await fake.settled(fake.messageCommand(carol, 'Anime-fy', message));
-    expect(fake.cdnHits(linked)).toBe(1);
+    expect(fake.cdnHits(proxied)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(dog)), format: 'jpeg' });
 
     const plain = fake.message(bob, { content: 'just words' });

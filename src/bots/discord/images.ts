@@ -22,9 +22,12 @@ export function firstImageOfMessage(message: Message): ImageRef | undefined {
   const attachment = message.attachments.find((a) => looksLikeImage(attachmentRef(a)));
   if (attachment) return attachmentRef(attachment);
   for (const embed of message.embeds) {
-    const url = embed.image?.url ?? (embed.data.type === 'image' ? embed.thumbnail?.url : undefined);
+    const picture = embed.image ?? (embed.data.type === 'image' ? embed.thumbnail : null);
+    // Prefer Discord's media proxy: the plain URL of a posted link points at any host, and fetching it from
+    // the bot's network would let a link reach addresses only the bot can see.
+    const url = picture?.proxyURL ?? picture?.url;
     // Discord only puts pictures in these fields; the bytes are verified by the decoder anyway.
-    if (url) return { url, name: fileName(url), contentType: 'image/*' };
+    if (url) return { url, name: fileName(picture?.url ?? url), contentType: 'image/*' };
   }
   return undefined;
 }
