@@ -394,28 +394,34 @@ describe('telegram bot: burst from three users in one group', () => {
       expect(order.lastIndexOf('Carol')).toBeLessThan(order.lastIndexOf('Alice'));
       expect(order.slice(0, 6).filter((n) => n === 'Alice').length).toBeLessThanOrEqual(3);
 
-      // Positions: every job got ONE status message, edited as the line moved (edits are spaced out, so not
-      // every step is shown), and deleted once its result was sent. A position may also go up by one:
-      // fair queueing lets another user's first job go ahead.
-      await fake.waitFor(() => okCalls(fake, 'deleteMessage', group.id).length >= accepted.length, 30_000, 'every status message deleted');
+      // Status messages: at most ONE per job, edited as the line moved (edits spaced out, so not every step is
+      // shown) and deleted once the result was sent. In a group they share a small per-minute budget so
+      // Telegram's ~20 messages/minute per group are left to results: later jobs may show no status at all.
+      // A position may also go up by one: fair queueing lets another user's first job go ahead.
+      await h.bot.stop(); // drains: every status message is final after this
       const deleted = new Set(okCalls(fake, 'deleteMessage', group.id).map((c) => Number(c.params.message_id)));
       const positions = new Map<number, string[]>();
+      let statusCalls = 0;
       for (const s of accepted) {
         const statuses = okCalls(fake, 'sendMessage', group.id).filter((c) => replyTo(c) === s.message.message_id);
-        expect(statuses).toHaveLength(1);
+        expect(statuses.length).toBeLessThanOrEqual(1);
+        if (!statuses.length) continue;
         const id = (statuses[0].result as { message_id: number }).message_id;
         const shown = [String(statuses[0].params.text), ...okCalls(fake, 'editMessageText', group.id).filter((c) => Number(c.params.message_id) === id).map((c) => String(c.params.text))];
         positions.set(s.message.message_id, shown);
+        statusCalls += shown.length;
         const numbers = shown.map((t) => (t === PAINTING_TEXT ? 0 : t === positionText(1) ? 1 : Number(/^You're #(\d+) in line…$/.exec(t)?.[1])));
         expect(numbers.every((n) => Number.isInteger(n) && n <= accepted.length)).toBe(true);
         expect(deleted.has(id)).toBe(true);
       }
+      expect(statusCalls).toBeLessThanOrEqual(10);
+      expect(positions.size).toBeGreaterThanOrEqual(5);
       const firstShown = [...positions.values()].map((shown) => shown[0]);
       expect(firstShown.some((t) => /#([4-9]|1\d)/.test(t))).toBe(true);
-      expect([...positions.values()].some((shown) => shown.length >= 2)).toBe(true);
       const summary = {
         resultOrder: order.join(' '),
-        firstPositionShown: sent.map((s) => `${s.user.first_name}#${s.message.message_id}: ${positions.get(s.message.message_id)?.join(' → ') ?? 'rejected'}`),
+        statusShown: sent.map((s) => `${s.user.first_name}#${s.message.message_id}: ${rejectedAlice.includes(s) ? 'rejected' : (positions.get(s.message.message_id)?.join(' → ') ?? '(no status, budget spent)')}`),
+        groupCalls: Object.fromEntries(['sendMessage', 'editMessageText', 'deleteMessage', 'sendPhoto', 'sendChatAction'].map((m) => [m, okCalls(fake, m, group.id).length])),
         queue: h.queue.stats(),
       };
       if (process.env.PRINT_TRANSCRIPTS) console.log('[telegram burst]', JSON.stringify(summary, null, 1));

@@ -9,6 +9,7 @@ import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
 import { AlbumTracker } from './albums.js';
+import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
 import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
 import { findPicture, type PictureSource } from './picture.js';
@@ -27,6 +28,8 @@ export interface HandlerOptions {
   retry: RetryOptions;
   /** Least time between two edits of one status message. */
   statusEditIntervalMs: number;
+  /** Status sends + edits per chat per minute (results and error answers are not counted). */
+  statusPerMinute: { group: number; private: number };
 }
 
 export interface HandlerDeps {
@@ -55,11 +58,13 @@ interface PictureRequest {
 export class TelegramHandlers {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly albums: AlbumTracker;
+  private readonly statusBudget: ChatBudget;
   /** Per-user chain for download + submit, so a user's pictures enter the queue in the order sent. */
   private readonly intake = new Map<number, Promise<unknown>>();
 
   constructor(private readonly deps: HandlerDeps) {
     this.albums = new AlbumTracker(deps.options.albumLimit);
+    this.statusBudget = new ChatBudget(deps.options.statusPerMinute);
   }
 
   /**
@@ -185,6 +190,7 @@ export class TelegramHandlers {
     const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
       retry: options.retry,
       minEditIntervalMs: options.statusEditIntervalMs,
+      budget: this.statusBudget,
       onError: (e) => this.logError(e, 'status message'),
     });
     const jobId = randomUUID();

@@ -14,6 +14,7 @@ export const TELEGRAM_COMMANDS = [
 const DEFAULT_ALBUM_LIMIT = 5;
 /** Telegram allows about 20 messages a minute in a group; status edits must not eat that up. */
 const STATUS_EDIT_INTERVAL_MS = 3_000;
+const STATUS_PER_MINUTE = { group: 10, private: 30 };
 /** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
 const STOP_RETRY_MS = 50;
 
@@ -28,6 +29,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     downloadLimitBytes: Math.min(BOT_API_DOWNLOAD_LIMIT, deps.config.pipeline.maxUploadBytes),
     albumLimit: DEFAULT_ALBUM_LIMIT,
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
+    statusPerMinute: STATUS_PER_MINUTE,
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };

@@ -1,5 +1,6 @@
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
+import type { ChatBudget } from './chat-budget.js';
 import { withRetryAfter, type RetryOptions } from './retry.js';
 
 export const PAINTING_TEXT = 'Painting… 🎨';
@@ -10,8 +11,9 @@ const CHAT_ACTION_EVERY_MS = 4_500;
 /**
  * The ONE status message of a job: sent on the first update, then edited as the state changes. Edits are
  * coalesced and spaced at least `minEditIntervalMs` apart (only the latest text is sent), because a busy
- * queue moves every position at once and Telegram rate-limits edits per chat. `finish` edits it to a final
- * text at once, or deletes it.
+ * queue moves every position at once and Telegram rate-limits messages per chat; they also come out of the
+ * chat's ChatBudget, so when a group is busy some jobs show no status at all rather than delaying results.
+ * `finish` edits it to a final text at once (that one is not optional), or deletes it.
  */
 export class StatusMessage {
   private wanted: string | undefined;
@@ -29,7 +31,7 @@ export class StatusMessage {
     private readonly telegram: Telegram,
     private readonly chatId: number,
     private readonly replyTo: number,
-    private readonly opts: { retry: RetryOptions; minEditIntervalMs: number; onError: (e: unknown) => void },
+    private readonly opts: { retry: RetryOptions; minEditIntervalMs: number; budget: ChatBudget; onError: (e: unknown) => void },
   ) {}
 
   /** `urgent` skips the spacing (for the once-per-job "painting" state). */
@@ -73,6 +75,10 @@ export class StatusMessage {
       const waitMs = this.lastSentAt + this.opts.minEditIntervalMs - Date.now();
       if (this.messageId !== undefined && !this.finished && !this.urgent && waitMs > 0) {
         await this.pause(waitMs);
+        continue;
+      }
+      if (!this.finished && !this.opts.budget.tryTake(this.chatId)) {
+        await this.pause(this.opts.budget.waitMs(this.chatId));
         continue;
       }
       const text = this.wanted;
