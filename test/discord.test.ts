@@ -266,9 +266,10 @@ describe('Discord bot against a local fake Discord', () => {
     }
     const shownPositions = views.flatMap((v) => v.original!.history.map((h) => /#(\d+)/.exec(h)?.[1]).filter(Boolean).map(Number));
     expect(Math.max(...shownPositions)).toBeGreaterThanOrEqual(3);
-    // Alice's second job goes behind Bob's and Carol's (per-user fairness), so its picture comes last.
+    // Whichever of Alice's two jobs reached the queue second goes behind Bob's and Carol's (per-user fairness),
+    // so the last picture is one of Alice's.
     const finished = views.map((v) => v.original!.filesAtCall!);
-    expect(Math.max(...finished)).toBe(finished[3]);
+    expect([finished[0], finished[3]]).toContain(Math.max(...finished));
   });
 
   it('shares the one queue with the Telegram bot: a Telegram photo and Discord commands all get their pictures', async () => {
