@@ -318,6 +318,25 @@ describe('telegram bot against the fake Bot API', () => {
     expect(order).toEqual(items.slice(0, 5).map((m) => m.message_id));
   });
 
+  it('albums whose caption is not on the first item; uncaptioned albums: defaults in private, silence in groups', async () => {
+    const quiet: TgMessage[] = [];
+    for (let i = 0; i < 2; i++) quiet.push(fake.injectMessage(group, bob, { photo: await fake.photoSizes(portrait, [80]), media_group_id: 'group-quiet' }));
+    const asked: TgMessage[] = [];
+    for (let i = 0; i < 3; i++) {
+      const photo = await fake.photoSizes(portrait, [88 + i * 8]);
+      asked.push(fake.injectMessage(group, bob, { photo, media_group_id: 'group-asked', ...(i === 1 ? { caption: '/anime cartoon faces:off' } : {}) }));
+    }
+    const chat = privateChat(bob);
+    const plain: TgMessage[] = [];
+    for (let i = 0; i < 2; i++) plain.push(fake.injectMessage(chat, bob, { photo: await fake.photoSizes(portrait, [72 + i * 8]), media_group_id: 'private-plain' }));
+
+    for (const item of asked) expect(String((await waitForResult(fake, group.id, item.message_id)).params.caption)).toMatch(/^🎨 White-box/);
+    expect(okCalls(fake, 'sendPhoto', group.id).map(replyTo).filter((id) => asked.some((m) => m.message_id === id))).toEqual(asked.map((m) => m.message_id));
+    for (const item of plain) expect(String((await waitForResult(fake, chat.id, item.message_id)).params.caption)).toMatch(/^🎨 AnimeGANv3 Hayao_36/);
+    await syncPoint(fake, group, bob);
+    for (const item of quiet) expect(callsReplyingTo(fake, group.id, item.message_id)).toEqual([]);
+  });
+
   it('429 from the Bot API: the photo is sent again after retry_after, exactly once', async () => {
     const chat = privateChat(carol);
     fake.rateLimitNext('sendPhoto', 1);

@@ -77,29 +77,45 @@ export class TelegramHandlers {
 
     const anime = command?.name === 'anime' ? command : undefined;
     const album = message.media_group_id;
-    // Groups: only pictures that ask for it (caption command, or an album started with one). No spam.
-    if (!isPrivate(message) && !anime && !(album && this.albums.has(album))) return;
+    if (album) return this.onAlbumItem(album, message, anime?.args);
+    // Groups: only pictures that ask for it. No spam.
+    if (!anime && !isPrivate(message)) return;
+    const params = anime ? this.parseArgs(message, anime.args) : DEFAULT_PARAMS;
+    if (params) this.takePicture(message, params, !!anime);
+  }
 
-    let params = (album && this.albums.params(album)) || DEFAULT_PARAMS;
-    if (anime) {
-      const parsed = this.parseArgs(message, anime.args);
-      if (!parsed) return;
-      params = parsed;
-      if (album) this.albums.setParams(album, params);
+  private onAlbumItem(album: string, message: TgMessage, commandArgs: string | undefined): void {
+    if (commandArgs !== undefined) {
+      const params = this.parseArgs(message, commandArgs);
+      const held = this.albums.settle(album, params ?? 'refused');
+      if (!params) return;
+      for (const item of [...held, message].sort((a, b) => a.message_id - b.message_id)) this.takeAlbumItem(album, item, params, item === message);
+      return;
     }
+    const settings = this.albums.settings(album);
+    if (settings === 'refused') return;
+    if (settings) return this.takeAlbumItem(album, message, settings, false);
+    this.albums.hold(album, message, (held) => {
+      // No `/anime` caption came: a private album is stylised with defaults, a group album is not for us.
+      if (isPrivate(message)) for (const item of held) this.takeAlbumItem(album, item, DEFAULT_PARAMS, false);
+    });
+  }
+
+  private takeAlbumItem(album: string, message: TgMessage, params: StyleParams, asked: boolean): void {
+    if (!findPicture(message, this.deps.options.downloadLimitBytes).ok) return this.takePicture(message, params, asked);
+    const verdict = this.albums.admit(album);
+    if (verdict.take) return this.takePicture(message, params, asked);
+    const n = this.albums.limit;
+    if (verdict.firstSkipped) this.reply(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
+  }
+
+  /** Checks the picture of a message and queues it, or explains why not. `asked`: the message had /anime. */
+  private takePicture(message: TgMessage, params: StyleParams, asked: boolean): void {
     const lookup = findPicture(message, this.deps.options.downloadLimitBytes);
     if (!lookup.ok) {
       if (lookup.problem !== 'none') this.reply(message, lookup.message);
-      else if (isPrivate(message) || anime) this.reply(message, HINT_TEXT);
+      else if (isPrivate(message) || asked) this.reply(message, HINT_TEXT);
       return;
-    }
-    if (album) {
-      const verdict = this.albums.admit(album);
-      if (!verdict.take) {
-        const n = this.albums.limit;
-        if (verdict.firstSkipped) this.reply(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
-        return;
-      }
     }
     this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
   }
