@@ -8,7 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type RunningHttpServer } from '../src/app/http.js';
 import { createLogger, REDACTED } from '../src/app/logger.js';
 import { ErrorCounter } from '../src/app/metrics.js';
+import { CHAT_PARAMS, describeRange } from '../src/bots/grammar.js';
+import { friendlyError, helpText, rejectionText, stylesText } from '../src/bots/texts.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { InputError, ModelError } from '../src/pipeline/errors.js';
+import { listStyles } from '../src/pipeline/styles.js';
 import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import type { PipelineService, StylizeJob } from '../src/pipeline/service.js';
@@ -20,6 +24,39 @@ import { fixture, MODELS_DIR } from './helpers/paths.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TELEGRAM_TOKEN = '987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ';
 const DISCORD_TOKEN = 'MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB';
+
+describe('texts', () => {
+  it('help lists every setting with its range, every style with its alias, and the licence limits', () => {
+    for (const platform of ['telegram', 'discord'] as const) {
+      const help = helpText(platform);
+      for (const { key } of CHAT_PARAMS) {
+        expect(help).toContain(`  ${key}: `);
+        if (key !== 'style') expect(help).toContain(describeRange(key));
+      }
+      for (const style of listStyles()) expect(help).toContain(style.aliases[0] ?? style.id);
+      expect(help).toContain('NON-COMMERCIAL');
+      expect(help).not.toMatch(/\*\*|__|```|<\/?(b|i|u|s|a|code|pre|strong|em)\b/); // plain text: no Markdown/HTML markup
+    }
+    expect(helpText('telegram')).toContain('reply /anime');
+    expect(helpText('discord')).toContain('/anime image:');
+  });
+
+  it('styles: one line per style with alias, id and title', () => {
+    const lines = stylesText().split('\n');
+    for (const style of listStyles()) {
+      expect(lines.filter((l) => l.includes(`(${style.id}`) && l.includes(style.title))).toHaveLength(1);
+    }
+  });
+
+  it('friendly errors show user mistakes in full and hide our internals', () => {
+    expect(friendlyError(new InputError('too-small', 'That picture is too small (min 16 px).'))).toBe('That picture is too small (min 16 px).');
+    for (const e of [new ModelError('Model file missing: /srv/models/x.onnx'), new Error('ECONNRESET 10.0.0.1'), 'weird']) {
+      const text = friendlyError(e);
+      expect(text).toBe('Sorry, something went wrong on our side, please try again later.');
+    }
+    expect(rejectionText('busy', 42)).toBe("I'm busy right now, please try again in ~42 s.");
+  });
+});
 
 describe('config', () => {
   it('applies defaults, treats blank values as unset and resolves style aliases', () => {
