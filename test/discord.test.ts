@@ -22,6 +22,7 @@ import { FakeBotApi, type SentFile } from './telegram/fake-bot-api.js';
 const MAX_SIDE = 384;
 const MAX_UPLOAD_MB = 2;
 const FAST = 'animeganv3_cute';
+// Tests about the bot rather than faces send faces:false to keep the file fast on 2 shared cores.
 
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
 const bob: FakeUser = { id: '200000000000000002', username: 'bob' };
@@ -153,14 +154,14 @@ describe('Discord bot against a local fake Discord', () => {
 
   it('works in a direct message with the bot', async () => {
     const photo = fake.addAttachment('dm.jpg', portrait, 'image/jpeg');
-    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST }, { dm: true }));
+    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST, faces: false }, { dm: true }));
     expect(view.callbackType).toBe(5);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
   });
 
   it('a result larger than the upload limit Discord reports is answered ephemerally instead of failing the upload', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
-    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST }, { uploadLimit: 1000 }));
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }, { uploadLimit: 1000 }));
     expect(view.original!.deleted).toBe(true);
     expect(isEphemeral(view.followUps[0])).toBe(true);
     expect(view.followUps[0].content).toBe(TEXT.resultTooLarge);
@@ -235,7 +236,7 @@ describe('Discord bot against a local fake Discord', () => {
 
   it('a re-style button paints the same picture in another style as a new reply; an expired one answers ephemerally', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
-    const first = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST }));
+    const first = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }));
     const cartoon = buttons(first).find((b) => b.custom_id.endsWith(':whitebox_cartoon'))!;
     expect(cartoon.label).toBe('cartoon');
 
@@ -243,6 +244,7 @@ describe('Discord bot against a local fake Discord', () => {
     expect(again.callbackType).toBe(5);
     expect(isEphemeral(again.original)).toBe(false);
     expect(again.original!.attachments[0].name).toBe('anime-whitebox_cartoon.jpg');
+    expect(again.original!.content).toMatch(/^Style: cartoon .* · face processing off$/); // the other settings are kept
     expect(await resultSize(again)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
     expect(fake.cdnHits(photo)).toBe(1); // the original came from memory, not a second download
     expect(buttons(again).some((b) => b.custom_id === cartoon.custom_id)).toBe(false);
@@ -256,7 +258,7 @@ describe('Discord bot against a local fake Discord', () => {
   it('a burst from several users shares the queue: everyone gets a picture and waiting users see their position', async () => {
     const users = [alice, bob, carol, alice];
     const views = users.map((user, i) =>
-      fake.slashCommand(user, 'anime', { image: fake.addAttachment(`p${i}.jpg`, portrait, 'image/jpeg'), style: FAST }),
+      fake.slashCommand(user, 'anime', { image: fake.addAttachment(`p${i}.jpg`, portrait, 'image/jpeg'), style: FAST, faces: false }),
     );
     await Promise.all(views.map((v) => fake.settled(v)));
     const expected = await expectedSize(portrait);
@@ -281,7 +283,7 @@ describe('Discord bot against a local fake Discord', () => {
     try {
       const dave = { id: 1004, is_bot: false, first_name: 'Dave' };
       const discordViews = [alice, bob].map((user, i) =>
-        fake.slashCommand(user, 'anime', { image: fake.addAttachment(`mixed${i}.jpg`, portrait, 'image/jpeg'), style: FAST }),
+        fake.slashCommand(user, 'anime', { image: fake.addAttachment(`mixed${i}.jpg`, portrait, 'image/jpeg'), style: FAST, faces: false }),
       );
       const photo = [{ ...telegram.addFile(group), width: 450, height: 300 }];
       telegram.injectMessage({ id: dave.id, type: 'private', first_name: dave.first_name }, dave, { photo });
@@ -304,7 +306,7 @@ describe('Discord bot against a local fake Discord', () => {
     fake.rateLimit('POST', /^\/interactions\/\d+\/[^/]+\/callback$/, 0.2);
     fake.rateLimit('PATCH', /\/messages\/@original$/, 0.3);
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
-    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST }));
+    const view = await fake.settled(fake.slashCommand(carol, 'anime', { image: photo, style: FAST, faces: false }));
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
     const mine = fake.calls.filter((c) => c.path.includes(view.token) || c.path.includes(view.id));
     const statuses = mine.map((c) => `${c.method} ${c.status}`);
@@ -334,7 +336,7 @@ describe('Discord bot against a local fake Discord', () => {
 
   it('shuts down like the app does: queue closes (accepted job still answered, new ones refused politely), then stop() waits for the answer and disconnects', async () => {
     const photo = fake.addAttachment('last.jpg', portrait, 'image/jpeg');
-    const accepted = fake.slashCommand(bob, 'anime', { image: photo, style: FAST });
+    const accepted = fake.slashCommand(bob, 'anime', { image: photo, style: FAST, faces: false });
     await fake.waitFor(() => (accepted.original?.history.length ?? 0) > 0, 'the last accepted job to show its status');
 
     const draining = queue.close();
