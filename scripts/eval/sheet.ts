@@ -5,7 +5,8 @@ import type { InputMeasurement, StyleMeasurement } from './types.js';
 
 const CELL = 360;
 const GAP = 6;
-const LABEL = 22;
+/** Two label lines above each cell (portrait cells are too narrow for one). */
+const LABEL = 40;
 
 export interface SheetRow {
   style: string;
@@ -59,15 +60,16 @@ export async function composeContactSheet(input: InputMeasurement, rows: SheetRo
   const svg: string[] = [];
   rows.forEach((row, r) => {
     const top = GAP + r * rowH;
-    const cells: [RgbImage, string, (i: number) => string][] = [
-      [row.input, `input (${input.faces.length} faces)`, (i) => (input.faces[i].evaluated ? '#2979ff' : '#9e9e9e')],
-      [row.plain, `plain ${row.style}  NME ${meanOf(row.measured.plain.nme)}  ${row.measured.plain.seconds.toFixed(2)} s`, (i) => nmeColour(row.measured.plain.nme[i])],
-      [row.ours, `ours  NME ${meanOf(row.measured.ours.nme)}  ${row.measured.ours.seconds.toFixed(2)} s`, (i) => nmeColour(row.measured.ours.nme[i])],
+    const { plain, ours } = row.measured;
+    const cells: [RgbImage, string, string, (i: number) => string][] = [
+      [row.input, 'input', `${input.faces.length} faces`, (i) => (input.faces[i].evaluated ? '#2979ff' : '#9e9e9e')],
+      [row.plain, `plain ${row.style}`, `NME ${meanOf(plain.nme)}  ${plain.seconds.toFixed(2)} s`, (i) => nmeColour(plain.nme[i])],
+      [row.ours, `ours ${row.style}`, `NME ${meanOf(ours.nme)}  ${ours.seconds.toFixed(2)} s`, (i) => nmeColour(ours.nme[i])],
     ];
-    cells.forEach(([img, label, colour], c) => {
+    cells.forEach(([img, title, numbers, colour], c) => {
       const left = GAP + c * (cellW + GAP);
       overlays.push({ input: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), raw: { width: img.width, height: img.height, channels: 3 }, left, top: top + LABEL });
-      svg.push(text(left, top + 16, label));
+      svg.push(text(left, top + 16, title), text(left, top + 34, numbers));
       input.faces.forEach((f, i) => svg.push(rect(f.box, s, left, top + LABEL, colour(i))));
     });
   });
