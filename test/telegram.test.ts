@@ -44,7 +44,8 @@ interface Harness {
 async function startHarness(queueOptions: FairQueueOptions = {}, originals = new OriginalStore()): Promise<Harness> {
   const fake = new FakeBotApi();
   await fake.start();
-  const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR, MAX_SIDE: String(MAX_SIDE) });
+  // The operator's default style (DEFAULT_STYLE) is what a picture without settings gets.
+  const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR, MAX_SIDE: String(MAX_SIDE), DEFAULT_STYLE: 'cute' });
   const queue = new FairQueue(service, { outputFormat: 'jpg', logger, ...queueOptions });
   const bot = await startTelegramBot({ config, queue, originals, logger });
   return { fake, queue, bot, originals };
@@ -153,10 +154,11 @@ describe('telegram bot against the fake Bot API', () => {
     expect(fetched).not.toContain(photo[0].file_id);
 
     expect(await imageSize(result)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
-    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 Hayao_36 · (no faces found|1 face kept in shape|\d+ faces kept in shape)\n/);
+    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute · (no faces found|1 face kept in shape|\d+ faces kept in shape)\n/);
     const buttons = (JSON.parse(String(result.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
     expect(buttons.map((b) => b.text)).toContain('Cartoon');
-    expect(buttons.map((b) => b.text)).not.toContain('Hayao-v3');
+    expect(buttons.map((b) => b.text)).not.toContain('Cute');
+    expect(buttons.map((b) => b.text)).toContain('Hayao-v3');
     expect(buttons.every((b) => Buffer.byteLength(b.callback_data) <= 64)).toBe(true);
 
     // ONE status message: sent once as a reply, edited in place, deleted once the result is there.
@@ -202,9 +204,9 @@ describe('telegram bot against the fake Bot API', () => {
     const bare = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot' });
     expect(await waitForText(fake, group.id, bare.message_id)).toBe(HINT_TEXT);
 
-    const command = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot style:cute smooth:0.3', reply_to_message: posted });
+    const command = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot style:cartoon smooth:0.3', reply_to_message: posted });
     const result = await waitForResult(fake, group.id, command.message_id);
-    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute · /);
+    expect(String(result.params.caption)).toMatch(/^🎨 White-box Cartoonization · /);
     expect(await imageSize(result)).toEqual({ ...(await expectedSize(groupPhoto)), format: 'jpeg' });
     // A command for another bot is not ours.
     const other = fake.injectMessage(group, carol, { text: '/anime@some_other_bot', reply_to_message: posted });
@@ -332,7 +334,7 @@ describe('telegram bot against the fake Bot API', () => {
 
     for (const item of asked) expect(String((await waitForResult(fake, group.id, item.message_id)).params.caption)).toMatch(/^🎨 White-box/);
     expect(okCalls(fake, 'sendPhoto', group.id).map(replyTo).filter((id) => asked.some((m) => m.message_id === id))).toEqual(asked.map((m) => m.message_id));
-    for (const item of plain) expect(String((await waitForResult(fake, chat.id, item.message_id)).params.caption)).toMatch(/^🎨 AnimeGANv3 Hayao_36/);
+    for (const item of plain) expect(String((await waitForResult(fake, chat.id, item.message_id)).params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
     await syncPoint(fake, group, bob);
     for (const item of quiet) expect(callsReplyingTo(fake, group.id, item.message_id)).toEqual([]);
   });

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Telegram } from 'telegraf';
 import type { CallbackQuery } from 'telegraf/types';
 import { InputError } from '../../pipeline/errors.js';
-import { DEFAULT_PARAMS, type StyleParams } from '../../pipeline/params.js';
+import type { StyleParams } from '../../pipeline/params.js';
 import type { JobQueue, SubmitResult } from '../../queue/types.js';
 import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
@@ -30,6 +30,8 @@ export interface HandlerOptions {
   statusEditIntervalMs: number;
   /** Status sends + edits per chat per minute (results and error answers are not counted). */
   statusPerMinute: { group: number; private: number };
+  /** Settings for a picture sent without any (the operator's default style). */
+  defaults: StyleParams;
 }
 
 export interface HandlerDeps {
@@ -80,7 +82,7 @@ export class TelegramHandlers {
     if (album) return this.onAlbumItem(album, message, anime?.args);
     // Groups: only pictures that ask for it. No spam.
     if (!anime && !isPrivate(message)) return;
-    const params = anime ? this.parseArgs(message, anime.args) : DEFAULT_PARAMS;
+    const params = anime ? this.parseArgs(message, anime.args) : this.deps.options.defaults;
     if (params) this.takePicture(message, params, !!anime);
   }
 
@@ -97,7 +99,7 @@ export class TelegramHandlers {
     if (settings) return this.takeAlbumItem(album, message, settings, false);
     this.albums.hold(album, message, (held) => {
       // No `/anime` caption came: a private album is stylised with defaults, a group album is not for us.
-      if (isPrivate(message)) for (const item of held) this.takeAlbumItem(album, item, DEFAULT_PARAMS, false);
+      if (isPrivate(message)) for (const item of held) this.takeAlbumItem(album, item, this.deps.options.defaults, false);
     });
   }
 
@@ -171,7 +173,7 @@ export class TelegramHandlers {
   /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
   private parseArgs(message: TgMessage, args: string): StyleParams | undefined {
     try {
-      return parseCommandArgs(args);
+      return parseCommandArgs(args, this.deps.options.defaults);
     } catch (e) {
       this.reply(message, friendlyError(e));
       return undefined;

@@ -1,4 +1,5 @@
 import { Telegraf, TelegramError } from 'telegraf';
+import { validateParams } from '../../pipeline/params.js';
 import type { BotDeps, RunningBot } from '../deps.js';
 import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
 import { TelegramHandlers, type HandlerOptions } from './handlers.js';
@@ -30,6 +31,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     albumLimit: DEFAULT_ALBUM_LIMIT,
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     statusPerMinute: STATUS_PER_MINUTE,
+    defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };
