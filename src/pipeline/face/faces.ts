@@ -21,21 +21,27 @@ export interface FaceStageOptions {
   /** Aligned crop side limits (the crop follows the face's own resolution in between). */
   cropMinSide: number;
   cropMaxSide: number;
+  /** Total pixels of all face crops of one picture; crops shrink together (not below cropMinSide) to fit. */
+  cropPixelBudget: number;
   /** At most this many faces (the largest) get the face path; the rest keep the background style. */
   maxFaces: number;
   /** Faces whose eyes are closer than this (working-image px) are too small for the GAN to deform visibly. */
   minEyeDistance: number;
   /** Share of the input's eye/brow/lip detail carried into the stylised face (0 = none). */
   featureDetail: number;
+  /** Share of the input's detail carried over the whole face oval (jaw line, nose, cheeks). */
+  faceDetail: number;
 }
 
 export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   backgroundMaxSide: 768,
   cropMinSide: 128,
   cropMaxSide: 384,
+  cropPixelBudget: 2 * 384 * 384,
   maxFaces: 12,
   minEyeDistance: 10,
   featureDetail: FEATURE_DETAIL_GAIN,
+  faceDetail: 0.5,
 });
 
 export interface FaceStageResult {
@@ -64,6 +70,7 @@ export async function analyseFaces(registry: ModelRegistry, image: RgbImage, tim
   return analysis;
 }
 
+const roundTo = (v: number, m: number): number => Math.max(m, Math.round(v / m) * m);
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
 /**
@@ -106,13 +113,17 @@ export async function stylizeWithFaces(
     // Paste small faces first so a larger overlapping face ends on top.
     .reverse();
 
-  for (const { face, i } of chosen) {
-    const side = cropSideFor(face, { minSide: Math.max(opts.cropMinSide, style.minSide), maxSide: opts.cropMaxSide, multiple });
+  const minSide = Math.max(opts.cropMinSide, style.minSide);
+  const natural = chosen.map(({ face }) => cropSideFor(face, { minSide, maxSide: opts.cropMaxSide, multiple: 1 }));
+  const area = natural.reduce((a, s) => a + s * s, 0);
+  const shrink = Math.min(1, Math.sqrt(opts.cropPixelBudget / Math.max(1, area)));
+  for (const [k, { face, i }] of chosen.entries()) {
+    const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
     const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
     const regions = await timed(timings, 'regions', () => faceRegions(meshes[i].points, aligned.imageToCrop, side));
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
-    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail));
+    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail, opts.faceDetail));
     await timed(timings, 'paste', () => {
       const corners = [[0, 0], [side, 0], [0, side], [side, side]].map((p) => applyAffine(aligned.cropToImage, p as [number, number]));
       const xs = corners.map((p) => p[0]);

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, luma, maxMasks } from './pixels.js';
+import { addDetail, boxMean, combineMasks, luma, maxMasks, type Mask } from './pixels.js';
 import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
@@ -17,11 +17,18 @@ export function repairFeatures(
   regions: FaceRegions,
   notes: RefineNotes,
   gain = FEATURE_DETAIL_GAIN,
+  faceGain = 0,
 ): RgbImage {
   const side = regions.side;
   const L = luma(refined);
   const base = boxMean(L, side, side, Math.max(2, Math.round(side / 48)));
-  const features = maxMasks(regions.eyes, regions.brows, regions.lips);
+  const features = maxMasks(scaled(maxMasks(regions.eyes, regions.brows, regions.lips), gain), scaled(regions.face, faceGain));
   const mask = combineMasks([{ mask: features }, { mask: notes.specular, invert: true }]);
-  return addDetail(styled, L, base, mask, gain);
+  return addDetail(styled, L, base, mask, 1);
+}
+
+function scaled(m: Mask, k: number): Mask {
+  const data = new Float32Array(m.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = m.data[i] * k;
+  return { width: m.width, height: m.height, data };
 }
