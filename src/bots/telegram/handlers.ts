@@ -4,6 +4,7 @@ import type { Telegram } from 'telegraf';
 import type { CallbackQuery } from 'telegraf/types';
 import { InputError } from '../../pipeline/errors.js';
 import type { StyleParams } from '../../pipeline/params.js';
+import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { JobQueue, SubmitResult } from '../../queue/types.js';
 import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
@@ -204,7 +205,7 @@ export class TelegramHandlers {
   }
 
   private async runJob(req: PictureRequest): Promise<void> {
-    const { telegram, queue, originals, logger, options } = this.deps;
+    const { telegram, queue, logger, options } = this.deps;
     const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
       retry: options.retry,
       minEditIntervalMs: options.statusEditIntervalMs,
@@ -240,19 +241,22 @@ export class TelegramHandlers {
       return status.finish(submitted.message);
     }
     try {
-      const result = await submitted.done;
-      const originalKey = 'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
-      await sendResult(
-        telegram,
-        { chatId: req.chatId, replyTo: req.replyTo, result, caption: resultCaption(result, req.params), keyboard: restyleKeyboard(originalKey, result.style) },
-        options.retry,
-      );
+      await this.deliver(req, image, await submitted.done);
       await status.finish();
-      logger.info({ jobId, chatId: req.chatId, userId: req.userId, style: result.style, faces: result.faces.length, ms: result.timings.total }, 'telegram job answered');
     } catch (e) {
       if (!(e instanceof InputError)) this.logError(e, 'job');
       await status.finish(friendlyError(e));
     }
+  }
+
+  /** The result as a reply to the request, with "another style" buttons for the original we keep in memory. */
+  private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult): Promise<void> {
+    const { telegram, originals, logger, options } = this.deps;
+    const originalKey =
+      'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
+    const caption = resultCaption(result, req.params);
+    await sendResult(telegram, { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style) }, options.retry);
+    logger.info({ chatId: req.chatId, userId: req.userId, style: result.style, faces: result.faces.length, ms: result.timings.total }, 'telegram job answered');
   }
 
   private serialPerUser<T>(userId: number, step: () => Promise<T>): Promise<T> {
