@@ -169,6 +169,10 @@ describe('telegram bot against the fake Bot API', () => {
     const shown = [statuses[0].params.text, ...okCalls(fake, 'editMessageText', chat.id).filter((c) => Number(c.params.message_id) === statusId).map((c) => c.params.text)];
     expect(shown.every((t) => t === PAINTING_TEXT || t === positionText(1))).toBe(true);
     expect(okCalls(fake, 'sendChatAction', chat.id).some((c) => c.params.action === 'upload_photo')).toBe(true);
+    // Long polling asks only for the update types the bot handles.
+    const polls = okCalls(fake, 'getUpdates').filter((c) => Number(c.params.timeout) > 0);
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((c) => JSON.stringify(c.params.allowed_updates) === '["message","callback_query"]')).toBe(true);
   });
 
   it('re-style button: same photo in another style without re-uploading; an expired one says so', async () => {

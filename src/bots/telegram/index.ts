@@ -63,7 +63,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
 
   let pollingEnded = false;
   const polling = bot
-    .launch()
+    .launch({ allowedUpdates: ['message', 'callback_query'] })
     .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'telegram: polling stopped with an error'))
     .finally(() => (pollingEnded = true));
   logger.info({ username: bot.botInfo.username }, 'telegram bot polling');
