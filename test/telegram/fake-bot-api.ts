@@ -7,8 +7,9 @@
  * `/file/bot<token>/<path>`, sendPhoto/sendDocument (multipart, parsed with the standard `Request.formData()`,
  * or a file_id string), sendMessage, editMessageText, deleteMessage, sendChatAction, setMyCommands,
  * answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
- * `calls` (the transcript). Tests inject what users do with `injectMessage`/`photoMessage`/`callbackQuery`
- * and the files they sent with `addFile` (bytes served from memory), make a method answer 429 with
+ * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
+ * sent with `addFile`/`photoSizes` (real bytes served from memory; a declared size may exceed the bytes, to
+ * test limits without allocating them), wait on the transcript with `waitFor`, make a method answer 429 with
  * `parameters.retry_after` via `rateLimitNext` (or any error via `failNext`), and render a chat as the user
  * would see it with `chatLog`.
  */
