@@ -4,6 +4,7 @@
  * Usage: npm run eval -- --dir <photos> --out <folder> [options]; see USAGE.
  */
 import 'dotenv/config';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,16 @@ Environment: MODELS_DIR (default ./models), ORT_THREADS.`;
 const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 class UsageError extends Error {}
+
+/** The measured code's git commit, "+dirty" when src/ has uncommitted changes; "unknown" outside a checkout. */
+function codeRevision(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? '+dirty' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -105,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     minFace: positiveInt('min-face', values['min-face'], 48),
     threads: Number.isInteger(envThreads) && envThreads > 0 ? envThreads : Math.max(1, Math.floor(availableParallelism() / jobs)),
     annotationsRoot: path.resolve(values.dir),
+    revision: codeRevision(),
   };
   const tasks = await listPhotos(values.dir, {
     categories: values.categories?.split(',').map((c) => c.trim()).filter(Boolean),

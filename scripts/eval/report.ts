@@ -29,6 +29,7 @@ export interface EvalReport extends StyleSummary {
     retention_iou: number;
     /** Categories left out of the top-level numbers (no real human faces there). */
     overall_excludes: string[];
+    revision: string;
   };
   errors: { photo: string; error: string }[];
 }
@@ -50,6 +51,7 @@ export function buildReport(photos: PhotoResult[], config: EvalConfig, retention
       deformed_nme_strict: DEFORMED_NME_STRICT,
       retention_iou: retentionIou,
       overall_excludes: NON_HUMAN_CATEGORIES,
+      revision: config.revision ?? 'unknown',
     },
     errors: photos.filter((p) => p.error).map((p) => ({ photo: p.task.name, error: p.error as string })),
   };
@@ -120,7 +122,7 @@ export function formatReport(r: EvalReport): string {
     for (const p of ev.per_image) out.push(`  ${p.photo.padEnd(44)} ${String(p.points).padStart(2)} pts  NME ${p.nme === null ? 'no face detected' : f3(p.nme)}`);
   }
   out.push(
-    `settings: max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
+    `settings: code ${r.settings.revision}, max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
       `retention at IoU≥${r.settings.retention_iou}; "ALL people" (the top-level JSON numbers) leaves out ${r.settings.overall_excludes.join('/')}`,
   );
   for (const e of r.errors) out.push(`error: ${e.photo}: ${e.error}`);
