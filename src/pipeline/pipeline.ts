@@ -2,6 +2,7 @@ import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimit
 import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
 import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
+import { blendBackWarped, type WarpedMask } from './face/pixels.js';
 import type { RgbImage } from './image.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
@@ -68,12 +69,18 @@ export class Pipeline {
     const decoded = await timed(timings, 'decode', () => decodeImage(file, this.limits));
     let faces: FaceReport[] = [];
     let styled: RgbImage;
+    let noSharpen: WarpedMask[] = [];
     if (params.faces) {
-      ({ output: styled, faces } = await stylizeWithFaces(this.registry, decoded.image, params, timings, this.faceCache));
+      ({ output: styled, faces, noSharpen } = await stylizeWithFaces(this.registry, decoded.image, params, timings, this.faceCache));
     } else {
       styled = await timed(timings, 'stylize', () => stylize(this.registry, decoded.image, params.style));
     }
-    const output = await timed(timings, 'sharpen', () => postSharpen(styled, params.sharpen));
+    const output = await timed(timings, 'sharpen', async () => {
+      const sharpened = await postSharpen(styled, params.sharpen);
+      // Glasses: lenses and their reflections keep the unsharpened pixels.
+      for (const region of noSharpen) if (sharpened !== styled) blendBackWarped(sharpened, styled, region);
+      return sharpened;
+    });
     timings.total = Math.round((performance.now() - started) * 10) / 10;
     return { input: decoded.image, output, faces, timings, source: decoded.source, params };
   }

@@ -8,9 +8,9 @@ import { timed, type Timings } from '../timings.js';
 import { alignFace, alignmentFor, cropSideFor } from './align.js';
 import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
-import { applyAffine } from './geometry.js';
+import { applyAffine, type Affine, type Point } from './geometry.js';
 import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
-import { pasteWarped } from './pixels.js';
+import { maxMasks, pasteWarped, type WarpedMask } from './pixels.js';
 import { refineFace } from './refine.js';
 import { faceRegions } from './regions.js';
 import { FEATURE_DETAIL_GAIN, repairFeatures } from './repair.js';
@@ -47,6 +47,8 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
 export interface FaceStageResult {
   output: RgbImage;
   faces: FaceReport[];
+  /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+  noSharpen: WarpedMask[];
 }
 
 function eyeDistance(f: DetectedFace): number {
@@ -117,6 +119,7 @@ export async function stylizeWithFaces(
   const natural = chosen.map(({ face }) => cropSideFor(face, { minSide, maxSide: opts.cropMaxSide, multiple: 1 }));
   const area = natural.reduce((a, s) => a + s * s, 0);
   const shrink = Math.min(1, Math.sqrt(opts.cropPixelBudget / Math.max(1, area)));
+  const noSharpen: WarpedMask[] = [];
   for (const [k, { face, i }] of chosen.entries()) {
     const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
     const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
@@ -124,21 +127,27 @@ export async function stylizeWithFaces(
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
     const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail, opts.faceDetail));
-    await timed(timings, 'paste', () => {
-      const corners = [[0, 0], [side, 0], [0, side], [side, side]].map((p) => applyAffine(aligned.cropToImage, p as [number, number]));
-      const xs = corners.map((p) => p[0]);
-      const ys = corners.map((p) => p[1]);
-      const bounds = {
-        x0: Math.max(0, Math.floor(Math.min(...xs))),
-        y0: Math.max(0, Math.floor(Math.min(...ys))),
-        x1: Math.min(image.width, Math.ceil(Math.max(...xs)) + 1),
-        y1: Math.min(image.height, Math.ceil(Math.max(...ys)) + 1),
-      };
-      pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER);
-    });
+    const bounds = cropBounds(aligned.cropToImage, side, image);
+    await timed(timings, 'paste', () => pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER));
+    // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
+    const protect = refined.notes.glasses ? maxMasks(regions.lensArea, refined.notes.specular) : refined.notes.specular;
+    if (protect.data.some((v) => v > 0.002)) noSharpen.push({ mask: protect, imageToCrop: aligned.imageToCrop, bounds });
     reports[i].aligned = aligned.rotated;
   }
-  return { output, faces: reports };
+  return { output, faces: reports, noSharpen };
+}
+
+/** Picture-pixel bounding box of a side×side crop placed through `cropToImage`, clipped to the picture. */
+function cropBounds(cropToImage: Affine, side: number, image: RgbImage): WarpedMask['bounds'] {
+  const corners = ([[0, 0], [side, 0], [0, side], [side, side]] as Point[]).map((p) => applyAffine(cropToImage, p));
+  const xs = corners.map((p) => p[0]);
+  const ys = corners.map((p) => p[1]);
+  return {
+    x0: Math.max(0, Math.floor(Math.min(...xs))),
+    y0: Math.max(0, Math.floor(Math.min(...ys))),
+    x1: Math.min(image.width, Math.ceil(Math.max(...xs)) + 1),
+    y1: Math.min(image.height, Math.ceil(Math.max(...ys)) + 1),
+  };
 }
 
 /** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */

@@ -319,3 +319,32 @@ export function weightedMean(values: Float32Array, mask: Mask): number {
   for (let i = 0; i < values.length; i++) { s += values[i] * mask.data[i]; w += mask.data[i]; }
   return w > 0 ? s / w : 0;
 }
+
+/** A crop-space mask placed in the picture through an alignment (see pasteWarped). */
+export interface WarpedMask {
+  mask: Mask;
+  imageToCrop: Affine;
+  bounds: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/** target ← target + m·(source − target) where m is the warped mask sampled bilinearly. Mutates `target`. */
+export function blendBackWarped(target: RgbImage, source: RgbImage, wm: WarpedMask): void {
+  const { width: tw, data: td } = target;
+  const sd = source.data;
+  const { width: mw, height: mh, data: md } = wm.mask;
+  const [a, b, c, d, e, f] = wm.imageToCrop;
+  for (let y = wm.bounds.y0; y < wm.bounds.y1; y++) {
+    for (let x = wm.bounds.x0; x < wm.bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > mw - 1 || v > mh - 1) continue;
+      const x0 = Math.min(mw - 2, Math.floor(u)), y0 = Math.min(mh - 2, Math.floor(v));
+      const fx = u - x0, fy = v - y0;
+      const i = y0 * mw + x0;
+      const m = md[i] * (1 - fx) * (1 - fy) + md[i + 1] * fx * (1 - fy) + md[i + mw] * (1 - fx) * fy + md[i + mw + 1] * fx * fy;
+      if (m <= 0.002) continue;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + m * (sd[ti + k] - td[ti + k]));
+    }
+  }
+}

@@ -33,6 +33,8 @@ export interface FaceRegions {
   face: Mask;
   /** Rings around the eyes where glasses lenses sit (eyes dilated generously), for glasses checks. */
   lensArea: Mask;
+  /** Crop-pixel rectangle on the nose bridge between the inner eye corners, where glasses frames cross. */
+  bridge: { x0: number; x1: number; y0: number; y1: number };
 }
 
 function polygonPath(points: Point[]): string {
@@ -98,5 +100,14 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
   ]);
   const skin = subtract(face, eyes, brows, lips);
-  return { side, skin, eyes, brows, lips, nose, face, lensArea };
+  const [innerR, innerL] = [pts[133], pts[362]];
+  const cx = (innerR[0] + innerL[0]) / 2;
+  const halfW = Math.max(1, Math.abs(innerL[0] - innerR[0]) / 4);
+  const bridge = {
+    x0: Math.max(0, Math.round(cx - halfW)),
+    x1: Math.min(side, Math.round(cx + halfW)),
+    y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
+    y1: Math.min(side, Math.round(pts[197][1])),
+  };
+  return { side, skin, eyes, brows, lips, nose, face, lensArea, bridge };
 }
