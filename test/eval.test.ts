@@ -122,6 +122,7 @@ describe('IoU and matching', () => {
     expect(Object.keys(s.per_category)).toEqual(['animal', 'no_face', 'single_face']);
     expect(s.per_category.animal.plain.mean_nme).toBe(0.3);
     expect(s.human_faces_in_nonhuman_photos).toBe(1);
+    expect(s.human_faces_by_category).toEqual({ animal: 1, no_face: 0 });
   });
 });
 

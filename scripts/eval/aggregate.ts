@@ -38,6 +38,8 @@ export interface StyleSummary extends GroupSummary {
   all_photos: GroupSummary;
   per_category: Record<string, GroupSummary>;
   human_faces_in_nonhuman_photos: number;
+  /** The same count per non-human category present in the run. */
+  human_faces_by_category: Record<string, number>;
 }
 
 export interface RecallSummary {
@@ -106,16 +108,22 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
   const categories = [...new Set(photos.map((p) => p.task.category))].sort();
   const per_category: Record<string, GroupSummary> = {};
   for (const c of categories) per_category[c] = summariseGroup(photos.filter((p) => p.task.category === c), style);
-  const human_faces_in_nonhuman_photos = photos
-    .filter((p) => NON_HUMAN_CATEGORIES.includes(p.task.category))
-    .flatMap((p) => p.styles.filter((s) => s.style === style))
-    .reduce((n, s) => n + s.ours.humanFaces, 0);
+  const humanFacesIn = (category: string) =>
+    photos
+      .filter((p) => p.task.category === category)
+      .flatMap((p) => p.styles.filter((s) => s.style === style))
+      .reduce((n, s) => n + s.ours.humanFaces, 0);
+  const human_faces_by_category = Object.fromEntries(
+    NON_HUMAN_CATEGORIES.filter((c) => categories.includes(c)).map((c) => [c, humanFacesIn(c)]),
+  );
+  const human_faces_in_nonhuman_photos = Object.values(human_faces_by_category).reduce((a, b) => a + b, 0);
   const humanPhotos = photos.filter((p) => !NON_HUMAN_CATEGORIES.includes(p.task.category));
   return {
     ...summariseGroup(humanPhotos, style),
     all_photos: summariseGroup(photos, style),
     per_category,
     human_faces_in_nonhuman_photos,
+    human_faces_by_category,
   };
 }
 

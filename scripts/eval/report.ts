@@ -94,7 +94,8 @@ export function styleTable(style: string, s: StyleSummary): string {
   const lines = [`style ${style}`, HEADER, SUBHEADER];
   for (const [c, g] of Object.entries(s.per_category)) lines.push(row(c, g));
   lines.push(row('ALL people', s), row('ALL photos', s.all_photos));
-  lines.push(`human faces reported in non-human photos (animal/no_face/anime, ours): ${s.human_faces_in_nonhuman_photos}`);
+  const byCategory = Object.entries(s.human_faces_by_category).map(([c, n]) => `${c} ${n}`).join(', ');
+  lines.push(`human faces reported in non-human photos (ours): ${s.human_faces_in_nonhuman_photos}${byCategory ? ` (${byCategory})` : ''}`);
   return lines.join('\n');
 }
 
