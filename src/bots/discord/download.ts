@@ -1,3 +1,4 @@
+import { readCappedBody } from '../read-capped.js';
 import { InputError } from '../../pipeline/errors.js';
 
 /** A picture an interaction points at: an attachment (size and type known up front) or an embed image. */
@@ -73,25 +74,7 @@ export async function downloadImage(ref: ImageRef, maxBytes: number): Promise<Ui
     }
     throw new Error(`download failed: HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get('content-length') ?? NaN);
   const tooLarge = () =>
     new InputError('too-large-bytes', `"${ref.name}" is larger than the ${megabytes(maxBytes)} limit. Please attach a smaller photo.`);
-  if (declared > maxBytes) {
-    await response.body.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.byteLength;
-  }
-  return bytes;
+  return readCappedBody(response, maxBytes, tooLarge);
 }

@@ -1,3 +1,4 @@
+import { readCappedBody } from '../read-capped.js';
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
 import { InputError } from '../../pipeline/errors.js';
@@ -39,22 +40,5 @@ export async function downloadPicture(telegram: Telegram, source: PictureSource,
     throw new Error(`file download failed (${e instanceof Error ? e.name : 'error'})`);
   }
   if (!res.ok || !res.body) throw new Error(`file download failed (HTTP ${res.status})`);
-  if (Number(res.headers.get('content-length') ?? 0) > limitBytes) {
-    await res.body.cancel();
-    throw tooLarge(limitBytes);
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    total += chunk.byteLength;
-    if (total > limitBytes) throw tooLarge(limitBytes);
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  return readCappedBody(res, limitBytes, () => tooLarge(limitBytes));
 }
