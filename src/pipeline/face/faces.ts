@@ -36,12 +36,12 @@ export interface FaceStageOptions {
 export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   backgroundMaxSide: 768,
   cropMinSide: 128,
-  cropMaxSide: 384,
-  cropPixelBudget: 2 * 384 * 384,
+  cropMaxSide: 512,
+  cropPixelBudget: 2 * 448 * 448,
   maxFaces: 12,
   minEyeDistance: 10,
   featureDetail: FEATURE_DETAIL_GAIN,
-  faceDetail: 0.5,
+  faceDetail: 0,
 });
 
 export interface FaceStageResult {

@@ -4,7 +4,7 @@ import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
 /** Default share of the input's eye/brow/lip luminance detail carried into the stylised crop. */
-export const FEATURE_DETAIL_GAIN = 0.6;
+export const FEATURE_DETAIL_GAIN = 0.4;
 
 /**
  * Post-repair after stylising: the GAN may smear or shift small features, so the refined input's
