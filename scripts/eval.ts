@@ -129,6 +129,8 @@ async function main(argv: string[]): Promise<number> {
     `eval: ${tasks.length} photos × ${config.styles.length} style(s) × plain/ours, max side ${config.maxSide}, ` +
       `${jobs} job(s) × ${config.threads} thread(s)\n`,
   );
+  // With --json, stdout carries exactly one JSON object: route any stray console output to stderr.
+  if (values.json) console.log = console.info = console.error;
   const started = performance.now();
   let done = 0;
   const results = await evaluatePhotos(tasks, config, jobs, (r) => {

@@ -47,8 +47,10 @@ function runWorker(queue: PhotoTask[], config: EvalConfig, collect: (r: PhotoRes
     const child = fork(WORKER, [], {
       execArgv: ['--import', import.meta.resolve('tsx')],
       env: { ...process.env, ORT_THREADS: String(config.threads) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Anything a worker prints goes to stderr: stdout belongs to the parent's report (--json).
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
+    child.stdout?.pipe(process.stderr);
     let failure: string | undefined;
     let current: PhotoTask | undefined;
     const next = () => {
