@@ -6,6 +6,7 @@ import { analyseFaces } from '../src/pipeline/face/faces.js';
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
+import { boxMean } from '../src/pipeline/face/pixels.js';
 import type { RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -63,6 +64,23 @@ describe('similarity fit', () => {
     expect(fit[1]).toBe(-0);
     expect(fit[3]).toBe(0);
     expect(fit[0]).toBeCloseTo(1, 9);
+  });
+});
+
+describe('face pixel loops', () => {
+  it('boxMean equals a brute-force clipped window mean', () => {
+    const w = 37, h = 23, r = 4;
+    const src = new Float32Array(w * h).map((_, i) => (i * 7919) % 97);
+    const out = boxMean(src, w, h, r);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let sum = 0, n = 0;
+        for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++) {
+          for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) { sum += src[yy * w + xx]; n++; }
+        }
+        expect(out[y * w + x]).toBeCloseTo(sum / n, 3);
+      }
+    }
   });
 });
 

@@ -154,58 +154,76 @@ export function applyLumaRatio(img: RgbImage, oldLuma: Float32Array, newLuma: Fl
   return out;
 }
 
-/** Box mean of a plane with radius r (window (2r+1)², clipped at the borders), separable running sums. */
+/**
+ * Box mean of a plane with radius r (window (2r+1)², clipped at the borders): running sums, the
+ * vertical pass row by row over a column-sum buffer so memory is walked in order.
+ */
 export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
+  const invX = new Float32Array(w);
+  for (let x = 0; x < w; x++) invX[x] = 1 / (Math.min(w - 1, x + r) - Math.max(0, x - r) + 1);
   for (let y = 0; y < h; y++) {
     const row = y * w;
     let sum = 0;
     for (let x = 0; x <= Math.min(r, w - 1); x++) sum += src[row + x];
     for (let x = 0; x < w; x++) {
-      const lo = Math.max(0, x - r), hi = Math.min(w - 1, x + r);
-      tmp[row + x] = sum / (hi - lo + 1);
-      if (x + r + 1 < w) sum += src[row + x + r + 1];
-      if (x - r >= 0) sum -= src[row + x - r];
+      tmp[row + x] = sum * invX[x];
+      const add = x + r + 1, drop = x - r;
+      if (add < w) sum += src[row + add];
+      if (drop >= 0) sum -= src[row + drop];
     }
   }
-  for (let x = 0; x < w; x++) {
-    let sum = 0;
-    for (let y = 0; y <= Math.min(r, h - 1); y++) sum += tmp[y * w + x];
-    for (let y = 0; y < h; y++) {
-      const lo = Math.max(0, y - r), hi = Math.min(h - 1, y + r);
-      out[y * w + x] = sum / (hi - lo + 1);
-      if (y + r + 1 < h) sum += tmp[(y + r + 1) * w + x];
-      if (y - r >= 0) sum -= tmp[(y - r) * w + x];
+  const colSum = new Float64Array(w);
+  for (let y = 0; y <= Math.min(r, h - 1); y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) colSum[x] += tmp[row + x];
+  }
+  for (let y = 0; y < h; y++) {
+    const inv = 1 / (Math.min(h - 1, y + r) - Math.max(0, y - r) + 1);
+    const row = y * w;
+    for (let x = 0; x < w; x++) out[row + x] = colSum[x] * inv;
+    const add = y + r + 1, drop = y - r;
+    if (add < h) {
+      const ra = add * w;
+      for (let x = 0; x < w; x++) colSum[x] += tmp[ra + x];
+    }
+    if (drop >= 0) {
+      const rd = drop * w;
+      for (let x = 0; x < w; x++) colSum[x] -= tmp[rd + x];
     }
   }
   return out;
 }
 
 /**
- * Self-guided filter (He et al.) per channel: edge-preserving smoothing. Flat areas (variance ≪ eps)
- * are averaged over radius r; edges (variance ≫ eps) pass through.
+ * Self-guided filter (He et al.) on luminance, the change added equally to R, G and B: edge-preserving
+ * smoothing (flat areas, variance ≪ eps, are averaged over radius r; edges pass through). One plane
+ * instead of three keeps it at four box filters; skin texture lives in luminance anyway.
  */
 export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
   const { width: w, height: h } = img;
   const n = w * h;
-  const out = createImage(w, h);
-  const p = new Float32Array(n);
+  const p = luma(img);
   const p2 = new Float32Array(n);
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < n; i++) { const v = img.data[i * 3 + c]; p[i] = v; p2[i] = v * v; }
-    const mean = boxMean(p, w, h, r);
-    const mean2 = boxMean(p2, w, h, r);
-    const a = new Float32Array(n);
-    const b = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const variance = mean2[i] - mean[i] * mean[i];
-      a[i] = variance / (variance + eps);
-      b[i] = mean[i] * (1 - a[i]);
-    }
-    const ma = boxMean(a, w, h, r);
-    const mb = boxMean(b, w, h, r);
-    for (let i = 0; i < n; i++) out.data[i * 3 + c] = clampByte(ma[i] * p[i] + mb[i]);
+  for (let i = 0; i < n; i++) p2[i] = p[i] * p[i];
+  const mean = boxMean(p, w, h, r);
+  const mean2 = boxMean(p2, w, h, r);
+  const a = p2; // reuse: p2 is no longer needed
+  const b = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const variance = mean2[i] - mean[i] * mean[i];
+    a[i] = variance / (variance + eps);
+    b[i] = mean[i] * (1 - a[i]);
+  }
+  const ma = boxMean(a, w, h, r);
+  const mb = boxMean(b, w, h, r);
+  const out = createImage(w, h);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const delta = ma[i] * p[i] + mb[i] - p[i];
+    out.data[j] = clampByte(img.data[j] + delta);
+    out.data[j + 1] = clampByte(img.data[j + 1] + delta);
+    out.data[j + 2] = clampByte(img.data[j + 2] + delta);
   }
   return out;
 }
