@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,10 +19,16 @@ import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
 const run = promisify(execFile);
 const registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
-afterAll(() => registry.release());
+const tempDirs: string[] = [];
+afterAll(async () => {
+  await registry.release();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function tempDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'anime-test-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'anime-test-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 function meanAbsDiff(a: RgbImage, b: RgbImage): number {
@@ -214,7 +220,7 @@ describe('CLI', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('missing -o');
 
-    const style = await cli(['stylize', fixture('single_face', 'deepface_img1.jpg'), '-o', '/tmp/x.jpg', '--style', 'picasso']);
+    const style = await cli(['stylize', fixture('single_face', 'deepface_img1.jpg'), '-o', path.join(tempDir(), 'x.jpg'), '--style', 'picasso']);
     expect(style.code).toBe(1);
     expect(style.stderr).toContain('Unknown style "picasso"');
 
