@@ -154,11 +154,19 @@ describe('alignment and landmarks', () => {
     const wild = await analyseFaces(registry, (await load('animal', 'stargan2_pixabay_wild_000637.jpg')).image, timings);
     const animals = [...dog.meshes, ...wild.meshes];
     expect(animals.length).toBeGreaterThan(0); // the detector does fire on them: the mesh must reject them
-    for (const m of animals) expect(m.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
+    for (const m of animals) expect(m!.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
     const person = await analyseFaces(registry, (await load('single_face', 'facerec_obama.jpg')).image, timings);
     expect(person.meshes).toHaveLength(1);
-    expect(person.meshes[0].presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
-    expect(person.meshes[0].points).toHaveLength(468);
+    expect(person.meshes[0]!.presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
+    expect(person.meshes[0]!.points).toHaveLength(468);
+  });
+
+  it('examines only the largest faces of a crowd', async () => {
+    const crowd = await analyseFaces(registry, (await load('multi_face', 'hpc203_selfie.jpg')).image, {});
+    expect(crowd.faces.length).toBeGreaterThan(12);
+    const examined = crowd.meshes.filter((m) => m !== undefined);
+    expect(examined.length).toBeGreaterThan(0);
+    expect(examined.length).toBeLessThanOrEqual(12);
   });
 });
 

@@ -15,7 +15,10 @@ export interface FaceReport {
   box: [x: number, y: number, w: number, h: number];
   score: number;
   keypoints: [number, number][];
-  /** The face mesh says this is a human face (animals and drawings are left to the plain style path). */
+  /**
+   * The face mesh says this is a human face (animals and drawings are left to the plain style path).
+   * Also false for faces too small or too many (past the largest 12 of a crowd) to be examined.
+   */
   human: boolean;
   /** The face was rotation-aligned to the canonical template (keypoint confidence ≥ alignThreshold). */
   aligned: boolean;

@@ -7,8 +7,11 @@ import type { FaceMesh } from './mesh.js';
 /** Detection and landmarks of one picture: they depend only on its pixels, not on style parameters. */
 export interface FaceAnalysis {
   faces: DetectedFace[];
-  /** One mesh per face, same order (the mesh is always fitted on the rotation-aligned face). */
-  meshes: FaceMesh[];
+  /**
+   * Same order as faces; the mesh is always fitted on the rotation-aligned face. Undefined for faces
+   * beyond the ones the face path would process (too small, or past the largest N of a crowd).
+   */
+  meshes: (FaceMesh | undefined)[];
 }
 
 /** sha1 of the working image's size and pixels. */

@@ -56,15 +56,34 @@ function eyeDistance(f: DetectedFace): number {
   return Math.hypot(r[0] - l[0], r[1] - l[1]);
 }
 
-/** Detection + landmarks, from the cache when this exact picture was analysed before. */
-export async function analyseFaces(registry: ModelRegistry, image: RgbImage, timings: Timings, cache?: FaceAnalysisCache): Promise<FaceAnalysis> {
+/** The faces worth the face path: large enough, the largest `maxFaces` of them (indices into `faces`). */
+function candidates(faces: DetectedFace[], opts: FaceStageOptions): number[] {
+  return faces
+    .map((face, i) => ({ d: eyeDistance(face), i }))
+    .filter(({ d }) => d >= opts.minEyeDistance)
+    .sort((a, b) => b.d - a.d)
+    .slice(0, opts.maxFaces)
+    .map(({ i }) => i);
+}
+
+/**
+ * Detection + landmarks (for the candidate faces only: a crowd photo can hold hundreds of faces), from
+ * the cache when this exact picture was analysed before.
+ */
+export async function analyseFaces(
+  registry: ModelRegistry,
+  image: RgbImage,
+  timings: Timings,
+  cache?: FaceAnalysisCache,
+  opts: FaceStageOptions = DEFAULT_FACE_STAGE,
+): Promise<FaceAnalysis> {
   const key = cache ? await timed(timings, 'hash', () => imageKey(image)) : '';
   const hit = cache?.get(key);
   if (hit) return hit;
   const faces = await timed(timings, 'detect', () => detectFaces(registry, image));
   const meshes = await timed(timings, 'mesh', async () => {
-    const out = [];
-    for (const f of faces) out.push(await runFaceMesh(registry, image, alignmentFor(f, 512, true)));
+    const out: FaceAnalysis['meshes'] = faces.map(() => undefined);
+    for (const i of candidates(faces, opts)) out[i] = await runFaceMesh(registry, image, alignmentFor(faces[i], 512, true));
     return out;
   });
   const analysis = { faces, meshes };
@@ -88,7 +107,7 @@ export async function stylizeWithFaces(
   cache?: FaceAnalysisCache,
   opts: FaceStageOptions = DEFAULT_FACE_STAGE,
 ): Promise<FaceStageResult> {
-  const { faces, meshes } = await analyseFaces(registry, image, timings, cache);
+  const { faces, meshes } = await analyseFaces(registry, image, timings, cache, opts);
 
   const output = await timed(timings, 'stylize', async () => {
     const size = fitWithin(image.width, image.height, opts.backgroundMaxSide);
@@ -101,17 +120,15 @@ export async function stylizeWithFaces(
     box: f.box.map(round1) as FaceReport['box'],
     score: Math.round(f.score * 1000) / 1000,
     keypoints: f.keypoints.map(([x, y]) => [round1(x), round1(y)] as [number, number]),
-    human: meshes[i].presence >= HUMAN_PRESENCE_LOGIT,
+    human: (meshes[i]?.presence ?? -Infinity) >= HUMAN_PRESENCE_LOGIT,
     aligned: false,
   }));
 
   const style = resolveStyle(params.style);
   const multiple = 16;
-  const chosen = faces
-    .map((face, i) => ({ face, i }))
-    .filter(({ face, i }) => reports[i].human && eyeDistance(face) >= opts.minEyeDistance)
-    .sort((a, b) => eyeDistance(b.face) - eyeDistance(a.face))
-    .slice(0, opts.maxFaces)
+  const chosen = candidates(faces, opts)
+    .filter((i) => reports[i].human)
+    .map((i) => ({ face: faces[i], mesh: meshes[i]!, i }))
     // Paste small faces first so a larger overlapping face ends on top.
     .reverse();
 
@@ -120,10 +137,10 @@ export async function stylizeWithFaces(
   const area = natural.reduce((a, s) => a + s * s, 0);
   const shrink = Math.min(1, Math.sqrt(opts.cropPixelBudget / Math.max(1, area)));
   const noSharpen: WarpedMask[] = [];
-  for (const [k, { face, i }] of chosen.entries()) {
+  for (const [k, { face, mesh, i }] of chosen.entries()) {
     const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
     const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
-    const regions = await timed(timings, 'regions', () => faceRegions(meshes[i].points, aligned.imageToCrop, side));
+    const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
     const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail, opts.faceDetail));
