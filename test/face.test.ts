@@ -6,8 +6,8 @@ import { analyseFaces } from '../src/pipeline/face/faces.js';
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
-import { boxMean } from '../src/pipeline/face/pixels.js';
-import type { RgbImage } from '../src/pipeline/image.js';
+import { blendBackWarped, boxMean, pasteWarped } from '../src/pipeline/face/pixels.js';
+import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { ModelRegistry } from '../src/pipeline/registry.js';
@@ -81,6 +81,33 @@ describe('face pixel loops', () => {
         expect(out[y * w + x]).toBeCloseTo(sum / n, 3);
       }
     }
+  });
+});
+
+describe('feathered paste', () => {
+  const solid = (w: number, h: number, v: number): RgbImage => createImage(w, h, new Uint8Array(w * h * 3).fill(v));
+  const at = (img: RgbImage, x: number, y: number): number => img.data[(y * img.width + x) * 3];
+
+  it('pastes a crop through its alignment: solid inside, feathered towards the border, untouched outside', () => {
+    const target = solid(100, 100, 0);
+    const crop = solid(40, 40, 200);
+    const imageToCrop: Affine = [1, 0, -30, 0, 1, -30]; // crop placed at (30,30)..(70,70)
+    pasteWarped(target, crop, imageToCrop, { x0: 0, y0: 0, x1: 100, y1: 100 }, 2, 6);
+    expect(at(target, 50, 50)).toBe(200);
+    expect(at(target, 10, 50)).toBe(0);
+    expect(at(target, 31, 50)).toBe(0); // inside the erosion
+    const ramp = at(target, 35, 50);
+    expect(ramp).toBeGreaterThan(0);
+    expect(ramp).toBeLessThan(200);
+  });
+
+  it('gives back the unsharpened pixels under a warped protection mask', () => {
+    const sharpened = solid(20, 20, 250);
+    const original = solid(20, 20, 100);
+    const mask = { width: 10, height: 10, data: new Float32Array(100).fill(1) };
+    blendBackWarped(sharpened, original, { mask, imageToCrop: [1, 0, -5, 0, 1, -5], bounds: { x0: 0, y0: 0, x1: 20, y1: 20 } });
+    expect(at(sharpened, 9, 9)).toBe(100);
+    expect(at(sharpened, 1, 1)).toBe(250);
   });
 });
 
