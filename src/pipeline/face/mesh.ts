@@ -17,11 +17,15 @@ const MESH_WINDOW_512 = { cx: 256, cy: 285, side: 440 };
 export interface FaceMesh {
   /** 468 points in working-image coordinates (MediaPipe canonical order). */
   points: Point[];
-  /** Face-presence logit: strongly positive on human faces, around -9 on animals and drawings. */
+  /** Face-presence logit: strongly positive on human faces, around -9 on non-faces. */
   presence: number;
 }
 
-/** Presence logit above which a detection counts as a human face (fixtures: animals ≤ 9, photos of people mostly 15–57). */
+/**
+ * Presence logit above which a detection counts as a human face. On the fixtures (with this mesh
+ * window): animal faces −6…9, photographed people mostly 15–57; drawn faces 1–24, so realistic
+ * drawings can pass as human.
+ */
 export const HUMAN_PRESENCE_LOGIT = 12;
 
 /**
