@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ModelError } from '../src/pipeline/errors.js';
+import { InputError, ModelError } from '../src/pipeline/errors.js';
 import { DEFAULT_STYLE, listStyles, resolveStyle } from '../src/pipeline/styles.js';
 import { indexHtml } from './eval/html.js';
 import { RETENTION_IOU } from './eval/measure.js';
@@ -36,11 +36,11 @@ const REPO_ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 class UsageError extends Error {}
 
-/** The measured code's git commit, "+dirty" when src/ has uncommitted changes; "unknown" outside a checkout. */
+/** The measured code's git commit, "+dirty" when src/pipeline has uncommitted changes; "unknown" outside a checkout. */
 function codeRevision(): string {
   try {
     const git = (...args: string[]) => execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? '+dirty' : ''}`;
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src/pipeline') ? '+dirty' : ''}`;
   } catch {
     return 'unknown';
   }
@@ -187,7 +187,7 @@ async function republish(file: string, json: boolean): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (e instanceof UsageError || e instanceof InputError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
     console.error(`error: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else if (e instanceof ModelError) {

@@ -90,6 +90,6 @@ export interface EvalConfig {
   threads: number;
   /** Box annotations root (the --dir). */
   annotationsRoot: string;
-  /** Which code was measured: git commit, "+dirty" when src/ had uncommitted changes. */
+  /** Which code was measured: git commit, "+dirty" when src/pipeline had uncommitted changes. */
   revision?: string;
 }
