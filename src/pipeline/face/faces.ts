@@ -21,7 +21,10 @@ export interface FaceStageOptions {
   /** Aligned crop side limits (the crop follows the face's own resolution in between). */
   cropMinSide: number;
   cropMaxSide: number;
-  /** Total pixels of all face crops of one picture; crops shrink together (not below cropMinSide) to fit. */
+  /**
+   * Total pixels of all face crops of one picture; crops shrink together (not below cropMinSide) to fit.
+   * 300k: one face keeps a full 512² crop, two get ~384², three ~316² (bounded time with more faces).
+   */
   cropPixelBudget: number;
   /** At most this many faces (the largest) get the face path; the rest keep the background style. */
   maxFaces: number;
@@ -37,7 +40,7 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   backgroundMaxSide: 768,
   cropMinSide: 128,
   cropMaxSide: 512,
-  cropPixelBudget: 2 * 448 * 448,
+  cropPixelBudget: 300_000,
   maxFaces: 12,
   minEyeDistance: 10,
   featureDetail: FEATURE_DETAIL_GAIN,
