@@ -6,7 +6,7 @@ import { analyseFaces } from '../src/pipeline/face/faces.js';
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
-import { blendBackWarped, boxMean, pasteWarped } from '../src/pipeline/face/pixels.js';
+import { blendBackWarped, boxMean, pasteWarped } from '../src/pipeline/pixels.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';

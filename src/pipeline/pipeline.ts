@@ -2,7 +2,7 @@ import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimit
 import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
 import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
-import { blendBackWarped, type WarpedMask } from './face/pixels.js';
+import { blendBackWarped, type WarpedMask } from './pixels.js';
 import type { RgbImage } from './image.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';

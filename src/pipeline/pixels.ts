@@ -1,7 +1,9 @@
 /**
- * Hand-written pixel loops live here, over typed arrays, where no sharp/libvips operation fits
- * (tensor packing, reflect padding, per-pixel blends). Everything else uses sharp.
+ * All hand-written pixel loops live here, over typed arrays, where no sharp/libvips operation fits: tensor
+ * packing for the style and face models, reflect padding, the bilinear affine warp, per-pixel blends and
+ * box/guided filters. Everything a library op can do (resize, blur, CLAHE, mask rasterisation) uses sharp.
  */
+import type { Affine } from './face/geometry.js';
 import { createImage, type RgbImage } from './image.js';
 
 /** Index into [0, n) mirroring at the edges without repeating the edge pixel (numpy "reflect"). */
@@ -53,4 +55,365 @@ export function fromStyleTensor(t: Float32Array, padW: number, w: number, h: num
     }
   }
   return img;
+}
+
+
+/** NCHW float32, BGR order, 0..255, zero-padded right/bottom to padW×padH (YuNet's input contract). */
+export function toBgrPlanarTensor(img: RgbImage, padW: number, padH: number): Float32Array {
+  const { width: w, height: h, data } = img;
+  const plane = padW * padH;
+  const out = new Float32Array(3 * plane);
+  for (let y = 0; y < h; y++) {
+    let si = y * w * 3;
+    let di = y * padW;
+    for (let x = 0; x < w; x++, si += 3, di++) {
+      out[di] = data[si + 2];
+      out[plane + di] = data[si + 1];
+      out[2 * plane + di] = data[si];
+    }
+  }
+  return out;
+}
+
+/** NCHW float32, RGB order, 0..1 (the face mesh's input contract). */
+export function toRgbPlanarUnitTensor(img: RgbImage): Float32Array {
+  const { width: w, height: h, data } = img;
+  const plane = w * h;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0, si = 0; i < plane; i++, si += 3) {
+    out[i] = data[si] / 255;
+    out[plane + i] = data[si + 1] / 255;
+    out[2 * plane + i] = data[si + 2] / 255;
+  }
+  return out;
+}
+
+/**
+ * Samples `src` through the affine map `dstToSrc` (destination pixel centre → source coordinates) into an
+ * outW×outH image, bilinear, mirroring at the borders so a face near the picture edge gets plausible
+ * surroundings instead of black (no hard edge reaches the style model).
+ */
+export function warpAffineBilinear(src: RgbImage, dstToSrc: Affine, outW: number, outH: number): RgbImage {
+  const out = createImage(outW, outH);
+  const d = out.data;
+  const s = src.data;
+  const { width: w, height: h } = src;
+  const [a, b, c, dd, e, f] = dstToSrc;
+  let di = 0;
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++, di += 3) {
+      const sx = a * x + b * y + c;
+      const sy = dd * x + e * y + f;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      let xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
+      if (xa < 0 || xb >= w) { xa = reflectIndex(xa, w); xb = reflectIndex(xb, w); }
+      if (ya < 0 || yb >= h) { ya = reflectIndex(ya, h); yb = reflectIndex(yb, h); }
+      const i00 = (ya * w + xa) * 3, i01 = (ya * w + xb) * 3, i10 = (yb * w + xa) * 3, i11 = (yb * w + xb) * 3;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      d[di] = s[i00] * w00 + s[i01] * w01 + s[i10] * w10 + s[i11] * w11 + 0.5;
+      d[di + 1] = s[i00 + 1] * w00 + s[i01 + 1] * w01 + s[i10 + 1] * w10 + s[i11 + 1] * w11 + 0.5;
+      d[di + 2] = s[i00 + 2] * w00 + s[i01 + 2] * w01 + s[i10 + 2] * w10 + s[i11 + 2] * w11 + 0.5;
+    }
+  }
+  return out;
+}
+
+/** A single-channel weight map in [0, 1], row-major. */
+export interface Mask {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Float32Array;
+}
+
+export function createMask(width: number, height: number, fill = 0): Mask {
+  const data = new Float32Array(width * height);
+  if (fill) data.fill(fill);
+  return { width, height, data };
+}
+
+/** Rec.601 luma of each pixel, 0..255. */
+export function luma(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) out[i] = 0.299 * d[j] + 0.587 * d[j + 1] + 0.114 * d[j + 2];
+  return out;
+}
+
+/** HSV-style saturation (max-min)/max of each pixel, 0..1. */
+export function saturation(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const mx = Math.max(d[j], d[j + 1], d[j + 2]);
+    const mn = Math.min(d[j], d[j + 1], d[j + 2]);
+    out[i] = mx > 0 ? (mx - mn) / mx : 0;
+  }
+  return out;
+}
+
+function clampByte(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+}
+
+/** out = a + weight·mask·(b − a), per pixel (both images the mask's size). */
+export function blendWithMask(a: RgbImage, b: RgbImage, mask: Mask, weight = 1): RgbImage {
+  const out = createImage(a.width, a.height);
+  const n = a.width * a.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = mask.data[i] * weight;
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(a.data[j + c] + w * (b.data[j + c] - a.data[j + c]));
+  }
+  return out;
+}
+
+/**
+ * Adds `gain`·mask·(detail − detailBase) to every channel of `img`: carries high-frequency structure
+ * (detail minus its blur) from one image into another.
+ */
+export function addDetail(img: RgbImage, detail: Float32Array, detailBase: Float32Array, mask: Mask, gain: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const add = gain * mask.data[i] * (detail[i] - detailBase[i]);
+    out.data[j] = clampByte(img.data[j] + add);
+    out.data[j + 1] = clampByte(img.data[j + 1] + add);
+    out.data[j + 2] = clampByte(img.data[j + 2] + add);
+  }
+  return out;
+}
+
+/**
+ * Scales each pixel's RGB by newLuma/oldLuma (a luminance-only correction that keeps hue), blended by
+ * mask. The ratio is bounded so near-black pixels (noise) are not blown up.
+ */
+export function applyLumaRatio(img: RgbImage, oldLuma: Float32Array, newLuma: Float32Array, mask: Mask): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const ratio = Math.min(2.5, Math.max(0.5, (newLuma[i] + 8) / (oldLuma[i] + 8)));
+    const w = mask.data[i];
+    for (let c = 0; c < 3; c++) {
+      const v = img.data[j + c];
+      out.data[j + c] = clampByte(v + w * (v * ratio - v));
+    }
+  }
+  return out;
+}
+
+/**
+ * Box mean of a plane with radius r (window (2r+1)², clipped at the borders): running sums, the
+ * vertical pass row by row over a column-sum buffer so memory is walked in order.
+ */
+export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  const invX = new Float32Array(w);
+  for (let x = 0; x < w; x++) invX[x] = 1 / (Math.min(w - 1, x + r) - Math.max(0, x - r) + 1);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    let sum = 0;
+    for (let x = 0; x <= Math.min(r, w - 1); x++) sum += src[row + x];
+    for (let x = 0; x < w; x++) {
+      tmp[row + x] = sum * invX[x];
+      const add = x + r + 1, drop = x - r;
+      if (add < w) sum += src[row + add];
+      if (drop >= 0) sum -= src[row + drop];
+    }
+  }
+  const colSum = new Float64Array(w);
+  for (let y = 0; y <= Math.min(r, h - 1); y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) colSum[x] += tmp[row + x];
+  }
+  for (let y = 0; y < h; y++) {
+    const inv = 1 / (Math.min(h - 1, y + r) - Math.max(0, y - r) + 1);
+    const row = y * w;
+    for (let x = 0; x < w; x++) out[row + x] = colSum[x] * inv;
+    const add = y + r + 1, drop = y - r;
+    if (add < h) {
+      const ra = add * w;
+      for (let x = 0; x < w; x++) colSum[x] += tmp[ra + x];
+    }
+    if (drop >= 0) {
+      const rd = drop * w;
+      for (let x = 0; x < w; x++) colSum[x] -= tmp[rd + x];
+    }
+  }
+  return out;
+}
+
+/**
+ * Self-guided filter (He et al.) on luminance, the change added equally to R, G and B: edge-preserving
+ * smoothing (flat areas, variance ≪ eps, are averaged over radius r; edges pass through). One plane
+ * instead of three keeps it at four box filters; skin texture lives in luminance anyway.
+ */
+export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
+  const { width: w, height: h } = img;
+  const n = w * h;
+  const p = luma(img);
+  const p2 = new Float32Array(n);
+  for (let i = 0; i < n; i++) p2[i] = p[i] * p[i];
+  const mean = boxMean(p, w, h, r);
+  const mean2 = boxMean(p2, w, h, r);
+  const a = p2; // reuse: p2 is no longer needed
+  const b = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const variance = mean2[i] - mean[i] * mean[i];
+    a[i] = variance / (variance + eps);
+    b[i] = mean[i] * (1 - a[i]);
+  }
+  const ma = boxMean(a, w, h, r);
+  const mb = boxMean(b, w, h, r);
+  const out = createImage(w, h);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const delta = ma[i] * p[i] + mb[i] - p[i];
+    out.data[j] = clampByte(img.data[j] + delta);
+    out.data[j + 1] = clampByte(img.data[j + 1] + delta);
+    out.data[j + 2] = clampByte(img.data[j + 2] + delta);
+  }
+  return out;
+}
+
+/**
+ * Replaces the low-frequency colour of the masked pixels by a blend towards `tone` (keeps texture:
+ * out = I − low + lerp(low, tone, k·mask)). Used to even out lip colour.
+ */
+export function unifyTone(img: RgbImage, low: RgbImage, tone: [number, number, number], mask: Mask, k: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = k * mask.data[i];
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(img.data[j + c] + w * (tone[c] - low.data[j + c]));
+  }
+  return out;
+}
+
+/** Mask-weighted mean colour. */
+export function meanColour(img: RgbImage, mask: Mask): [number, number, number] {
+  let r = 0, g = 0, b = 0, wsum = 0;
+  const n = img.width * img.height;
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const w = mask.data[i];
+    if (w <= 0) continue;
+    r += w * img.data[j]; g += w * img.data[j + 1]; b += w * img.data[j + 2]; wsum += w;
+  }
+  return wsum > 0 ? [r / wsum, g / wsum, b / wsum] : [0, 0, 0];
+}
+
+/**
+ * Feathered paste of a stylised face crop back into the picture: for each picture pixel whose crop
+ * position (through `imageToCrop`) falls inside the crop, bilinear-sample the crop and blend it in with
+ * the weight of a square mask eroded by `erode` crop pixels and ramped over `feather` crop pixels
+ * (smoothstep, i.e. the eroded-then-blurred square evaluated analytically). Mutates `target`.
+ */
+export function pasteWarped(
+  target: RgbImage,
+  crop: RgbImage,
+  imageToCrop: Affine,
+  bounds: { x0: number; y0: number; x1: number; y1: number },
+  erode: number,
+  feather: number,
+): void {
+  const { width: tw, data: td } = target;
+  const { width: cw, height: ch, data: cd } = crop;
+  const [a, b, c, d, e, f] = imageToCrop;
+  const ramp = (t: number, n: number): number => {
+    const dist = Math.min(t, n - 1 - t) - erode;
+    if (dist <= 0) return 0;
+    if (dist >= feather) return 1;
+    const u = dist / feather;
+    return u * u * (3 - 2 * u);
+  };
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
+      const w = ramp(u, cw) * ramp(v, ch);
+      if (w <= 0) continue;
+      const x0 = Math.min(cw - 2, Math.floor(u)), y0 = Math.min(ch - 2, Math.floor(v));
+      const fx = u - x0, fy = v - y0;
+      const i00 = (y0 * cw + x0) * 3, i01 = i00 + 3, i10 = i00 + cw * 3, i11 = i10 + 3;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const s = cd[i00 + k] * w00 + cd[i01 + k] * w01 + cd[i10 + k] * w10 + cd[i11 + k] * w11;
+        td[ti + k] = clampByte(td[ti + k] + w * (s - td[ti + k]));
+      }
+    }
+  }
+}
+
+/** img + (gain − 1)·(img − base) per channel: local contrast around a blurred base. */
+export function localContrast(img: RgbImage, base: RgbImage, gain: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  const k = gain - 1;
+  for (let i = 0; i < img.data.length; i++) out.data[i] = clampByte(img.data[i] + k * (img.data[i] - base.data[i]));
+  return out;
+}
+
+/** Per-pixel product of masks, optionally with each factor inverted (1 − m). */
+export function combineMasks(parts: { mask: Mask; invert?: boolean }[], scale = 1): Mask {
+  const { width, height } = parts[0].mask;
+  const data = new Float32Array(width * height).fill(scale);
+  for (const { mask, invert } of parts) {
+    for (let i = 0; i < data.length; i++) data[i] *= invert ? 1 - mask.data[i] : mask.data[i];
+  }
+  return { width, height, data };
+}
+
+/** Per-pixel maximum of masks. */
+export function maxMasks(...masks: Mask[]): Mask {
+  const { width, height } = masks[0];
+  const data = new Float32Array(width * height);
+  for (const m of masks) for (let i = 0; i < data.length; i++) if (m.data[i] > data[i]) data[i] = m.data[i];
+  return { width, height, data };
+}
+
+/** Maps each value through f (e.g. a soft threshold) into a new mask. */
+export function maskFrom(width: number, height: number, values: Float32Array, f: (v: number, i: number) => number): Mask {
+  const data = new Float32Array(width * height);
+  for (let i = 0; i < data.length; i++) data[i] = f(values[i], i);
+  return { width, height, data };
+}
+
+/** Mask-weighted mean of a plane. */
+export function weightedMean(values: Float32Array, mask: Mask): number {
+  let s = 0, w = 0;
+  for (let i = 0; i < values.length; i++) { s += values[i] * mask.data[i]; w += mask.data[i]; }
+  return w > 0 ? s / w : 0;
+}
+
+/** A crop-space mask placed in the picture through an alignment (see pasteWarped). */
+export interface WarpedMask {
+  mask: Mask;
+  imageToCrop: Affine;
+  bounds: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/** target ← target + m·(source − target) where m is the warped mask sampled bilinearly. Mutates `target`. */
+export function blendBackWarped(target: RgbImage, source: RgbImage, wm: WarpedMask): void {
+  const { width: tw, data: td } = target;
+  const sd = source.data;
+  const { width: mw, height: mh, data: md } = wm.mask;
+  const [a, b, c, d, e, f] = wm.imageToCrop;
+  for (let y = wm.bounds.y0; y < wm.bounds.y1; y++) {
+    for (let x = wm.bounds.x0; x < wm.bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > mw - 1 || v > mh - 1) continue;
+      const x0 = Math.min(mw - 2, Math.floor(u)), y0 = Math.min(mh - 2, Math.floor(v));
+      const fx = u - x0, fy = v - y0;
+      const i = y0 * mw + x0;
+      const m = md[i] * (1 - fx) * (1 - fy) + md[i + 1] * fx * (1 - fy) + md[i + mw] * (1 - fx) * fy + md[i + mw + 1] * fx * fy;
+      if (m <= 0.002) continue;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + m * (sd[ti + k] - td[ti + k]));
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { fitWithin, resizeImage, type RgbImage } from '../image.js';
 import type { ModelRegistry } from '../registry.js';
-import { toBgrPlanarTensor } from './pixels.js';
+import { toBgrPlanarTensor } from '../pixels.js';
 
 export interface DetectedFace {
   /** x, y, w, h in image pixels. */

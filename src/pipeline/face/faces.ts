@@ -10,7 +10,7 @@ import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js'
 import { detectFaces, type DetectedFace } from './detect.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
 import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
-import { maxMasks, pasteWarped, type WarpedMask } from './pixels.js';
+import { maxMasks, pasteWarped, type WarpedMask } from '../pixels.js';
 import { refineFace } from './refine.js';
 import { faceRegions } from './regions.js';
 import { FEATURE_DETAIL_GAIN, repairFeatures } from './repair.js';

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../image.js';
 import type { ModelRegistry } from '../registry.js';
 import { applyAffine, invertAffine, type Affine, type Point } from './geometry.js';
-import { toRgbPlanarUnitTensor, warpAffineBilinear } from './pixels.js';
+import { toRgbPlanarUnitTensor, warpAffineBilinear } from '../pixels.js';
 
 export const FACE_MESH_ID = 'face_mesh';
 const MESH_SIDE = 192;

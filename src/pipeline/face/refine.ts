@@ -3,7 +3,7 @@ import { fromSharp, toSharp, type RgbImage } from '../image.js';
 import {
   applyLumaRatio, blendWithMask, boxMean, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
   saturation, unifyTone, weightedMean, type Mask,
-} from './pixels.js';
+} from '../pixels.js';
 import type { FaceRegions } from './regions.js';
 
 export interface RefineOptions {

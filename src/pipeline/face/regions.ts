@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { applyAffine, type Affine, type Point } from './geometry.js';
-import type { Mask } from './pixels.js';
+import type { Mask } from '../pixels.js';
 
 /**
  * MediaPipe face-mesh index loops (FACEMESH_* connection sets walked in order). "Left"/"right" are the

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, luma, maxMasks, type Mask } from './pixels.js';
+import { addDetail, boxMean, combineMasks, luma, maxMasks, type Mask } from '../pixels.js';
 import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
