@@ -41,6 +41,13 @@ describe('texts', () => {
     expect(helpText('discord')).toContain('/anime image:');
   });
 
+  it("help shows the defaults the bot really uses (the operator's DEFAULT_STYLE)", () => {
+    const styleLine = (help: string) => help.split('\n').find((l) => l.startsWith('  style: '));
+    expect(styleLine(helpText('telegram'))).toContain('default hayao-v3)');
+    expect(styleLine(helpText('telegram', validateParams({ style: 'cute', smooth: 0.2 })))).toContain('default cute)');
+    expect(helpText('discord', validateParams({ smooth: 0.2 }))).toMatch(/smooth: .*default 0\.2\)/);
+  });
+
   it('styles: one line per style with alias, id and title', () => {
     const lines = stylesText().split('\n');
     for (const style of listStyles()) {

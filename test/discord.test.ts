@@ -1,3 +1,4 @@
+import { validateParams } from '../src/pipeline/params.js';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -322,7 +323,9 @@ describe('Discord bot against a local fake Discord', () => {
     const help = await fake.settled(fake.slashCommand(alice, 'help'));
     expect(help.callbackType).toBe(4);
     expect(isEphemeral(help.original)).toBe(true);
-    expect(help.original!.content).toBe(helpText('discord'));
+    // The help shows the operator's DEFAULT_STYLE as the default, not the built-in one.
+    expect(help.original!.content).toBe(helpText('discord', validateParams({ style: FAST })));
+    expect(help.original!.content).not.toBe(helpText('discord'));
     const styles = await fake.settled(fake.slashCommand(alice, 'styles'));
     expect(isEphemeral(styles.original)).toBe(true);
     expect(styles.original!.content).toMatch(/cute/);

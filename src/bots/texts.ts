@@ -1,5 +1,5 @@
 import { InputError } from '../pipeline/errors.js';
-import { DEFAULT_PARAMS } from '../pipeline/params.js';
+import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import { listStyles } from '../pipeline/styles.js';
 import { JobTimeoutError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
@@ -16,8 +16,8 @@ const LICENCE_NOTE =
   'Licence: the AnimeGAN-family style weights and the White-box cartoon weights are free for NON-COMMERCIAL use only ' +
   '(personal fun, research, teaching). Face models are Apache-2.0/MIT.';
 
-function defaultValue(name: (typeof CHAT_PARAMS)[number]['name']): string {
-  const v = DEFAULT_PARAMS[name];
+function defaultValue(name: (typeof CHAT_PARAMS)[number]['name'], defaults: StyleParams): string {
+  const v = defaults[name];
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   if (name === 'style') {
     const style = listStyles().find((s) => s.id === v);
@@ -26,10 +26,10 @@ function defaultValue(name: (typeof CHAT_PARAMS)[number]['name']): string {
   return String(v);
 }
 
-function parameterLines(): string[] {
+function parameterLines(defaults: StyleParams): string[] {
   return CHAT_PARAMS.map(({ key, name, spec }) => {
     const range = key === 'style' ? 'names below' : describeRange(key);
-    return `  ${key}: ${spec.help.replace(' (see /styles)', '')} (${range}, default ${defaultValue(name)})`;
+    return `  ${key}: ${spec.help.replace(' (see /styles)', '')} (${range}, default ${defaultValue(name, defaults)})`;
   });
 }
 
@@ -57,7 +57,8 @@ function commandLines(platform: TextPlatform): string[] {
   ];
 }
 
-export function helpText(platform: TextPlatform): string {
+/** `defaults`: the settings this bot actually uses when a user names none (the operator may change the style). */
+export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT_PARAMS): string {
   const example = platform === 'telegram' ? '/anime style:shinkai smooth:0.4 faces:on' : '/anime image:<file> style:shinkai smooth:0.4';
   return [
     'I turn photos into anime-style pictures and take care not to deform faces.',
@@ -65,7 +66,7 @@ export function helpText(platform: TextPlatform): string {
     ...commandLines(platform),
     '',
     'Settings (key:value, any order):',
-    ...parameterLines(),
+    ...parameterLines(defaults),
     `Example: ${example}`,
     '',
     'Styles (name or alias):',

@@ -217,7 +217,7 @@ export async function handleInteraction(ctx: DiscordContext, interaction: Intera
   try {
     if (interaction.isChatInputCommand()) {
       if (interaction.commandName === ANIME_COMMAND) await handleAnime(ctx, interaction);
-      else if (interaction.commandName === HELP_COMMAND) await replyEphemeral(interaction, helpText('discord'));
+      else if (interaction.commandName === HELP_COMMAND) await replyEphemeral(interaction, helpText('discord', ctx.defaults));
       else if (interaction.commandName === STYLES_COMMAND) await replyEphemeral(interaction, stylesText());
     } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === CONTEXT_MENU_COMMAND) {
       await handleContextMenu(ctx, interaction);

@@ -127,7 +127,7 @@ export class TelegramHandlers {
     switch (command?.name) {
       case 'start':
       case 'help':
-        return this.reply(message, helpText('telegram'));
+        return this.reply(message, helpText('telegram', this.deps.options.defaults));
       case 'styles':
         return this.reply(message, stylesText());
       case 'anime':
