@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { InputError, ModelError } from '../src/pipeline/errors.js';
 import { DEFAULT_STYLE, listStyles, resolveStyle } from '../src/pipeline/styles.js';
 import { indexHtml } from './eval/html.js';
-import { RETENTION_IOU } from './eval/measure.js';
+import { RETENTION_IOU, RETENTION_SCORE } from './eval/measure.js';
 import { evaluatePhotos } from './eval/parallel.js';
 import { listPhotos } from './eval/photos.js';
 import { buildReport, formatReport, type EvalReport } from './eval/report.js';
@@ -144,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
 /** Sorts, aggregates and writes results.json + index.html into config.outDir; prints the table (and JSON). */
 async function publish(results: PhotoResult[], config: EvalConfig, wallSeconds: number, json: boolean): Promise<number> {
   results.sort((a, b) => a.task.name.localeCompare(b.task.name));
-  const report = buildReport(results, config, RETENTION_IOU);
+  const report = buildReport(results, config, { iou: RETENTION_IOU, score: RETENTION_SCORE });
   const saved: SavedResults = { config, report, photos: results, wall_seconds: wallSeconds };
   await writeFile(path.join(config.outDir, 'results.json'), JSON.stringify(saved, null, 1));
   await writeFile(path.join(config.outDir, 'index.html'), indexHtml(report, results));

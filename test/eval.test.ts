@@ -91,13 +91,14 @@ describe('IoU and matching', () => {
 
   it('summarises rates over scored faces only', () => {
     const s = summariseVariant([
-      { nme: [0.01, 0.06, null], retained: [true, true, false], seconds: 1, reportedFaces: 3, humanFaces: 3 },
-      { nme: [0.09], retained: [true], seconds: 3, reportedFaces: 1, humanFaces: 1 },
+      { nme: [0.01, 0.06, null], retained: [true, true, false], retainedStrict: [true, false, false], seconds: 1, reportedFaces: 3, humanFaces: 3 },
+      { nme: [0.09], retained: [true], retainedStrict: [true], seconds: 3, reportedFaces: 1, humanFaces: 1 },
     ]);
     expect(s.scored_faces).toBe(3);
     expect(s.deformation_rate).toBeCloseTo(1 / 3, 12);
     expect(s.deformation_rate_strict).toBeCloseTo(2 / 3, 12);
     expect(s.retention).toBe(0.75);
+    expect(s.retention_strict).toBe(0.5);
     expect(s.seconds_per_image).toBe(2);
     expect(s.mean_nme).toBeCloseTo(0.16 / 3, 12);
   });
@@ -105,12 +106,12 @@ describe('IoU and matching', () => {
   it('keeps non-human categories out of the top-level numbers but counts human faces reported there', () => {
     const photo = (category: string, nmeValue: number, humanFaces: number): PhotoResult => ({
       task: { path: `/x/${category}.jpg`, name: `${category}.jpg`, category, index: 0 },
-      input: { width: 10, height: 10, faces: [], noiseNme: [] },
+      input: { width: 10, height: 10, faces: [], noiseNme: [], noiseRetained: [] },
       styles: [
         {
           style: 's',
-          plain: { nme: [nmeValue], retained: [true], seconds: 1, reportedFaces: 0, humanFaces: 0 },
-          ours: { nme: [nmeValue], retained: [true], seconds: 2, reportedFaces: 1, humanFaces },
+          plain: { nme: [nmeValue], retained: [true], retainedStrict: [true], seconds: 1, reportedFaces: 0, humanFaces: 0 },
+          ours: { nme: [nmeValue], retained: [true], retainedStrict: [true], seconds: 2, reportedFaces: 1, humanFaces },
         },
       ],
     });

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { alignFace, templateFor } from '../src/pipeline/face/align.js';
-import { analyseFaces } from '../src/pipeline/face/faces.js';
+import { analyseFaces, DEFAULT_FACE_STAGE, stylizeWithFaces } from '../src/pipeline/face/faces.js';
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
-import { blendBackWarped, boxMean, pasteWarped } from '../src/pipeline/pixels.js';
+import { blendBackWarped, boxMean, createMask, guidedRestore, pasteWarped } from '../src/pipeline/pixels.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -84,6 +84,38 @@ describe('face pixel loops', () => {
   });
 });
 
+describe('guided structure restore', () => {
+  /** A w×w picture split at column `edge`: left half `a`, right half `b` (grey). */
+  const split = (w: number, edge: number, a: number, b: number): RgbImage => {
+    const img = createImage(w, w);
+    for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) img.data.fill(x < edge ? a : b, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    return img;
+  };
+  const at = (img: RgbImage, x: number, y: number): number => img.data[(y * img.width + x) * 3];
+
+  it("moves the source's edge to where the guide has it, keeping the source's tones", () => {
+    const guide = split(40, 20, 30, 220); // the photo: edge at x = 20
+    const source = split(40, 24, 60, 180); // the GAN drew the same edge 4 px too far right, in its own tones
+    const out = guidedRestore(source, guide, 6, 1, createMask(40, 40, 1), 1);
+    const row = Array.from({ length: 40 }, (_, x) => at(out, x, 20));
+    const steps = row.slice(1).map((v, x) => v - row[x]);
+    // the one sharp step is now at the guide's edge (x 19 → 20); the source's own step (23 → 24) is gone
+    expect(steps.indexOf(Math.max(...steps))).toBe(19);
+    expect(steps[19]).toBeGreaterThan(30);
+    expect(steps[23]).toBeLessThan(12);
+    // far from the edge the source's own tones stay (not the guide's 30 / 220)
+    expect(Math.abs(row[5] - 60)).toBeLessThan(8);
+    expect(Math.abs(row[36] - 180)).toBeLessThan(8);
+  });
+
+  it('leaves pixels outside the mask untouched', () => {
+    const guide = split(20, 10, 0, 255);
+    const source = split(20, 14, 90, 90);
+    const out = guidedRestore(source, guide, 3, 1, createMask(20, 20, 0), 1);
+    expect(Buffer.compare(Buffer.from(out.data), Buffer.from(source.data))).toBe(0);
+  });
+});
+
 describe('feathered paste', () => {
   const solid = (w: number, h: number, v: number): RgbImage => createImage(w, h, new Uint8Array(w * h * 3).fill(v));
   const at = (img: RgbImage, x: number, y: number): number => img.data[(y * img.width + x) * 3];
@@ -146,6 +178,16 @@ describe('face detection (YuNet)', () => {
     expect(high).toHaveLength(2);
     // same faces in full-resolution coordinates whatever the detector's view size
     for (const f of low) expect(Math.max(...high.map((g) => boxIou(f.box, g.box)))).toBeGreaterThan(0.6);
+  });
+
+  it('boxes a face that fills the frame whole (coarse pass), not as a shrunk or split face', async () => {
+    const { image } = await decodeImage(readFileSync(fixture('single_face', 'stargan2_145842.jpg')), { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const faces = await detectFaces(registry, image);
+    expect(faces).toHaveLength(1);
+    const [face] = faces;
+    expect(face.score).toBeGreaterThan(0.9);
+    // forehead to chin: more than half the picture's height (the 1024 px view alone gives ~0.5 and a second box)
+    expect(face.box[3] / image.height).toBeGreaterThan(0.65);
   });
 
   it('finds nothing in a landscape without people', async () => {
@@ -245,6 +287,36 @@ describe('face-aware pipeline', () => {
     expect(second.faces).toEqual(first.faces);
     expect(second.faces.filter((f) => f.human)).toHaveLength(3);
     expect(cached.faceCache.size).toBe(1);
+  });
+
+  it('keeps the features of crowd faces too small for the face path (guided restore)', async () => {
+    const { image } = await decodeImage(readFileSync(fixture('multi_face', 'tflgles_pexels-matheus-bertelli-2467506.jpg')), { ...DEFAULT_DECODE_LIMITS, maxSide: 768 });
+    const params = validateParams({ style: FAST_STYLE });
+    const timings = {};
+    const restored = await stylizeWithFaces(registry, image, params, timings);
+    const untouched = await stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, smallFaceRestore: 0 });
+    const small = restored.faces.filter((f) => !f.human && f.box[2] < 24);
+    expect(small.length).toBeGreaterThan(10);
+    expect(timings).toHaveProperty('small_faces');
+    // luminance detail (pixel minus its 3×3 mean) inside each small face: closer to the photo's with the restore
+    const detailError = (out: RgbImage): number => {
+      let err = 0;
+      for (const f of small) {
+        const [x, y, w, h] = f.box.map(Math.round);
+        for (let yy = y + 1; yy < y + h - 1; yy++) {
+          for (let xx = x + 1; xx < x + w - 1; xx++) {
+            const d = (img: RgbImage) => {
+              let m = 0;
+              for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) m += img.data[((yy + dy) * img.width + xx + dx) * 3 + 1];
+              return img.data[(yy * img.width + xx) * 3 + 1] - m / 9;
+            };
+            err += Math.abs(d(out) - d(image));
+          }
+        }
+      }
+      return err;
+    };
+    expect(detailError(restored.output)).toBeLessThan(0.8 * detailError(untouched.output));
   });
 
   it('leaves animal faces to the plain path', async () => {

@@ -15,8 +15,10 @@ export interface VariantSummary {
   deformation_rate: number | null;
   /** Share of scored faces with NME > 0.05. */
   deformation_rate_strict: number | null;
-  /** Share of all input faces still found at the same place on the output. */
+  /** Share of all input faces still found at the same place on the output (output score ≥ 0.5). */
   retention: number | null;
+  /** The same with the output held to the input's 0.6 score threshold. */
+  retention_strict: number | null;
   seconds_per_image: number | null;
   seconds_p50: number | null;
 }
@@ -60,6 +62,8 @@ export interface SanitySummary {
   noise_floor_nme: number | null;
   /** Share of faces whose round-trip NME alone exceeds the strict deformation threshold. */
   noise_floor_over_strict: number | null;
+  /** Retention of the round trip itself: the most any output can score. */
+  noise_floor_retention: number | null;
   per_image: { photo: string; file: string; points: number; nme: number | null }[];
 }
 
@@ -81,6 +85,8 @@ function share(count: number, total: number): number | null {
 export function summariseVariant(variants: VariantMeasurement[]): VariantSummary {
   const nmes = variants.flatMap((v) => v.nme.filter((x): x is number => x !== null));
   const retained = variants.flatMap((v) => v.retained);
+  // Results written before the strict count existed have none: count them as the lenient ones.
+  const strict = variants.flatMap((v) => v.retainedStrict ?? v.retained);
   const seconds = variants.map((v) => v.seconds);
   return {
     scored_faces: nmes.length,
@@ -89,6 +95,7 @@ export function summariseVariant(variants: VariantMeasurement[]): VariantSummary
     deformation_rate: share(nmes.filter((x) => x > DEFORMED_NME).length, nmes.length),
     deformation_rate_strict: share(nmes.filter((x) => x > DEFORMED_NME_STRICT).length, nmes.length),
     retention: share(retained.filter(Boolean).length, retained.length),
+    retention_strict: share(strict.filter(Boolean).length, strict.length),
     seconds_per_image: mean(seconds),
     seconds_p50: median(seconds),
   };
@@ -149,11 +156,13 @@ export function summariseSanity(photos: PhotoResult[]): SanitySummary {
   );
   const of = (n: number) => per_image.filter((r) => r.points === n && r.nme !== null).map((r) => r.nme as number);
   const noise = photos.flatMap((p) => (p.input?.noiseNme ?? []).filter((x): x is number => x !== null));
+  const noiseKept = photos.filter((p) => !NON_HUMAN_CATEGORIES.includes(p.task.category)).flatMap((p) => p.input?.noiseRetained ?? []);
   return {
     mean_nme_68: mean(of(68)),
     mean_nme_5: mean(of(5)),
     noise_floor_nme: mean(noise),
     noise_floor_over_strict: share(noise.filter((x) => x > DEFORMED_NME_STRICT).length, noise.length),
+    noise_floor_retention: share(noiseKept.filter(Boolean).length, noiseKept.length),
     per_image,
   };
 }

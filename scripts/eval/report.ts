@@ -27,6 +27,8 @@ export interface EvalReport extends StyleSummary {
     deformed_nme: number;
     deformed_nme_strict: number;
     retention_iou: number;
+    /** Output score at which an input face counts as kept (strict retention uses the input's 0.6). */
+    retention_score: number;
     /** Categories left out of the top-level numbers (no real human faces there). */
     overall_excludes: string[];
     revision: string;
@@ -34,7 +36,7 @@ export interface EvalReport extends StyleSummary {
   errors: { photo: string; error: string }[];
 }
 
-export function buildReport(photos: PhotoResult[], config: EvalConfig, retentionIou: number): EvalReport {
+export function buildReport(photos: PhotoResult[], config: EvalConfig, retention: { iou: number; score: number }): EvalReport {
   const ok = photos.filter((p) => !p.error);
   const perStyle = Object.fromEntries(config.styles.map((s) => [s, summariseStyle(ok, s)]));
   const style = config.styles[0];
@@ -49,7 +51,8 @@ export function buildReport(photos: PhotoResult[], config: EvalConfig, retention
       min_face: config.minFace,
       deformed_nme: DEFORMED_NME,
       deformed_nme_strict: DEFORMED_NME_STRICT,
-      retention_iou: retentionIou,
+      retention_iou: retention.iou,
+      retention_score: retention.score,
       overall_excludes: NON_HUMAN_CATEGORIES,
       revision: config.revision ?? 'unknown',
     },
@@ -71,9 +74,10 @@ const HEADER = [
   `${`def>${DEFORMED_NME}`.padStart(15)}`,
   `${`def>${DEFORMED_NME_STRICT}`.padStart(15)}`,
   `${'retention'.padStart(15)}`,
+  `${'ret. strict'.padStart(15)}`,
   `${'s/image'.padStart(15)}`,
 ].join(' ');
-const SUBHEADER = `${''.padEnd(14 + 3 * 7)} ${Array(5).fill(pair('plain', 'ours')).join(' ')}`;
+const SUBHEADER = `${''.padEnd(14 + 3 * 7)} ${Array(6).fill(pair('plain', 'ours')).join(' ')}`;
 
 function row(name: string, g: GroupSummary): string {
   const v = (k: keyof VariantSummary, fmt: (x: number | null) => string) => pair(fmt(g.plain[k]), fmt(g.ours[k]));
@@ -86,6 +90,7 @@ function row(name: string, g: GroupSummary): string {
     v('deformation_rate', pct),
     v('deformation_rate_strict', pct),
     v('retention', pct),
+    v('retention_strict', pct),
     v('seconds_per_image', sec),
   ].join(' ');
 }
@@ -113,7 +118,7 @@ export function formatReport(r: EvalReport): string {
   const ev = r.evaluator;
   out.push(
     `evaluator noise floor (same input after a JPEG q75 round trip): mean NME ${f3(ev.noise_floor_nme)}, ` +
-      `${pct(ev.noise_floor_over_strict)} of faces above ${DEFORMED_NME_STRICT}`,
+      `${pct(ev.noise_floor_over_strict)} of faces above ${DEFORMED_NME_STRICT}, retention ${pct(ev.noise_floor_retention)}`,
   );
   if (ev.per_image.length) {
     out.push(
@@ -124,7 +129,7 @@ export function formatReport(r: EvalReport): string {
   }
   out.push(
     `settings: code ${r.settings.revision}, max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
-      `retention at IoU≥${r.settings.retention_iou}; "ALL people" (the top-level JSON numbers) leaves out ${r.settings.overall_excludes.join('/')}`,
+      `retention at IoU≥${r.settings.retention_iou} and output score ≥ ${r.settings.retention_score ?? 0.6} (strict: ≥ 0.6); "ALL people" (the top-level JSON numbers) leaves out ${r.settings.overall_excludes.join('/')}`,
   );
   for (const e of r.errors) out.push(`error: ${e.photo}: ${e.error}`);
   return out.join('\n');

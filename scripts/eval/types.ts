@@ -50,13 +50,17 @@ export interface InputMeasurement {
    * evaluator's own jitter on an unchanged face, i.e. the floor under any output's NME. Null when not scored.
    */
   noiseNme: (number | null)[];
+  /** Per input face: still detected after the same round trip (the floor under retention). */
+  noiseRetained: boolean[];
 }
 
 export interface VariantMeasurement {
   /** Per input face (same order): NME of the output's landmarks, null for faces not evaluated. */
   nme: (number | null)[];
-  /** Per input face: detectFaces still finds a face there on the output (IoU ≥ 0.5). */
+  /** Per input face: detectFaces still finds a face there on the output (IoU ≥ 0.5, score ≥ 0.5). */
   retained: boolean[];
+  /** The same at the input's own score threshold (0.6): no hysteresis. */
+  retainedStrict: boolean[];
   /** Pipeline.run wall time. */
   seconds: number;
   /** FaceReports the pipeline returned, and how many of them it called human. */

@@ -280,6 +280,87 @@ export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
 }
 
 /**
+ * Guided filter (He et al.) of `source` with the luminance of `guide` as the guide: each channel of the
+ * result is, in every (2r+1)² window, a linear function of the guide's luminance fitted to the source.
+ * Colours and flat shading come from `source`; edges can only sit where the guide has edges, so
+ * structure the source moved or invented (a GAN's drifted eye line) is smoothed away. The result is
+ * blended into `source` by weight·mask.
+ */
+export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps: number, mask: Mask, weight: number): RgbImage {
+  const { width: w, height: h } = source;
+  const n = w * h;
+  const I = luma(guide);
+  const meanI = boxMean(I, w, h, r);
+  const sq = new Float32Array(n);
+  for (let i = 0; i < n; i++) sq[i] = I[i] * I[i];
+  const varI = boxMean(sq, w, h, r);
+  for (let i = 0; i < n; i++) varI[i] = Math.max(0, varI[i] - meanI[i] * meanI[i]);
+  const out = createImage(w, h);
+  const p = new Float32Array(n);
+  const a = new Float32Array(n);
+  const b = new Float32Array(n);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < n; i++) p[i] = source.data[i * 3 + c];
+    const meanP = boxMean(p, w, h, r);
+    for (let i = 0; i < n; i++) sq[i] = I[i] * p[i];
+    const corr = boxMean(sq, w, h, r);
+    for (let i = 0; i < n; i++) {
+      a[i] = (corr[i] - meanI[i] * meanP[i]) / (varI[i] + eps);
+      b[i] = meanP[i] - a[i] * meanI[i];
+    }
+    const ma = boxMean(a, w, h, r);
+    const mb = boxMean(b, w, h, r);
+    for (let i = 0; i < n; i++) {
+      const k = weight * mask.data[i];
+      out.data[i * 3 + c] = clampByte(p[i] + k * (ma[i] * I[i] + mb[i] - p[i]));
+    }
+  }
+  return out;
+}
+
+export interface PixelRect {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** Copies a rectangle (inside the image) out as its own image. */
+export function extractRect(img: RgbImage, r: PixelRect): RgbImage {
+  const w = r.x1 - r.x0;
+  const out = createImage(w, r.y1 - r.y0);
+  for (let y = r.y0; y < r.y1; y++) {
+    out.data.set(img.data.subarray((y * img.width + r.x0) * 3, (y * img.width + r.x1) * 3), (y - r.y0) * w * 3);
+  }
+  return out;
+}
+
+/** Writes `patch` back into `target` at the rectangle's place (same size as the rectangle). */
+export function putRect(target: RgbImage, patch: RgbImage, r: PixelRect): void {
+  const w = r.x1 - r.x0;
+  for (let y = r.y0; y < r.y1; y++) {
+    target.data.set(patch.data.subarray((y - r.y0) * w * 3, (y - r.y0 + 1) * w * 3), (y * target.width + r.x0) * 3);
+  }
+}
+
+/**
+ * A soft ellipse filling a w×h mask: 1 inside `inner` of the radius, ramping smoothly to 0 at the
+ * mask's edge.
+ */
+export function ellipseMask(w: number, h: number, inner: number): Mask {
+  const m = createMask(w, h);
+  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const d = Math.hypot((x - cx) / (w / 2), (y - cy) / (h / 2));
+      const t = Math.min(1, Math.max(0, (1 - d) / (1 - inner)));
+      m.data[y * w + x] = t * t * (3 - 2 * t);
+    }
+  }
+  return m;
+}
+
+/**
  * Replaces the low-frequency colour of the masked pixels by a blend towards `tone` (keeps texture:
  * out = I − low + lerp(low, tone, k·mask)). Used to even out lip colour.
  */

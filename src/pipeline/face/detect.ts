@@ -25,18 +25,48 @@ const STRIDES = [8, 16, 32] as const;
 const DEFAULTS = { scoreThreshold: 0.6, nmsIou: 0.3, maxSide: 1024 };
 
 /**
- * YuNet face detection. The detector runs on a copy scaled to at most `maxSide` (YuNet finds faces
- * down to ~10 px at stride 8, so a 1024 px view still catches the small faces of a 12 MP group photo)
- * and boxes/keypoints are mapped back to `img` coordinates.
+ * YuNet face detection at two scales, results mapped back to `img` coordinates. The fine pass runs on
+ * a copy of at most `maxSide` (YuNet finds faces down to ~10 px at stride 8, so a 1024 px view still
+ * catches the small faces of a 12 MP group photo). YuNet was trained on faces up to a few hundred
+ * pixels: at 1024 px a face filling the frame comes out shrunk, shifted, sometimes split in two boxes,
+ * with a low score. A coarse pass at half that size sees those faces at a size it knows; each pass
+ * keeps the faces in its own size range (they overlap) and NMS merges them.
  */
 export async function detectFaces(registry: ModelRegistry, img: RgbImage, opts: DetectOptions = {}): Promise<DetectedFace[]> {
   const { scoreThreshold, nmsIou, maxSide } = { ...DEFAULTS, ...opts };
-  const target = fitWithin(img.width, img.height, maxSide);
-  const view = await resizeImage(img, target.width, target.height, 'lanczos3');
-  const raw = await runYunet(registry, view, scoreThreshold);
+  const fine = fitWithin(img.width, img.height, maxSide);
+  const passes: DetectedFace[][] = [];
+  const fineSide = Math.max(fine.width, fine.height);
+  const coarse = fineSide >= 2 * COARSE_MIN_SIDE ? fitWithin(img.width, img.height, Math.round(fineSide / 2)) : undefined;
+  passes.push(
+    (await detectAt(registry, img, fine, scoreThreshold)).filter((f) => !coarse || faceSide(f) <= FINE_MAX_FACE * (img.width / fine.width)),
+  );
+  if (coarse) {
+    const minSide = COARSE_MIN_FACE * (img.width / coarse.width);
+    passes.push((await detectAt(registry, img, coarse, scoreThreshold)).filter((f) => faceSide(f) >= minSide));
+  }
+  return nonMaxSuppression(passes.flat(), nmsIou);
+}
+
+/** Faces longer than this (detector-view px) are left to the coarse pass, where they are half as big. */
+const FINE_MAX_FACE = 256;
+/** Faces shorter than this in the coarse view are left to the fine pass. */
+const COARSE_MIN_FACE = 48;
+/** No coarse pass when it would be smaller than this (the fine view then holds every face size well). */
+const COARSE_MIN_SIDE = 256;
+
+const faceSide = (f: DetectedFace): number => Math.max(f.box[2], f.box[3]);
+
+async function detectAt(
+  registry: ModelRegistry,
+  img: RgbImage,
+  size: { width: number; height: number },
+  threshold: number,
+): Promise<DetectedFace[]> {
+  const view = size.width === img.width && size.height === img.height ? img : await resizeImage(img, size.width, size.height, 'lanczos3');
   const sx = img.width / view.width;
   const sy = img.height / view.height;
-  return nonMaxSuppression(raw, nmsIou).map((f) => ({
+  return (await runYunet(registry, view, threshold)).map((f) => ({
     box: [f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy],
     score: f.score,
     keypoints: f.keypoints.map(([x, y]) => [x * sx, y * sy] as [number, number]),

@@ -10,10 +10,10 @@ import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js'
 import { detectFaces, type DetectedFace } from './detect.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
 import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
-import { maxMasks, pasteWarped, type WarpedMask } from '../pixels.js';
+import { ellipseMask, extractRect, guidedRestore, maxMasks, pasteWarped, putRect, type WarpedMask } from '../pixels.js';
 import { refineFace } from './refine.js';
 import { faceRegions } from './regions.js';
-import { FEATURE_DETAIL_GAIN, repairFeatures } from './repair.js';
+import { DEFAULT_REPAIR, repairFeatures, type RepairOptions } from './repair.js';
 
 export interface FaceStageOptions {
   /** Longest side at which the whole picture is stylised in face mode (then upscaled): style cost ∝ pixels. */
@@ -30,10 +30,13 @@ export interface FaceStageOptions {
   maxFaces: number;
   /** Faces whose eyes are closer than this (working-image px) are too small for the GAN to deform visibly. */
   minEyeDistance: number;
-  /** Share of the input's eye/brow/lip detail carried into the stylised face (0 = none). */
-  featureDetail: number;
-  /** Share of the input's detail carried over the whole face oval (jaw line, nose, cheeks). */
-  faceDetail: number;
+  /** How each stylised face is repaired towards the input's structure. */
+  repair: RepairOptions;
+  /**
+   * Weight of the guided structure restore on faces that skip the face path (too small or too many):
+   * the GAN turns a 20 px face into a smudge; this keeps its eyes and mouth where they were. 0 = off.
+   */
+  smallFaceRestore: number;
 }
 
 export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
@@ -43,8 +46,8 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   cropPixelBudget: 300_000,
   maxFaces: 12,
   minEyeDistance: 10,
-  featureDetail: FEATURE_DETAIL_GAIN,
-  faceDetail: 0,
+  repair: DEFAULT_REPAIR,
+  smallFaceRestore: 1,
 });
 
 export interface FaceStageResult {
@@ -135,6 +138,18 @@ export async function stylizeWithFaces(
     // Paste small faces first so a larger overlapping face ends on top.
     .reverse();
 
+  if (opts.smallFaceRestore > 0) {
+    await timed(timings, 'small_faces', async () => {
+      const inPath = new Set(chosen.map(({ i }) => i));
+      for (const [i, face] of faces.entries()) {
+        // A face the mesh examined and found not human (an animal, a drawing) keeps the plain style;
+        // tiny faces are never examined: the mesh cannot judge a face of a few pixels.
+        if (inPath.has(i) || meshes[i]) continue;
+        restoreSmallFace(output, image, face, opts.smallFaceRestore);
+      }
+    });
+  }
+
   const minSide = Math.max(opts.cropMinSide, style.minSide);
   const natural = chosen.map(({ face }) => cropSideFor(face, { minSide, maxSide: opts.cropMaxSide, multiple: 1 }));
   const area = natural.reduce((a, s) => a + s * s, 0);
@@ -146,7 +161,7 @@ export async function stylizeWithFaces(
     const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
-    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.featureDetail, opts.faceDetail));
+    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.repair));
     const bounds = cropBounds(aligned.cropToImage, side, image);
     await timed(timings, 'paste', () => pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER));
     // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
@@ -156,6 +171,28 @@ export async function stylizeWithFaces(
   }
   return { output, faces: reports, noSharpen };
 }
+
+/**
+ * Guided restore of one face that skips the face path, in place: over the face box grown by half its
+ * size, the stylised colours are refitted onto the input's edges (soft elliptical weight).
+ */
+function restoreSmallFace(output: RgbImage, input: RgbImage, face: DetectedFace, weight: number): void {
+  const [x, y, w, h] = face.box;
+  const rect = {
+    x0: Math.max(0, Math.floor(x - w / 2)),
+    y0: Math.max(0, Math.floor(y - h / 2)),
+    x1: Math.min(input.width, Math.ceil(x + w * 1.5)),
+    y1: Math.min(input.height, Math.ceil(y + h * 1.5)),
+  };
+  const rw = rect.x1 - rect.x0, rh = rect.y1 - rect.y0;
+  if (rw < 4 || rh < 4) return;
+  const mask = ellipseMask(rw, rh, 0.5);
+  const r = Math.max(1, Math.round(Math.min(w, h) / 16));
+  putRect(output, guidedRestore(extractRect(output, rect), extractRect(input, rect), r, SMALL_FACE_EPS, mask, weight), rect);
+}
+
+/** Guided-filter regulariser for small faces (0..255 luminance): low, so small features keep their edges. */
+const SMALL_FACE_EPS = 25;
 
 /** Picture-pixel bounding box of a side×side crop placed through `cropToImage`, clipped to the picture. */
 function cropBounds(cropToImage: Affine, side: number, image: RgbImage): WarpedMask['bounds'] {

@@ -1,14 +1,33 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, luma, maxMasks, type Mask } from '../pixels.js';
+import { addDetail, boxMean, combineMasks, guidedRestore, luma, maxMasks, type Mask } from '../pixels.js';
 import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
-/** Default share of the input's eye/brow/lip luminance detail carried into the stylised crop. */
-export const FEATURE_DETAIL_GAIN = 0.4;
+export interface RepairOptions {
+  /** Share of the input's eye/brow/lip luminance detail added to the stylised crop (0 = none). */
+  featureDetail: number;
+  /** Share of the input's detail added over the whole face oval (jaw line, nose, cheeks). */
+  faceDetail: number;
+  /** Weight of the guided structure restore over the face oval (0 = off). */
+  structure: number;
+  /** Guided-filter window radius as a share of the crop side. */
+  structureRadius: number;
+  /** Guided-filter regulariser on 0..255 luminance: larger keeps more of the GAN's own shading. */
+  structureEps: number;
+}
+
+export const DEFAULT_REPAIR: Readonly<RepairOptions> = Object.freeze({
+  featureDetail: 0.4,
+  faceDetail: 0,
+  structure: 1,
+  structureRadius: 1 / 32,
+  structureEps: 50,
+});
 
 /**
- * Post-repair after stylising: the GAN may smear or shift small features, so the refined input's
- * high-frequency luminance (its eye, brow and lip edges) is added back through the feathered region
+ * Post-repair after stylising: the GAN may smear or shift features. A guided filter with the refined
+ * input as guide puts the stylised colours back onto the input's edges over the face oval, then the
+ * input's high-frequency luminance (eye, brow and lip edges) is added through the feathered region
  * masks. Features stay where they were; glasses reflections are not carried over.
  */
 export function repairFeatures(
@@ -16,15 +35,23 @@ export function repairFeatures(
   refined: RgbImage,
   regions: FaceRegions,
   notes: RefineNotes,
-  gain = FEATURE_DETAIL_GAIN,
-  faceGain = 0,
+  opts: RepairOptions = DEFAULT_REPAIR,
 ): RgbImage {
   const side = regions.side;
+  let out = styled;
+  if (opts.structure > 0) {
+    const r = Math.max(1, Math.round(side * opts.structureRadius));
+    out = guidedRestore(out, refined, r, opts.structureEps, regions.face, opts.structure);
+  }
+  if (opts.featureDetail <= 0 && opts.faceDetail <= 0) return out;
   const L = luma(refined);
   const base = boxMean(L, side, side, Math.max(2, Math.round(side / 48)));
-  const features = maxMasks(scaled(maxMasks(regions.eyes, regions.brows, regions.lips), gain), scaled(regions.face, faceGain));
+  const features = maxMasks(
+    scaled(maxMasks(regions.eyes, regions.brows, regions.lips), opts.featureDetail),
+    scaled(regions.face, opts.faceDetail),
+  );
   const mask = combineMasks([{ mask: features }, { mask: notes.specular, invert: true }]);
-  return addDetail(styled, L, base, mask, 1);
+  return addDetail(out, L, base, mask, 1);
 }
 
 function scaled(m: Mask, k: number): Mask {
