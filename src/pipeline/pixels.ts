@@ -318,6 +318,19 @@ export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps:
   return out;
 }
 
+/**
+ * Swaps the finest luminance detail (pixel minus its 3×3 mean) of `img` for that of `photo`, by
+ * weight·mask: tiny faces get their eyes and mouth back.
+ */
+export function replaceFineDetail(img: RgbImage, photo: RgbImage, mask: Mask, weight: number): RgbImage {
+  const { width: w, height: h } = img;
+  const Lp = luma(photo), Li = luma(img);
+  const bp = boxMean(Lp, w, h, 1), bi = boxMean(Li, w, h, 1);
+  const diff = new Float32Array(Lp.length);
+  for (let k = 0; k < diff.length; k++) diff[k] = Lp[k] - bp[k] - (Li[k] - bi[k]);
+  return addDetail(img, diff, new Float32Array(diff.length), mask, weight);
+}
+
 export interface PixelRect {
   x0: number;
   y0: number;

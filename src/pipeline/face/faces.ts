@@ -10,7 +10,7 @@ import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js'
 import { detectFaces, type DetectedFace } from './detect.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
 import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
-import { ellipseMask, extractRect, guidedRestore, maxMasks, pasteWarped, putRect, type WarpedMask } from '../pixels.js';
+import { ellipseMask, extractRect, guidedRestore, maxMasks, pasteWarped, putRect, replaceFineDetail, type WarpedMask } from '../pixels.js';
 import { refineFace } from './refine.js';
 import { faceRegions } from './regions.js';
 import { DEFAULT_REPAIR, repairFeatures, type RepairOptions } from './repair.js';
@@ -174,7 +174,8 @@ export async function stylizeWithFaces(
 
 /**
  * Guided restore of one face that skips the face path, in place: over the face box grown by half its
- * size, the stylised colours are refitted onto the input's edges (soft elliptical weight).
+ * size, the stylised colours are refitted onto the input's edges and take its fine detail (soft
+ * elliptical weight).
  */
 function restoreSmallFace(output: RgbImage, input: RgbImage, face: DetectedFace, weight: number): void {
   const [x, y, w, h] = face.box;
@@ -188,7 +189,12 @@ function restoreSmallFace(output: RgbImage, input: RgbImage, face: DetectedFace,
   if (rw < 4 || rh < 4) return;
   const mask = ellipseMask(rw, rh, 0.5);
   const r = Math.max(1, Math.round(Math.min(w, h) / 16));
-  putRect(output, guidedRestore(extractRect(output, rect), extractRect(input, rect), r, SMALL_FACE_EPS, mask, weight), rect);
+  const photo = extractRect(input, rect);
+  const restored = guidedRestore(extractRect(output, rect), photo, r, SMALL_FACE_EPS, mask, weight);
+  // The guided fit keeps the stylised patch's own (flattened) contrast; a face of a few pixels also
+  // needs the photo's fine detail.
+  const patch = replaceFineDetail(restored, photo, mask, weight);
+  putRect(output, patch, rect);
 }
 
 /** Guided-filter regulariser for small faces (0..255 luminance): low, so small features keep their edges. */
