@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { fromSharp, toSharp, type RgbImage } from '../image.js';
 import {
-  applyLumaRatio, blendWithMask, boxMean, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
+  applyLumaRatio, blendWithMask, boxMean, clahe, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
   saturation, unifyTone, weightedMean, type Mask,
 } from '../pixels.js';
 import type { FaceRegions } from './regions.js';
@@ -57,19 +57,9 @@ function classifyLight(L: Float32Array, regions: FaceRegions): RefineNotes['ligh
 }
 
 /** CLAHE on luminance only (hue kept by scaling RGB), applied inside the face oval. */
-async function equaliseLight(img: RgbImage, L: Float32Array, faceMask: Mask): Promise<RgbImage> {
-  const side = img.width;
-  const bytes = new Uint8Array(L.length);
-  for (let i = 0; i < L.length; i++) bytes[i] = Math.round(L[i]);
-  const tile = Math.max(8, Math.round(side / 6));
-  const eq = await sharp(bytes, { raw: { width: side, height: img.height, channels: 1 } })
-    .clahe({ width: tile, height: tile, maxSlope: 3 })
-    .extractChannel(0)
-    .raw()
-    .toBuffer();
-  const newL = new Float32Array(L.length);
-  for (let i = 0; i < L.length; i++) newL[i] = eq[i];
-  return applyLumaRatio(img, L, newL, faceMask);
+function equaliseLight(img: RgbImage, L: Float32Array, faceMask: Mask): RgbImage {
+  const tile = Math.max(8, Math.round(img.width / 6));
+  return applyLumaRatio(img, L, clahe(L, img.width, img.height, tile, 3), faceMask);
 }
 
 /**
@@ -121,7 +111,7 @@ export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: Ref
   let L = luma(img);
   const light = classifyLight(L, regions);
   if (light !== 'ok') {
-    img = await equaliseLight(img, L, regions.face);
+    img = equaliseLight(img, L, regions.face);
     L = luma(img);
   }
   const sat = saturation(img);
