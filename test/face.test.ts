@@ -6,7 +6,7 @@ import { analyseFaces, DEFAULT_FACE_STAGE, stylizeWithFaces } from '../src/pipel
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
-import { blendBackWarped, boxMean, createMask, guidedRestore, pasteWarped } from '../src/pipeline/pixels.js';
+import { blendBackWarped, boxMean, clahe, createMask, guidedRestore, pasteWarped } from '../src/pipeline/pixels.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -81,6 +81,25 @@ describe('face pixel loops', () => {
         expect(out[y * w + x]).toBeCloseTo(sum / n, 3);
       }
     }
+  });
+});
+
+describe('CLAHE', () => {
+  it('spreads a dark, flat face over the range, keeps the order of tones, and leaves a full-range picture alone', () => {
+    const w = 64, h = 64;
+    const dark = new Float32Array(w * h).map((_, i) => 20 + ((i % w) * 30) / w); // 20..50, left to right
+    const eq = clahe(dark, w, h, 16, 3);
+    const row = Array.from({ length: w }, (_, x) => eq[32 * w + x]);
+    expect(Math.max(...row) - Math.min(...row)).toBeGreaterThan(40); // was 30; the slope limit stops it going further
+    expect(eq.reduce((a, v) => a + v, 0) / eq.length).toBeGreaterThan(40); // mean was 35
+    // tones keep their order: stripes of 30 and 40 stay darker / lighter than their neighbours
+    const stripes = new Float32Array(w * h).map((_, i) => (i % 2 ? 40 : 30));
+    const st = clahe(stripes, w, h, 16, 3);
+    for (let i = 1; i < st.length; i += 2) expect(st[i]).toBeGreaterThan(st[i - 1]);
+    // a uniform spread 0..255 is already equalised: the mapping stays close to identity
+    const full = new Float32Array(w * h).map((_, i) => (i * 255) / (w * h - 1));
+    const same = clahe(full, w, h, 64, 3);
+    for (let i = 0; i < full.length; i += 97) expect(Math.abs(same[i] - full[i])).toBeLessThan(6);
   });
 });
 
