@@ -31,6 +31,8 @@ export interface FaceRegions {
   nose: Mask;
   /** The whole face oval. */
   face: Mask;
+  /** The face oval grown past the jaw line and hairline (where the structure repair must reach too). */
+  faceGrown: Mask;
   /** Rings around the eyes where glasses lenses sit (eyes dilated generously), for glasses checks. */
   lensArea: Mask;
   /** Crop-pixel rectangle on the nose bridge between the inner eye corners, where glasses frames cross. */
@@ -91,8 +93,9 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
   const path = (idx: number[]): string => polygonPath(idx.map((i) => pts[i]));
   const eyeSpan = Math.hypot(pts[33][0] - pts[263][0], pts[33][1] - pts[263][1]);
   const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
-  const [face, eyes, brows, lips, nose, lensArea] = await Promise.all([
+  const [face, faceGrown, eyes, brows, lips, nose, lensArea] = await Promise.all([
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
+    rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
     rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma, eyeSpan / 40),
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma, 0, [path(MESH_LIPS_INNER)]),
@@ -109,5 +112,5 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
     y1: Math.min(side, Math.round(pts[197][1])),
   };
-  return { side, skin, eyes, brows, lips, nose, face, lensArea, bridge };
+  return { side, skin, eyes, brows, lips, nose, face, faceGrown, lensArea, bridge };
 }
