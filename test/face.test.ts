@@ -250,11 +250,16 @@ describe('alignment and landmarks', () => {
   });
 
   it('examines only the largest faces of a crowd', async () => {
-    const crowd = await analyseFaces(registry, (await load('multi_face', 'hpc203_selfie.jpg')).image, {});
-    expect(crowd.faces.length).toBeGreaterThan(12);
-    const examined = crowd.meshes.filter((m) => m !== undefined);
+    const file = readFileSync(fixture('multi_face', 'hpc203_selfie.jpg'));
+    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const crowd = await analyseFaces(registry, image, {});
+    expect(crowd.faces.length).toBeGreaterThan(100);
+    const examined = crowd.meshes.flatMap((m, i) => (m ? [crowd.faces[i]] : []));
     expect(examined.length).toBeGreaterThan(0);
-    expect(examined.length).toBeLessThanOrEqual(12);
+    expect(examined.length).toBeLessThanOrEqual(DEFAULT_FACE_STAGE.maxFaces);
+    // the rest are too small for the mesh (eyes under minEyeDistance apart) or past the largest maxFaces
+    const eyes = (f: (typeof crowd.faces)[number]) => Math.hypot(f.keypoints[1][0] - f.keypoints[0][0], f.keypoints[1][1] - f.keypoints[0][1]);
+    for (const f of examined) expect(eyes(f)).toBeGreaterThanOrEqual(DEFAULT_FACE_STAGE.minEyeDistance);
   });
 });
 
