@@ -321,6 +321,8 @@ describe('face-aware pipeline', () => {
     const untouched = await stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, smallFaceRestore: 0 });
     const small = restored.faces.filter((f) => !f.human && f.box[2] < 24);
     expect(small.length).toBeGreaterThan(10);
+    expect(small.every((f) => f.restored)).toBe(true);
+    expect(untouched.faces.some((f) => f.restored)).toBe(false);
     expect(timings).toHaveProperty('small_faces');
     // luminance detail (pixel minus its 3×3 mean) inside each small face: closer to the photo's with the restore
     const detailError = (out: RgbImage): number => {

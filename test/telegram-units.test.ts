@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ChatBudget } from '../src/bots/telegram/chat-budget.js';
 import { parseCommand, type TgMessage } from '../src/bots/telegram/message.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
-import { parseRestyleData, restyleData, restyleKeyboard } from '../src/bots/telegram/reply.js';
+import { parseRestyleData, restyleData, restyleKeyboard, resultCaption } from '../src/bots/telegram/reply.js';
+import { validateParams } from '../src/pipeline/params.js';
+import type { FaceReport } from '../src/pipeline/pipeline.js';
 import { withRetryAfter } from '../src/bots/telegram/retry.js';
 import { listStyles } from '../src/pipeline/styles.js';
 
@@ -57,6 +59,21 @@ describe('re-style buttons', () => {
     expect(parseRestyleData(restyleData('k', 0))).toEqual({ key: 'k', style: listStyles()[0] });
     expect(parseRestyleData('rs:k:99')).toBeUndefined();
     expect(parseRestyleData('something else')).toBeUndefined();
+  });
+});
+
+describe('result caption', () => {
+  const face = (human: boolean, restored: boolean): FaceReport => ({ box: [0, 0, 9, 9], score: 0.9, keypoints: [], human, aligned: human, restored });
+  const caption = (faces: FaceReport[], faceCare = true) =>
+    resultCaption({ style: 'animeganv3_cute', faces }, validateParams({ style: 'animeganv3_cute', faces: faceCare }));
+
+  it('counts faces painted on the face path and crowd faces restored, not animal faces', () => {
+    expect(caption([face(true, false)])).toContain('1 face kept in shape');
+    // a crowd photo whose faces are all too small for the face path still had them kept
+    expect(caption([face(false, true), face(false, true), face(false, true)])).toContain('3 faces kept in shape');
+    // an animal face: examined, not human, left to the plain style
+    expect(caption([face(false, false)])).toContain('no faces found');
+    expect(caption([face(true, false)], false)).toContain('face care off');
   });
 });
 

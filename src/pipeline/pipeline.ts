@@ -22,6 +22,11 @@ export interface FaceReport {
   human: boolean;
   /** The face was rotation-aligned to the canonical template (keypoint confidence ≥ alignThreshold). */
   aligned: boolean;
+  /**
+   * Too small for the face path (or past the largest 12), its features were kept in place by the
+   * guided restore on the whole picture instead.
+   */
+  restored: boolean;
 }
 
 export interface PipelineResult {

@@ -44,8 +44,8 @@ export function restyleKeyboard(originalKey: string, currentStyle: string): Inli
 }
 
 export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: StyleParams): string {
-  const human = result.faces.filter((f) => f.human).length;
-  const faces = !params.faces ? 'face care off' : human === 0 ? 'no faces found' : human === 1 ? '1 face kept in shape' : `${human} faces kept in shape`;
+  const kept = result.faces.filter((f) => f.human || f.restored).length;
+  const faces = !params.faces ? 'face care off' : kept === 0 ? 'no faces found' : kept === 1 ? '1 face kept in shape' : `${kept} faces kept in shape`;
   const parts = [`🎨 ${styleTitle(result.style)}`, faces];
   if (params.compare) parts.push('before → after');
   return `${parts.join(' · ')}\nTap a style below to try another.`;

@@ -133,6 +133,7 @@ export async function stylizeWithFaces(
     keypoints: f.keypoints.map(([x, y]) => [round1(x), round1(y)] as [number, number]),
     human: (meshes[i]?.presence ?? -Infinity) >= HUMAN_PRESENCE_LOGIT,
     aligned: false,
+    restored: false,
   }));
 
   const style = resolveStyle(params.style);
@@ -151,6 +152,7 @@ export async function stylizeWithFaces(
         // tiny faces are never examined: the mesh cannot judge a face of a few pixels.
         if (inPath.has(i) || meshes[i]) continue;
         restoreSmallFace(output, image, face, opts.smallFaceRestore);
+        reports[i].restored = true;
       }
     });
   }
