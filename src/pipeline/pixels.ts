@@ -324,11 +324,26 @@ export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps:
  */
 export function replaceFineDetail(img: RgbImage, photo: RgbImage, mask: Mask, weight: number): RgbImage {
   const { width: w, height: h } = img;
-  const Lp = luma(photo), Li = luma(img);
-  const bp = boxMean(Lp, w, h, 1), bi = boxMean(Li, w, h, 1);
-  const diff = new Float32Array(Lp.length);
-  for (let k = 0; k < diff.length; k++) diff[k] = Lp[k] - bp[k] - (Li[k] - bi[k]);
-  return addDetail(img, diff, new Float32Array(diff.length), mask, weight);
+  const fine = (L: Float32Array): Float32Array => {
+    const mean = boxMean(L, w, h, 1);
+    for (let k = 0; k < L.length; k++) L[k] -= mean[k];
+    return L;
+  };
+  return addDetail(img, fine(luma(photo)), fine(luma(img)), mask, weight);
+}
+
+/** A 0..1 mask from 8-bit grey values (sharp's raw single-channel output). */
+export function maskFromBytes(width: number, height: number, bytes: Uint8Array): Mask {
+  const data = new Float32Array(width * height);
+  for (let i = 0; i < data.length; i++) data[i] = bytes[i] / 255;
+  return { width, height, data };
+}
+
+/** A mask as 8-bit grey values (for sharp), clamped to 0..1 first. */
+export function maskToBytes(m: Mask): Uint8Array {
+  const bytes = new Uint8Array(m.data.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, m.data[i])) * 255);
+  return bytes;
 }
 
 /**

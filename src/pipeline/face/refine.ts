@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { fromSharp, toSharp, type RgbImage } from '../image.js';
 import {
   applyLumaRatio, blendWithMask, boxMean, clahe, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
-  saturation, unifyTone, weightedMean, type Mask,
+  maskFromBytes, maskToBytes, saturation, unifyTone, weightedMean, type Mask,
 } from '../pixels.js';
 import type { FaceRegions } from './regions.js';
 
@@ -35,12 +35,8 @@ async function gaussian(img: RgbImage, sigma: number): Promise<RgbImage> {
 }
 
 async function blurMask(m: Mask, sigma: number): Promise<Mask> {
-  const bytes = new Uint8Array(m.data.length);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(clamp01(m.data[i]) * 255);
-  const raw = await sharp(bytes, { raw: { width: m.width, height: m.height, channels: 1 } }).blur(Math.max(0.3, sigma)).raw().toBuffer();
-  const data = new Float32Array(m.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = raw[i] / 255;
-  return { width: m.width, height: m.height, data };
+  const raw = await sharp(maskToBytes(m), { raw: { width: m.width, height: m.height, channels: 1 } }).blur(Math.max(0.3, sigma)).raw().toBuffer();
+  return maskFromBytes(m.width, m.height, raw);
 }
 
 /** Luminance statistics over the face oval, in the aligned crop (left/right = crop halves). */

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { applyAffine, type Affine, type Point } from './geometry.js';
-import type { Mask } from '../pixels.js';
+import { combineMasks, maskFromBytes, type Mask } from '../pixels.js';
 
 /**
  * MediaPipe face-mesh index loops (FACEMESH_* connection sets walked in order). "Left"/"right" are the
@@ -71,20 +71,7 @@ async function rasterise(side: number, paths: string[], sigma: number, grow = 0,
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><rect width="100%" height="100%" fill="black"/>${body}</svg>`;
   let pipeline = sharp(Buffer.from(svg)).extractChannel(0);
   if (sigma >= 0.3) pipeline = pipeline.blur(sigma);
-  const raw = await pipeline.raw().toBuffer();
-  const data = new Float32Array(side * side);
-  for (let i = 0; i < data.length; i++) data[i] = raw[i] / 255;
-  return { width: side, height: side, data };
-}
-
-function subtract(a: Mask, ...others: Mask[]): Mask {
-  const data = new Float32Array(a.data.length);
-  for (let i = 0; i < data.length; i++) {
-    let v = a.data[i];
-    for (const o of others) v *= 1 - o.data[i];
-    data[i] = v;
-  }
-  return { width: a.width, height: a.height, data };
+  return maskFromBytes(side, side, await pipeline.raw().toBuffer());
 }
 
 /** Builds the region masks of one face from its mesh points (working-image coordinates) in crop space. */
@@ -102,7 +89,7 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     rasterise(side, [polygonPath(convexHull(MESH_NOSE.map((i) => pts[i])))], sigma * 1.5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
   ]);
-  const skin = subtract(face, eyes, brows, lips);
+  const skin = combineMasks([{ mask: face }, ...[eyes, brows, lips].map((mask) => ({ mask, invert: true }))]);
   const [innerR, innerL] = [pts[133], pts[362]];
   const cx = (innerR[0] + innerL[0]) / 2;
   const halfW = Math.max(1, Math.abs(innerL[0] - innerR[0]) / 4);

@@ -1,13 +1,11 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, guidedRestore, luma, maxMasks, type Mask } from '../pixels.js';
+import { addDetail, boxMean, combineMasks, guidedRestore, luma, maxMasks } from '../pixels.js';
 import type { RefineNotes } from './refine.js';
 import type { FaceRegions } from './regions.js';
 
 export interface RepairOptions {
   /** Share of the input's eye/brow/lip luminance detail added to the stylised crop (0 = none). */
   featureDetail: number;
-  /** Share of the input's detail added over the whole face oval (jaw line, nose, cheeks). */
-  faceDetail: number;
   /** Weight of the guided structure restore over the face and jaw line (0 = off). */
   structure: number;
   /** Guided-filter window radius as a share of the crop side. */
@@ -18,7 +16,6 @@ export interface RepairOptions {
 
 export const DEFAULT_REPAIR: Readonly<RepairOptions> = Object.freeze({
   featureDetail: 0.4,
-  faceDetail: 0,
   structure: 1,
   structureRadius: 1 / 32,
   structureEps: 50,
@@ -45,19 +42,9 @@ export function repairFeatures(
     // (eval subset, 42 faces: jaw error 0.081 plain, 0.050 restoring the oval, 0.047 the grown oval).
     out = guidedRestore(out, refined, r, opts.structureEps, regions.faceGrown, opts.structure);
   }
-  if (opts.featureDetail <= 0 && opts.faceDetail <= 0) return out;
+  if (opts.featureDetail <= 0) return out;
   const L = luma(refined);
   const base = boxMean(L, side, side, Math.max(2, Math.round(side / 48)));
-  const features = maxMasks(
-    scaled(maxMasks(regions.eyes, regions.brows, regions.lips), opts.featureDetail),
-    scaled(regions.face, opts.faceDetail),
-  );
-  const mask = combineMasks([{ mask: features }, { mask: notes.specular, invert: true }]);
-  return addDetail(out, L, base, mask, 1);
-}
-
-function scaled(m: Mask, k: number): Mask {
-  const data = new Float32Array(m.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = m.data[i] * k;
-  return { width: m.width, height: m.height, data };
+  const mask = combineMasks([{ mask: maxMasks(regions.eyes, regions.brows, regions.lips) }, { mask: notes.specular, invert: true }]);
+  return addDetail(out, L, base, mask, opts.featureDetail);
 }
