@@ -18,7 +18,7 @@ import {
 import { summariseStyle, summariseVariant } from '../scripts/eval/aggregate.js';
 import type { PhotoResult } from '../scripts/eval/types.js';
 import { growAndClip, iou, matchBoxes, type Box, type Point } from '../scripts/eval/geometry.js';
-import { landmarkCrop, measureLandmarks68 } from '../scripts/eval/landmarks68.js';
+import { landmarkCrop, measureLandmarks68, MIRROR_68 } from '../scripts/eval/landmarks68.js';
 import { fivePointsFrom68, interOcular68, nme } from '../scripts/eval/nme.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
@@ -125,6 +125,34 @@ describe('IoU and matching', () => {
     expect(s.human_faces_in_nonhuman_photos).toBe(1);
     expect(s.human_faces_by_category).toEqual({ animal: 1, no_face: 0 });
   });
+
+  it('lists the deformed faces and the rate over faces the evaluator places consistently', () => {
+    const photo: PhotoResult = {
+      task: { path: '/x/a.jpg', name: 'multi_face/a.jpg', category: 'multi_face', index: 0 },
+      input: {
+        width: 100,
+        height: 100,
+        faces: [20, 30, 40, 50].map((w) => ({ box: [0, 0, w, w] as Box, score: 0.9, crop: { left: 0, top: 0, width: w, height: w }, landmarks: [], interOcular: 1, evaluated: true })),
+        noiseNme: [],
+        noiseRetained: [],
+        mirrorNme: [0.02, 0.2, 0.03, 0.04],
+      },
+      styles: [
+        {
+          style: 's',
+          plain: { nme: [0.1, 0.3, 0.02, null], retained: [], retainedStrict: [], seconds: 1, reportedFaces: 0, humanFaces: 0 },
+          ours: { nme: [0.09, 0.15, 0.03, null], retained: [], retainedStrict: [], seconds: 1, reportedFaces: 4, humanFaces: 4 },
+        },
+      ],
+    };
+    const s = summariseStyle([photo], 's');
+    expect(s.deformed_faces.map((d) => [d.face, d.width, d.ours_nme, d.evaluator_mirror_nme])).toEqual([
+      [1, 30, 0.15, 0.2],
+      [0, 20, 0.09, 0.02],
+    ]);
+    // face 1 is left out (the evaluator disagrees with itself there), face 3 was not scored
+    expect(s.consistent).toEqual({ scored_faces: 2, plain_deformation_rate: 0.5, ours_deformation_rate: 0.5 });
+  });
 });
 
 describe('ground-truth parsers on the shipped files', () => {
@@ -186,6 +214,25 @@ describe('68-point evaluation model', () => {
     expect(error).toBeLessThan(0.1);
     // Measuring the same picture twice at the same crop must agree exactly (the basis of input/output NME).
     expect(nme(points, await measureLandmarks68(registry, image, crop), interOcular68(points))).toBe(0);
+  });
+
+  it('mirrors landmarks back onto the face: the mirrored look agrees with the direct one on a frontal face', async () => {
+    expect(MIRROR_68).toHaveLength(68);
+    MIRROR_68.forEach((j, i) => expect(MIRROR_68[j]).toBe(i));
+    for (const centre of [8, 27, 30, 33, 51, 57, 62, 66]) expect(MIRROR_68[centre]).toBe(centre);
+    const { image } = await decodeImage(await readFile(fixture('landmarks_gt', 'sdm_image_0001.png')), DEFAULT_DECODE_LIMITS);
+    const [face] = await detectFaces(registry, image);
+    const crop = landmarkCrop(face.box, image.width, image.height)!;
+    const direct = await measureLandmarks68(registry, image, crop);
+    const mirrored = await measureLandmarks68(registry, image, crop, true);
+    // relabelled: the picture-left outer eye corner (36) stays on the left
+    expect(mirrored[36][0]).toBeLessThan(mirrored[45][0]);
+    const disagreement = nme(direct, mirrored, interOcular68(direct));
+    expect(disagreement).toBeGreaterThan(0); // a genuinely second look, not the same numbers
+    expect(disagreement).toBeLessThan(0.05);
+    // without mirroring back, the points would sit a face-width off
+    const unrelabelled = MIRROR_68.map((j) => mirrored[j]);
+    expect(nme(direct, unrelabelled, interOcular68(direct))).toBeGreaterThan(0.2);
   });
 });
 

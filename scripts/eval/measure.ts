@@ -137,6 +137,7 @@ export class PhotoEvaluator {
       faces,
       noiseNme: await this.faceNmes(faces, roundTrip),
       noiseRetained: (await this.retention(faces, roundTrip)).retained,
+      mirrorNme: await this.faceNmes(faces, img, true),
       recall: await this.recall(task, detected, scale),
       sanity: await this.sanity(task, faces, scale),
     };
@@ -176,15 +177,18 @@ export class PhotoEvaluator {
     };
   }
 
-  /** Per face: NME of `img`'s landmarks at the face's input crop against the input's; null when not scored. */
-  private async faceNmes(faces: InputFace[], img: RgbImage): Promise<(number | null)[]> {
+  /**
+   * Per face: NME of `img`'s landmarks at the face's input crop against the input's (`mirrored`: measured on
+   * the mirrored crop); null when not scored.
+   */
+  private async faceNmes(faces: InputFace[], img: RgbImage, mirrored = false): Promise<(number | null)[]> {
     const nmes: (number | null)[] = [];
     for (const face of faces) {
       if (!face.evaluated) {
         nmes.push(null);
         continue;
       }
-      const value = nme(face.landmarks, await measureLandmarks68(this.registry, img, face.crop), face.interOcular);
+      const value = nme(face.landmarks, await measureLandmarks68(this.registry, img, face.crop, mirrored), face.interOcular);
       nmes.push(Number.isFinite(value) ? value : null);
     }
     return nmes;

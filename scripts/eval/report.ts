@@ -1,4 +1,5 @@
 import {
+  EVALUATOR_CONSISTENT_NME,
   DEFORMED_NME,
   DEFORMED_NME_STRICT,
   NON_HUMAN_CATEGORIES,
@@ -101,6 +102,18 @@ export function styleTable(style: string, s: StyleSummary): string {
   lines.push(row('ALL people', s), row('ALL photos', s.all_photos));
   const byCategory = Object.entries(s.human_faces_by_category).map(([c, n]) => `${c} ${n}`).join(', ');
   lines.push(`human faces reported in non-human photos (ours): ${s.human_faces_in_nonhuman_photos}${byCategory ? ` (${byCategory})` : ''}`);
+  const c = s.consistent;
+  if (c) {
+    lines.push(
+      `faces the evaluator places consistently (its landmarks move ≤ ${EVALUATOR_CONSISTENT_NME} when it sees the face mirrored): ` +
+        `${c.scored_faces} of ${s.ours.scored_faces}; deformed > ${DEFORMED_NME} among them: plain ${pct(c.plain_deformation_rate)}, ours ${pct(c.ours_deformation_rate)}`,
+    );
+  }
+  for (const d of s.deformed_faces ?? []) {
+    lines.push(
+      `  deformed (ours): ${d.photo} face ${d.face} (${d.width} px): NME plain ${f3(d.plain_nme)} → ours ${f3(d.ours_nme)}, evaluator mirror disagreement ${f3(d.evaluator_mirror_nme)}`,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -52,6 +52,12 @@ export interface InputMeasurement {
   noiseNme: (number | null)[];
   /** Per input face: still detected after the same round trip (the floor under retention). */
   noiseRetained: boolean[];
+  /**
+   * Per input face: NME between the evaluation model's landmarks on the face and on the face mirrored (points
+   * mirrored back): how well the evaluator agrees with itself there. Profiles, half faces and deep shadow
+   * score high. Null when not scored; absent in results written before it existed.
+   */
+  mirrorNme?: (number | null)[];
 }
 
 export interface VariantMeasurement {
