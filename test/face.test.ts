@@ -6,6 +6,8 @@ import { analyseFaces, DEFAULT_FACE_STAGE, stylizeWithFaces } from '../src/pipel
 import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
+import type { FaceRegions } from '../src/pipeline/face/regions.js';
+import { repairFeatures } from '../src/pipeline/face/repair.js';
 import { blendBackWarped, boxMean, clahe, createMask, guidedRestore, pasteWarped } from '../src/pipeline/pixels.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
@@ -132,6 +134,32 @@ describe('guided structure restore', () => {
     const source = split(20, 14, 90, 90);
     const out = guidedRestore(source, guide, 3, 1, createMask(20, 20, 0), 1);
     expect(Buffer.compare(Buffer.from(out.data), Buffer.from(source.data))).toBe(0);
+  });
+
+  it('repair is guided by the unsmoothed crop: a crease the GAN kept is not flattened with the smoothed skin', () => {
+    const side = 128; // guided window radius side/32 = 4 px
+    const flat = (v: number): RgbImage => createImage(side, side, new Uint8Array(side * side * 3).fill(v));
+    const withCrease = (base: number, dark: number): RgbImage => {
+      const img = flat(base);
+      for (let y = 0; y < side; y++) img.data.fill(dark, (y * side + 60) * 3, (y * side + 63) * 3);
+      return img;
+    };
+    const none = createMask(side, side, 0);
+    const regions: FaceRegions = {
+      side, skin: createMask(side, side, 1), eyes: none, brows: none, lips: none, nose: none, face: createMask(side, side, 1),
+      faceGrown: createMask(side, side, 1), lensArea: none, bridge: { x0: 0, x1: 1, y0: 0, y1: 1 },
+    };
+    const notes = { glasses: false, specular: none, light: 'ok' as const, lipSaturation: 0 };
+    const photo = withCrease(150, 110); // a smile line in the photo
+    const smoothed = flat(148); // skin smoothing flattened it before stylising...
+    const styled = withCrease(140, 115); // ...but the GAN still drew it, in its own tones
+    const depth = (img: RgbImage) => at(img, 40, 64) - at(img, 61, 64);
+    const repaired = repairFeatures(styled, { image: smoothed, structure: photo, notes }, regions);
+    expect(depth(repaired)).toBeGreaterThan(18); // of the GAN's 25
+    expect(Math.abs(at(repaired, 40, 64) - 140)).toBeLessThan(3); // flat skin keeps the stylised tone
+    // guided by the smoothed crop the crease is taken for a GAN artefact and smoothed away
+    const fromSmoothed = repairFeatures(styled, { image: smoothed, structure: smoothed, notes }, regions);
+    expect(depth(fromSmoothed)).toBeLessThan(12);
   });
 });
 

@@ -168,7 +168,7 @@ export async function stylizeWithFaces(
     const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
     const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth, eyes: params.eyes }));
     const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
-    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined.image, regions, refined.notes, opts.repair));
+    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined, regions, opts.repair));
     const bounds = cropBounds(aligned.cropToImage, side, image);
     await timed(timings, 'paste', () => pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER));
     // Reflections never get sharpened; with glasses found, the whole lens area is left alone.

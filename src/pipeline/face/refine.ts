@@ -25,6 +25,12 @@ export interface RefineNotes {
 
 export interface RefinedFace {
   image: RgbImage;
+  /**
+   * The crop after light equalisation only (no smoothing, contrast or lip changes): the guide for the
+   * structure repair, so creases that carry the expression (smile lines, eyelid folds) stay where they
+   * are even though the skin was smoothed before stylising.
+   */
+  structure: RgbImage;
   notes: RefineNotes;
 }
 
@@ -110,6 +116,7 @@ export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: Ref
     img = equaliseLight(img, L, regions.face);
     L = luma(img);
   }
+  const structure = img;
   const sat = saturation(img);
   const { glasses, specular } = await findGlasses(L, sat, regions);
 
@@ -138,5 +145,5 @@ export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: Ref
     const low = await gaussian(img, side / 48);
     img = unifyTone(img, low, lipTone, regions.lips, unify);
   }
-  return { image: img, notes: { glasses, specular, light, lipSaturation } };
+  return { image: img, structure, notes: { glasses, specular, light, lipSaturation } };
 }
