@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { alignFace, templateFor } from '../src/pipeline/face/align.js';
-import { analyseFaces, DEFAULT_FACE_STAGE, stylizeWithFaces } from '../src/pipeline/face/faces.js';
-import { boxIou, detectFaces } from '../src/pipeline/face/detect.js';
+import { analyseFaces, DEFAULT_FACE_STAGE, smoothingScale, stylizeWithFaces } from '../src/pipeline/face/faces.js';
+import { boxIou, detectFaces, type DetectedFace } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
@@ -134,6 +134,14 @@ describe('guided structure restore', () => {
     const source = split(20, 14, 90, 90);
     const out = guidedRestore(source, guide, 3, 1, createMask(20, 20, 0), 1);
     expect(Buffer.compare(Buffer.from(out.data), Buffer.from(source.data))).toBe(0);
+  });
+
+  it('smooths skin fully only on faces big enough to have skin texture', () => {
+    const eyesApart = (d: number) => ({ keypoints: [[100, 100], [100 + d, 100], [0, 0], [0, 0], [0, 0]] as DetectedFace['keypoints'] });
+    expect(smoothingScale(eyesApart(20))).toBe(0);
+    expect(smoothingScale(eyesApart(40))).toBeCloseTo(0.5, 12);
+    expect(smoothingScale(eyesApart(60))).toBe(1);
+    expect(smoothingScale(eyesApart(300))).toBe(1);
   });
 
   it('repair is guided by the unsmoothed crop: a crease the GAN kept is not flattened with the smoothed skin', () => {

@@ -5,7 +5,7 @@ import { DEFAULT_STYLE, listStyles, resolveStyle } from './styles.js';
 export interface StyleParams {
   /** Style model id (aliases are resolved by validateParams). */
   style: string;
-  /** Skin smoothing strength, 0..1 (too high looks "plastic"). */
+  /** Skin smoothing strength, 0..1 (too high looks "plastic"); full on faces with eyes ≥ 60 px apart, less on smaller ones. */
   smooth: number;
   /** Contrast gain on eye/brow regions, 1..2. */
   eyes: number;
