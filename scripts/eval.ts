@@ -74,8 +74,12 @@ function describe(r: PhotoResult): string {
     const s = v.filter((x): x is number => x !== null);
     return s.length ? (s.reduce((a, b) => a + b, 0) / s.length).toFixed(3) : '–';
   };
+  const look = (s: PhotoResult['styles'][number]) =>
+    s.look
+      ? `, gap ${mean(s.look.styleGap)} skin detail ${mean(s.look.detailRatio)} iris ${mean(s.look.irisChromaRatio)} picture detail ${mean([s.look.pictureDetailRatio])}`
+      : '';
   const parts = r.styles.map(
-    (s) => `${s.style}: NME ${mean(s.plain.nme)}→${mean(s.ours.nme)} ${s.plain.seconds.toFixed(1)}/${s.ours.seconds.toFixed(1)} s`,
+    (s) => `${s.style}: NME ${mean(s.plain.nme)}→${mean(s.ours.nme)}${look(s)} ${s.plain.seconds.toFixed(1)}/${s.ours.seconds.toFixed(1)} s`,
   );
   return `${faces.length} faces (${faces.filter((f) => f.evaluated).length} scored) ${parts.join('; ')}`;
 }

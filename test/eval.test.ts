@@ -16,10 +16,23 @@ import {
   parseWiderBoxes,
 } from '../scripts/eval/annotations.js';
 import { summariseStyle, summariseVariant } from '../scripts/eval/aggregate.js';
-import type { PhotoResult } from '../scripts/eval/types.js';
+import { styleTable } from '../scripts/eval/report.js';
+import { zoomPatch } from '../scripts/eval/zoom.js';
+import type { LookMeasurement, PhotoResult } from '../scripts/eval/types.js';
 import { growAndClip, iou, matchBoxes, type Box, type Point } from '../scripts/eval/geometry.js';
 import { landmarkCrop, measureLandmarks68, MIRROR_68 } from '../scripts/eval/landmarks68.js';
 import { fivePointsFrom68, interOcular68, nme } from '../scripts/eval/nme.js';
+import {
+  gaussianBlur,
+  irisChroma,
+  irisChromaRatio,
+  isSkin,
+  measureFaceLook,
+  measurePictureLook,
+  skinDetailRatio,
+  styleGap,
+} from '../scripts/eval/look.js';
+import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
 const run = promisify(execFile);
@@ -65,6 +78,195 @@ describe('NME', () => {
     expect(five[4]).toEqual(face[54]);
     const eyeL = face.slice(36, 42);
     expect(five[0][0]).toBeCloseTo(eyeL.reduce((s, p) => s + p[0], 0) / 6, 12);
+  });
+});
+
+/**
+ * A plausible iBUG-68 layout in the box [x, y, w, h]: jaw along the lower half of an ellipse, brows, nose,
+ * eyes 0.2·w wide centred at (0.3, 0.4) and (0.7, 0.4), mouth around (0.5, 0.8).
+ */
+function layout68([bx, by, bw, bh]: Box): Point[] {
+  const at = (u: number, v: number): Point => [bx + u * bw, by + v * bh];
+  const pts: Point[] = [];
+  for (let i = 0; i <= 16; i++) {
+    const t = Math.PI - (i * Math.PI) / 16;
+    pts.push(at(0.5 + 0.5 * Math.cos(t), 0.35 + 0.65 * Math.sin(t)));
+  }
+  for (let i = 0; i < 5; i++) pts.push(at(0.12 + i * 0.08, 0.25));
+  for (let i = 0; i < 5; i++) pts.push(at(0.56 + i * 0.08, 0.25));
+  for (let i = 0; i < 4; i++) pts.push(at(0.5, 0.33 + i * 0.09));
+  for (let i = 0; i < 5; i++) pts.push(at(0.4 + i * 0.05, 0.65));
+  for (const cx of [0.3, 0.7]) {
+    for (const [u, v] of [[-0.1, 0], [-0.04, -0.04], [0.04, -0.04], [0.1, 0], [0.04, 0.04], [-0.04, 0.04]]) pts.push(at(cx + u, 0.4 + v));
+  }
+  for (let i = 0; i < 12; i++) {
+    const t = Math.PI + (i * Math.PI) / 6;
+    pts.push(at(0.5 + 0.15 * Math.cos(t), 0.8 + 0.05 * Math.sin(t)));
+  }
+  for (let i = 0; i < 8; i++) {
+    const t = Math.PI + (i * Math.PI) / 4;
+    pts.push(at(0.5 + 0.1 * Math.cos(t), 0.8 + 0.02 * Math.sin(t)));
+  }
+  return pts;
+}
+
+/** A w×h image: colour per pixel from `f` (clamped to 0–255). */
+function paint(w: number, h: number, f: (x: number, y: number) => [number, number, number]): RgbImage {
+  const img = createImage(w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const c = f(x, y);
+      for (let k = 0; k < 3; k++) img.data[(y * w + x) * 3 + k] = Math.max(0, Math.min(255, Math.round(c[k])));
+    }
+  }
+  return img;
+}
+
+/** Deterministic pixel noise in [−1, 1]. */
+function noise(x: number, y: number): number {
+  const s = Math.sin(x * 12.9898 + y * 78.233) * 43758.5453;
+  return 2 * (s - Math.floor(s)) - 1;
+}
+
+function blurImage(img: RgbImage, sigma: number): RgbImage {
+  const out = createImage(img.width, img.height);
+  for (let c = 0; c < 3; c++) {
+    const plane = Float32Array.from({ length: img.width * img.height }, (_, i) => img.data[i * 3 + c]);
+    gaussianBlur(plane, img.width, img.height, sigma).forEach((v, i) => (out.data[i * 3 + c] = Math.round(v)));
+  }
+  return out;
+}
+
+describe('look measures', () => {
+  const box: Box = [50, 40, 100, 120];
+  const lm = layout68(box);
+  const irisCentres: Point[] = [[80, 88], [120, 88]];
+  const inIris = (x: number, y: number) => irisCentres.some(([cx, cy]) => Math.hypot(x + 0.5 - cx, y + 0.5 - cy) <= 6);
+  // Photo: textured skin with blue irises; plain: the same in the style's warmer, brighter tones.
+  const photo = paint(200, 200, (x, y) => (inIris(x, y) ? [60, 100, 190] : [170 + 12 * noise(x, y), 130 + 12 * noise(x, y), 110 + 12 * noise(x, y)]));
+  const plain = paint(200, 200, (x, y) => (inIris(x, y) ? [70, 110, 200] : [215 + 12 * noise(x, y), 160 + 12 * noise(x, y), 120 + 12 * noise(x, y)]));
+
+  it('style_gap is 0 when ours has plain\'s tones and 1 when ours is the photo', () => {
+    expect(styleGap(photo, plain, plain, lm, box[2])).toBe(0);
+    expect(styleGap(photo, plain, photo, lm, box[2])).toBeCloseTo(1, 6);
+    // Half way in RGB is roughly half way in Lab at low frequency.
+    const half = paint(200, 200, (x, y) => [0, 1, 2].map((k) => (photo.data[(y * 200 + x) * 3 + k] + plain.data[(y * 200 + x) * 3 + k]) / 2) as [number, number, number]);
+    expect(styleGap(photo, plain, half, lm, box[2])).toBeGreaterThan(0.4);
+    expect(styleGap(photo, plain, half, lm, box[2])).toBeLessThan(0.6);
+    // Undefined when the style did not move the face.
+    expect(styleGap(photo, photo, photo, lm, box[2])).toBeNull();
+  });
+
+  it('detail_ratio is 1 for unchanged skin and well below 1 for airbrushed skin', () => {
+    expect(skinDetailRatio(plain, plain, lm, box[2])).toBe(1);
+    const smooth = skinDetailRatio(plain, blurImage(plain, 2), lm, box[2]);
+    expect(smooth).toBeLessThan(0.2);
+    // Only the skin counts: blurring outside the face (or inside the eyes) changes nothing.
+    const keep = isSkin(lm, 0.06 * box[2]);
+    const blurred = blurImage(plain, 2);
+    const outside = paint(200, 200, (x, y) => [0, 1, 2].map((k) => (keep(x + 0.5, y + 0.5) ? plain : blurred).data[(y * 200 + x) * 3 + k]) as [number, number, number]);
+    expect(skinDetailRatio(plain, outside, lm, box[2])).toBeGreaterThan(0.95);
+  });
+
+  it('keeps eyes, mouth and brows out of the skin and the cheeks in', () => {
+    const skin = isSkin(lm, 6);
+    expect(skin(80, 88)).toBe(false); // eye centre
+    expect(skin(100, 136)).toBe(false); // mouth
+    expect(skin(70, 70)).toBe(false); // brow
+    expect(skin(75, 115)).toBe(true); // cheek
+    expect(skin(100, 30)).toBe(false); // above the brows: outside the inner face
+  });
+
+  it('iris_chroma_ratio is 1 for an unchanged iris, ~0 for a greyed one, null for tiny eyes', () => {
+    expect(irisChroma(photo, lm)).toBeGreaterThan(20);
+    expect(irisChromaRatio(photo, photo, lm)).toBe(1);
+    const grey = paint(200, 200, (x, y) => (inIris(x, y) ? [110, 110, 110] : [0, 1, 2].map((k) => photo.data[(y * 200 + x) * 3 + k]) as [number, number, number]));
+    expect(irisChromaRatio(photo, grey, lm)).toBeLessThan(0.1);
+    const tiny = layout68([90, 90, 30, 36]); // eyes 6 px wide
+    expect(irisChromaRatio(photo, photo, tiny)).toBeNull();
+    const look = measureFaceLook(photo, plain, grey, lm, box);
+    expect(look.irisChromaRatio).toBeLessThan(0.1);
+    expect(look.plainIrisChromaRatio).toBeGreaterThan(0.8);
+  });
+
+  it('whole picture: detail ratio 1 and no difference for ours == plain, below the goal when blurred', () => {
+    expect(measurePictureLook(plain, plain)).toEqual({ detailRatio: 1, backgroundDetailRatio: 1, meanAbsDiff: 0 });
+    const blurred = measurePictureLook(plain, blurImage(plain, 1.5));
+    expect(blurred.detailRatio).toBeLessThan(0.5);
+    expect(blurred.meanAbsDiff).toBeGreaterThan(1);
+    // Airbrushing only the face lowers the picture's ratio but not the background's.
+    const face = { left: 40, top: 30, width: 120, height: 140 };
+    const soft = blurImage(plain, 2);
+    const faceOnly = paint(200, 200, (x, y) => {
+      const inFace = x >= face.left && y >= face.top && x < face.left + face.width && y < face.top + face.height;
+      return [0, 1, 2].map((k) => (inFace ? soft : plain).data[(y * 200 + x) * 3 + k]) as [number, number, number];
+    });
+    const partial = measurePictureLook(plain, faceOnly, [face]);
+    expect(partial.detailRatio).toBeLessThan(0.7);
+    expect(partial.backgroundDetailRatio).toBeCloseTo(1, 2); // only the high-pass kernel reaches across the rect's edge
+  });
+
+  it('zooms a patch 3× nearest-neighbour, dark outside the picture', () => {
+    const img = paint(4, 4, (x, y) => [x * 10, y * 10, 0]);
+    const z = zoomPatch(img, [1, 1], 2, 2, 3); // source pixels (0..1, 0..1)
+    expect([z.width, z.height]).toEqual([6, 6]);
+    expect([...z.data.subarray((5 * 6 + 5) * 3, (5 * 6 + 5) * 3 + 3)]).toEqual([10, 10, 0]);
+    expect([...zoomPatch(img, [0, 0], 2, 2, 3).data.subarray(0, 3)]).toEqual([24, 24, 24]);
+  });
+
+  it('summarises the look over people photos, headline on faces plain leaves undeformed', () => {
+    const face = (w: number) => ({ box: [0, 0, w, w] as Box, score: 0.9, crop: { left: 0, top: 0, width: w, height: w }, landmarks: [], interOcular: 1, evaluated: true });
+    const photo = (name: string, category: string, widths: number[], plainNme: (number | null)[], look?: LookMeasurement): PhotoResult => ({
+      task: { path: `/x/${name}`, name, category, index: 0 },
+      input: { width: 1000, height: 1000, faces: widths.map(face), noiseNme: [], noiseRetained: [] },
+      styles: [
+        {
+          style: 's',
+          plain: { nme: plainNme, retained: [], retainedStrict: [], seconds: 1, reportedFaces: 0, humanFaces: 0 },
+          ours: { nme: plainNme.map(() => 0.02), retained: [], retainedStrict: [], seconds: 1, reportedFaces: widths.length, humanFaces: widths.length },
+          ...(look ? { look } : {}),
+        },
+      ],
+    });
+    const look = (gap: (number | null)[], detail: (number | null)[], iris: (number | null)[], picture: number, diff = 5): LookMeasurement => ({
+      styleGap: gap,
+      detailRatio: detail,
+      irisChromaRatio: iris,
+      plainIrisChromaRatio: iris.map(() => 1),
+      pictureDetailRatio: picture,
+      backgroundDetailRatio: 1,
+      meanAbsDiff: diff,
+    });
+    const s = summariseStyle(
+      [
+        photo('single_face/a.jpg', 'single_face', [80, 250], [0.03, 0.1], look([0.2, 0.5], [0.9, 0.3], [null, 0.5], 0.97)),
+        photo('multi_face/b.jpg', 'multi_face', [150, 500], [0.04, 0.01], look([0.4, 0.1], [0.5, 1.0], [0.9, 0.85], 0.9)),
+        photo('no_face/c.jpg', 'no_face', [], [], look([], [], [], 1, 0.2)),
+        photo('anime/d.jpg', 'anime', [300], [0.01], look([0.9], [0.1], [0.1], 1)),
+        photo('single_face/old.jpg', 'single_face', [200], [0.02]), // written before the look measures
+      ],
+      's',
+    );
+    const l = s.look;
+    // Headline: plain NME ≤ 0.05 on photos of people (a#1 is deformed by plain, the anime face is not a person's).
+    expect(l.plain_not_deformed.faces).toBe(3);
+    expect(l.plain_not_deformed.style_gap).toEqual({ faces: 3, mean: (0.2 + 0.4 + 0.1) / 3, median: 0.2, failing: 1 });
+    expect(l.plain_not_deformed.by_size['<100'].faces).toBe(1);
+    expect(l.plain_not_deformed.by_size['100-200'].detail_ratio.failing).toBe(1);
+    expect(l.plain_not_deformed.by_size['200-400'].faces).toBe(0);
+    expect(l.plain_not_deformed.by_size['>=400'].iris_chroma_ratio.mean).toBe(0.85);
+    expect(l.all_scored.faces).toBe(4);
+    expect(l.all_scored.iris_chroma_ratio).toEqual({ faces: 3, mean: (0.5 + 0.9 + 0.85) / 3, median: 0.85, failing: 1 });
+    expect(l.failing.style_gap.map((f) => [f.photo, f.face])).toEqual([['single_face/a.jpg', 1], ['multi_face/b.jpg', 0]]);
+    expect(l.failing.detail_ratio.map((f) => f.detail_ratio)).toEqual([0.3, 0.5]);
+    expect(l.worst.detail_ratio[0]).toMatchObject({ photo: 'single_face/a.jpg', face: 1, width: 250, plain_nme: 0.1 });
+    expect(Object.keys(l.per_category)).toEqual(['multi_face', 'single_face']);
+    // Whole-picture numbers cover every photo with the measures; the no-face photo's difference is its own line.
+    expect(l.picture_detail_ratio).toMatchObject({ photos: 4, min: 0.9, below_goal: [{ photo: 'multi_face/b.jpg', detail_ratio: 0.9 }] });
+    expect(l.no_face_mean_abs_diff).toEqual({ photos: 1, mean: 0.2, max: 0.2 });
+    expect(s.reported_faces_by_category).toEqual({ anime: 1, no_face: 0 });
+    expect(styleTable('s', s)).toMatch(/drawn faces treated as human on anime\/: 1/);
+    expect(styleTable('s', s)).toMatch(/style_gap > 0\.35: 2 faces: single_face\/a\.jpg#1 \(250 px\) 0\.500, multi_face\/b\.jpg#0/);
   });
 });
 
@@ -274,6 +476,11 @@ describe('npm run eval end to end', () => {
     expect(report.errors).toEqual([]);
     // An unchanged face (JPEG round trip) must measure as far from deformed.
     expect(report.evaluator.noise_floor_nme).toBeLessThan(0.03);
+    for (const key of ['plain_not_deformed', 'all_scored', 'failing', 'worst', 'picture_detail_ratio', 'no_face_mean_abs_diff']) {
+      expect(report.look).toHaveProperty(key);
+    }
+    expect(report.look.picture_detail_ratio.photos).toBe(2);
+    expect(report.look.all_scored.style_gap.faces).toBeGreaterThanOrEqual(1);
     const written = await readdir(out);
     expect(written).toEqual(expect.arrayContaining(['index.html', 'results.json', 'group__stargan2_039913.jpg', 'group__dlib_2008_002506.jpg']));
     expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain('group__dlib_2008_002506.jpg');

@@ -1,3 +1,4 @@
+import { summariseLook, type LookSummary } from './lookstats.js';
 import type { PhotoResult, VariantMeasurement } from './types.js';
 
 /** A face is deformed when its NME exceeds this (DESIGN §6); the strict rate uses the lower threshold. */
@@ -67,10 +68,14 @@ export interface StyleSummary extends GroupSummary {
   human_faces_in_nonhuman_photos: number;
   /** The same count per non-human category present in the run. */
   human_faces_by_category: Record<string, number>;
+  /** FaceReports ours returned per non-human category (of which human_faces_by_category were called human). */
+  reported_faces_by_category: Record<string, number>;
   /** Photos of people: every face ours leaves deformed (NME > 0.08), worst first. */
   deformed_faces: DeformedFace[];
   /** Photos of people: deformation rates over the faces the evaluator measures consistently. */
   consistent: ConsistentSummary;
+  /** How ours looks next to plain and the photo: style tones, skin detail, iris colour (look.ts). */
+  look: LookSummary;
 }
 
 export interface RecallSummary {
@@ -144,14 +149,14 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
   const categories = [...new Set(photos.map((p) => p.task.category))].sort();
   const per_category: Record<string, GroupSummary> = {};
   for (const c of categories) per_category[c] = summariseGroup(photos.filter((p) => p.task.category === c), style);
-  const humanFacesIn = (category: string) =>
+  const oursFacesIn = (category: string, count: (v: VariantMeasurement) => number) =>
     photos
       .filter((p) => p.task.category === category)
       .flatMap((p) => p.styles.filter((s) => s.style === style))
-      .reduce((n, s) => n + s.ours.humanFaces, 0);
-  const human_faces_by_category = Object.fromEntries(
-    NON_HUMAN_CATEGORIES.filter((c) => categories.includes(c)).map((c) => [c, humanFacesIn(c)]),
-  );
+      .reduce((n, s) => n + count(s.ours), 0);
+  const nonHuman = NON_HUMAN_CATEGORIES.filter((c) => categories.includes(c));
+  const human_faces_by_category = Object.fromEntries(nonHuman.map((c) => [c, oursFacesIn(c, (v) => v.humanFaces)]));
+  const reported_faces_by_category = Object.fromEntries(nonHuman.map((c) => [c, oursFacesIn(c, (v) => v.reportedFaces)]));
   const human_faces_in_nonhuman_photos = Object.values(human_faces_by_category).reduce((a, b) => a + b, 0);
   const humanPhotos = photos.filter((p) => !NON_HUMAN_CATEGORIES.includes(p.task.category));
   const faces = scoredFaces(humanPhotos, style);
@@ -163,6 +168,7 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
     per_category,
     human_faces_in_nonhuman_photos,
     human_faces_by_category,
+    reported_faces_by_category,
     deformed_faces: faces
       .filter((f) => f.ours > DEFORMED_NME)
       .sort((a, b) => b.ours - a.ours)
@@ -172,6 +178,7 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
       plain_deformation_rate: deformedShare(consistent.map((f) => f.plain)),
       ours_deformation_rate: deformedShare(consistent.map((f) => f.ours)),
     },
+    look: summariseLook(humanPhotos, photos, style),
   };
 }
 

@@ -11,13 +11,16 @@ import { ModelRegistry } from '../../src/pipeline/registry.js';
 import { findBoxAnnotation, findLandmarkTruth, loadBoxAnnotations, type AnnotatedImage } from './annotations.js';
 import { boundingBox, matchBoxes, scaleBox, type Box, type Point } from './geometry.js';
 import { landmarkCrop, measureLandmarks68 } from './landmarks68.js';
+import { measureFaceLook, measurePictureLook } from './look.js';
 import { distance, fivePointsFrom68, interOcular68, nme } from './nme.js';
-import { composeContactSheet, sheetThumbnail, type SheetRow } from './sheet.js';
+import { composeContactSheet, sheetThumbnail, type CloseUp, type SheetRow } from './sheet.js';
+import { faceCloseUp, ZOOM_MIN_FACE } from './zoom.js';
 import type {
   EvalConfig,
   InputFace,
   InputMeasurement,
   LandmarkSanity,
+  LookMeasurement,
   PhotoResult,
   PhotoTask,
   RecallImage,
@@ -80,15 +83,15 @@ export class PhotoEvaluator {
           style,
           plain: await this.measureOutput(input, plain.result, plain.seconds),
           ours: await this.measureOutput(input, ours.result, ours.seconds),
+          look: measureLook(input, plain.result.input, plain.result.output, ours.result.output),
         };
         result.styles.push(measured);
-        rows.push({
-          style,
+        const thumbs = {
           input: await sheetThumbnail(plain.result.input),
           plain: await sheetThumbnail(plain.result.output),
           ours: await sheetThumbnail(ours.result.output),
-          measured,
-        });
+        };
+        rows.push({ style, ...thumbs, measured, closeUps: closeUps(input, thumbs.input.width, plain.result, ours.result.output) });
       }
       if (result.input && rows.length > 0) {
         result.sheet = `${task.category}__${path.parse(task.path).name}`.replace(/[^\w.-]/g, '_') + '.jpg';
@@ -220,6 +223,35 @@ export class PhotoEvaluator {
       humanFaces: run.faces.filter((f) => f.human).length,
     };
   }
+}
+
+/** The look measures of every scored face and of the whole picture (same working size for all three). */
+function measureLook(input: InputMeasurement, photo: RgbImage, plain: RgbImage, ours: RgbImage): LookMeasurement {
+  const faces = input.faces.map((f) => (f.evaluated ? measureFaceLook(photo, plain, ours, f.landmarks, f.box) : undefined));
+  const picture = measurePictureLook(plain, ours, input.faces.map((f) => f.crop));
+  return {
+    styleGap: faces.map((f) => f?.styleGap ?? null),
+    detailRatio: faces.map((f) => f?.detailRatio ?? null),
+    irisChromaRatio: faces.map((f) => f?.irisChromaRatio ?? null),
+    plainIrisChromaRatio: faces.map((f) => f?.plainIrisChromaRatio ?? null),
+    pictureDetailRatio: picture.detailRatio,
+    backgroundDetailRatio: picture.backgroundDetailRatio,
+    meanAbsDiff: picture.meanAbsDiff,
+  };
+}
+
+/** Close-ups (eye over cheek, 3×) of the largest scored faces at least ZOOM_MIN_FACE wide: input | plain | ours. */
+function closeUps(input: InputMeasurement, width: number, plain: PipelineResult, ours: RgbImage, max = 3): CloseUp[] {
+  return input.faces
+    .map((f, face) => ({ f, face }))
+    .filter(({ f }) => f.evaluated && f.box[2] >= ZOOM_MIN_FACE)
+    .sort((a, b) => b.f.box[2] - a.f.box[2])
+    .slice(0, max)
+    .map(({ f, face }) => ({
+      face,
+      width: Math.round(f.box[2]),
+      cells: [plain.input, plain.output, ours].map((img) => faceCloseUp(img, f.landmarks, width)) as CloseUp['cells'],
+    }));
 }
 
 /** Quality-75 JPEG encode + decode: a small, realistic change that should not move any landmark. */

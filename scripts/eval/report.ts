@@ -12,6 +12,7 @@ import {
   type StyleSummary,
   type VariantSummary,
 } from './aggregate.js';
+import type { LookFace, LookGroup, LookStat, LookSummary } from './lookstats.js';
 import type { EvalConfig, PhotoResult } from './types.js';
 
 export interface EvalReport extends StyleSummary {
@@ -100,8 +101,14 @@ export function styleTable(style: string, s: StyleSummary): string {
   const lines = [`style ${style}`, HEADER, SUBHEADER];
   for (const [c, g] of Object.entries(s.per_category)) lines.push(row(c, g));
   lines.push(row('ALL people', s), row('ALL photos', s.all_photos));
-  const byCategory = Object.entries(s.human_faces_by_category).map(([c, n]) => `${c} ${n}`).join(', ');
+  const reported = s.reported_faces_by_category ?? {};
+  const byCategory = Object.entries(s.human_faces_by_category)
+    .map(([c, n]) => `${c} ${n}${reported[c] === undefined ? '' : ` of ${reported[c]} reported`}`)
+    .join(', ');
   lines.push(`human faces reported in non-human photos (ours): ${s.human_faces_in_nonhuman_photos}${byCategory ? ` (${byCategory})` : ''}`);
+  if (s.human_faces_by_category.anime !== undefined) {
+    lines.push(`  drawn faces treated as human on anime/: ${s.human_faces_by_category.anime}`);
+  }
   const c = s.consistent;
   if (c) {
     lines.push(
@@ -114,7 +121,45 @@ export function styleTable(style: string, s: StyleSummary): string {
       `  deformed (ours): ${d.photo} face ${d.face} (${d.width} px): NME plain ${f3(d.plain_nme)} → ours ${f3(d.ours_nme)}, evaluator mirror disagreement ${f3(d.evaluator_mirror_nme)}`,
     );
   }
+  if (s.look) lines.push(...lookLines(s.look));
   return lines.join('\n');
+}
+
+const lookStat = (v: LookStat) => `${f3(v.mean)}/${f3(v.median)} (${v.failing}/${v.faces})`.padStart(22);
+const lookFace = (f: LookFace, m: 'style_gap' | 'detail_ratio' | 'iris_chroma_ratio') => `${f.photo}#${f.face} (${f.width} px) ${f3(f[m])}`;
+
+/** The look measures: a table by face size on the faces plain leaves undeformed, then failures and outliers. */
+export function lookLines(l: LookSummary): string[] {
+  const g = l.goals;
+  const row = (name: string, x: LookGroup) =>
+    `${name.padEnd(26)} ${String(x.faces).padStart(5)} ${lookStat(x.style_gap)} ${lookStat(x.detail_ratio)} ${lookStat(x.iris_chroma_ratio)} ${lookStat(x.plain_iris_chroma_ratio)}`;
+  const lines = [
+    `look, ours vs plain (mean/median (failing/measured)); goals: style_gap ≤ ${g.style_gap_max}, detail_ratio ≥ ${g.detail_ratio_min}, iris_chroma_ratio ≥ ${g.iris_chroma_ratio_min}`,
+    `${'faces'.padEnd(26)} ${'n'.padStart(5)} ${'style_gap'.padStart(22)} ${'detail_ratio'.padStart(22)} ${'iris chroma ours/input'.padStart(22)} ${'iris plain/input'.padStart(22)}`,
+  ];
+  for (const [size, x] of Object.entries(l.plain_not_deformed.by_size)) if (x.faces) lines.push(row(`plain NME ≤ ${g.plain_undeformed_nme}, ${size} px`, x));
+  lines.push(row(`plain NME ≤ ${g.plain_undeformed_nme}, all`, l.plain_not_deformed));
+  for (const [size, x] of Object.entries(l.all_scored.by_size)) if (x.faces) lines.push(row(`all scored, ${size} px`, x));
+  lines.push(row('all scored', l.all_scored));
+  for (const [c, x] of Object.entries(l.per_category)) lines.push(row(`  ${c}`, x));
+  const p = l.picture_detail_ratio;
+  lines.push(
+    `whole-picture detail_ratio (ours/plain, goal ≥ ${g.picture_detail_ratio_min} on every photo): mean ${f3(p.mean)}, median ${f3(p.median)}, min ${f3(p.min)} over ${p.photos} photos; ` +
+      `below the goal: ${p.below_goal.length}${p.below_goal.length ? ` (${p.below_goal.map((b) => `${b.photo} ${f3(b.detail_ratio)}`).join(', ')})` : ''}`,
+  );
+  const b = l.background_detail_ratio;
+  if (b) lines.push(`  away from the faces (outside every face's landmark crop): mean ${f3(b.mean)}, median ${f3(b.median)}, min ${f3(b.min)} over ${b.photos} photos`);
+  const n = l.no_face_mean_abs_diff;
+  lines.push(`photos with no face detected: mean |ours − plain| ${f3(n.mean)} (max ${f3(n.max)}, RGB 0–255) over ${n.photos} photos`);
+  const goals = { style_gap: `> ${g.style_gap_max}`, detail_ratio: `< ${g.detail_ratio_min}`, iris_chroma_ratio: `< ${g.iris_chroma_ratio_min}` } as const;
+  for (const m of ['style_gap', 'detail_ratio', 'iris_chroma_ratio'] as const) {
+    const fails = l.failing[m];
+    lines.push(`  ${m} ${goals[m]}: ${fails.length} faces${fails.length ? `: ${fails.map((f) => lookFace(f, m)).join(', ')}` : ''}`);
+  }
+  for (const m of ['style_gap', 'detail_ratio', 'iris_chroma_ratio'] as const) {
+    if (l.worst[m].length) lines.push(`  worst ${m}: ${l.worst[m].map((f) => `${lookFace(f, m)} (plain NME ${f3(f.plain_nme)})`).join(', ')}`);
+  }
+  return lines;
 }
 
 /** The human-readable summary: one table per style, then detection recall and the evaluator's own error. */

@@ -74,10 +74,33 @@ export interface VariantMeasurement {
   humanFaces: number;
 }
 
+/**
+ * How ours looks next to plain and the photo (scripts/eval/look.ts). Per input face (same order), null for
+ * faces not scored (narrower than --min-face) or where the measure is undefined.
+ */
+export interface LookMeasurement {
+  /** Low-frequency Lab distance ours↔plain ÷ photo↔plain over the inner face: 0 = the style's tones. */
+  styleGap: (number | null)[];
+  /** High-frequency luma energy of the skin, ours / plain: plastic skin → 0. */
+  detailRatio: (number | null)[];
+  /** Iris chroma, ours / input: grey irises → 0. */
+  irisChromaRatio: (number | null)[];
+  /** Iris chroma, plain / input: what the style alone does to the iris. */
+  plainIrisChromaRatio: (number | null)[];
+  /** Whole picture: high-frequency luma energy, ours / plain. */
+  pictureDetailRatio: number | null;
+  /** The same outside every detected face's landmark crop (box + 0.2 w/h per side). */
+  backgroundDetailRatio: number | null;
+  /** Whole picture: mean |ours − plain| over every pixel and RGB channel (0–255). */
+  meanAbsDiff: number;
+}
+
 export interface StyleMeasurement {
   style: string;
   plain: VariantMeasurement;
   ours: VariantMeasurement;
+  /** Absent in results written before the look measures existed. */
+  look?: LookMeasurement;
 }
 
 export interface PhotoResult {
