@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './pipeline/ort-env.js';
 import dotenv from 'dotenv';
 import { startApp, type RunningApp } from './app/app.js';
 import { createLogger, maskSecrets } from './app/logger.js';

@@ -1,7 +1,7 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import { listStyles } from '../pipeline/styles.js';
-import { JobTimeoutError } from '../queue/errors.js';
+import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange } from './grammar.js';
 
@@ -91,12 +91,14 @@ export function stylesText(): string {
 }
 
 const GENERIC_ERROR = 'Sorry, something went wrong on our side, please try again later.';
+export const RESTART_TEXT = "I'm restarting — please send it again in a minute.";
 const TIMEOUT_ERROR = 'Sorry, that picture took too long and I had to stop. Please try again later, or with a smaller picture or a faster style (e.g. style:cute).';
 
 /** What to tell a user about a failed job: their own mistakes in full, our problems without internals. */
 export function friendlyError(e: unknown): string {
   if (e instanceof InputError) return e.message;
   if (e instanceof JobTimeoutError) return TIMEOUT_ERROR;
+  if (e instanceof ShutdownError) return RESTART_TEXT;
   return GENERIC_ERROR;
 }
 
