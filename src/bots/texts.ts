@@ -102,6 +102,29 @@ export function friendlyError(e: unknown): string {
   return GENERIC_ERROR;
 }
 
+function duration(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
+const PLATFORM_NAMES: Record<TextPlatform, string> = { telegram: 'Telegram', discord: 'Discord' };
+
+/** Shown when the platform makes a finished picture wait (a long rate limit): it is still coming. */
+export function lateDeliveryText(platform: TextPlatform, waitS: number): string {
+  return `Your picture is ready, but ${PLATFORM_NAMES[platform]} asked me to wait ~${duration(waitS)} before sending more here. It will come, just late.`;
+}
+
+/** Why a finished picture never arrived (no links, nothing the user must decode). */
+export function undeliveredText(platform: TextPlatform, outcome: { reason: 'refused' | 'budget' | 'stopped' | 'fatal'; waitS?: number }): string {
+  const name = PLATFORM_NAMES[platform];
+  if (outcome.reason === 'stopped') return RESTART_TEXT;
+  if (outcome.waitS !== undefined) {
+    return `Your picture was painted, but ${name} asked me to wait ${duration(outcome.waitS)} before sending more pictures here, longer than I can hold it. Please send the photo again later.`;
+  }
+  return `Your picture was painted, but ${name} kept failing to take the upload, so I couldn't send it. Please send the photo again in a few minutes.`;
+}
+
 /** The polite answer for a job the queue could not take. */
 export function rejectionText(reason: RejectReason, retryAfterS: number): string {
   switch (reason) {

@@ -247,15 +247,16 @@ export class WorkerPipelineService implements PipelineService {
     child.kill('SIGKILL');
   }
 
+  /** Stops the worker process; a job still running is failed (a process, unlike a thread, may be killed mid-run). */
   async close(): Promise<void> {
     this.closed = true;
     const child = this.child;
     if (!child) return;
-    await this.abortAll();
-    if (this.child !== child) return;
     this.child = undefined;
+    const busy = this.unanswered.size > 0;
+    this.failAll(new JobCancelledError());
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(busy ? 'SIGKILL' : 'SIGTERM');
     await exited;
   }
 }
