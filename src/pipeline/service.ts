@@ -137,6 +137,11 @@ export class WorkerPipelineService implements PipelineService {
     this.cancelGraceMs = opts.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
   }
 
+  /** Process id of the current worker (diagnostics, tests), if one is running. */
+  get workerPid(): number | undefined {
+    return this.child?.pid;
+  }
+
   private ensureChild(): ChildProcess {
     if (this.child) return this.child;
     const { modelsDir, threads, limits } = this.opts;
