@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './pipeline/ort-env.js';
 import 'dotenv/config';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';

@@ -43,6 +43,8 @@ const envSchema = z.object({
   USER_JOBS_PER_MINUTE: intVar(6, 1, 1_000),
   CHAT_JOBS_PER_MINUTE: intVar(20, 1, 10_000),
   JOB_TIMEOUT_S: intVar(120, 5, 3_600),
+  DELIVERY_RETRY_S: intVar(600, 10, 3_600),
+  SHUTDOWN_GRACE_S: intVar(8, 1, 3_600),
   DEFAULT_STYLE: optionalString.pipe(
     z
       .string()
@@ -70,6 +72,10 @@ export interface AppConfig {
     maxPixels: number;
   };
   queue: { maxPending: number; userJobsPerMinute: number; chatJobsPerMinute: number; jobTimeoutMs: number };
+  /** How long a finished picture's upload is retried (5xx, resets, rate limits) before the user is told it failed. */
+  delivery: { retryBudgetMs: number };
+  /** From the stop signal to exit: work that fits is finished, everyone else is told to send again. */
+  shutdownGraceMs: number;
   http: { port: number; host: string };
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -107,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       chatJobsPerMinute: e.CHAT_JOBS_PER_MINUTE,
       jobTimeoutMs: e.JOB_TIMEOUT_S * 1000,
     },
+    delivery: { retryBudgetMs: e.DELIVERY_RETRY_S * 1000 },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_S * 1000,
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     logLevel: e.LOG_LEVEL,
   };

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './pipeline/ort-env.js';
 import dotenv from 'dotenv';
 import { startApp, type RunningApp } from './app/app.js';
 import { createLogger, maskSecrets } from './app/logger.js';
@@ -60,6 +61,12 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'signal received');
+    // A stop that hangs (a library that never returns) must not outlive the grace a process manager gives.
+    setTimeout(() => {
+      logger.error('shutdown took longer than SHUTDOWN_GRACE_S allows: exiting now');
+      logger.flush();
+      process.exit(1);
+    }, config.shutdownGraceMs + 1_000).unref();
     app
       .stop()
       .then(() => (process.exitCode = 0))

@@ -343,3 +343,67 @@ describe('npm start (src/main.ts)', () => {
     }
   });
 });
+
+describe('shutdown deadline (SHUTDOWN_GRACE_S)', () => {
+  it('SIGTERM with more queued than fits in 2 s: exits within the grace, and every accepted job was answered first', async () => {
+    const api = new FakeBotApi();
+    await api.start();
+    try {
+      const port = await freePort();
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const { child, exited } = runMain(
+        {
+          TELEGRAM_BOT_TOKEN: api.token,
+          TELEGRAM_API_ROOT: api.apiRoot,
+          MODELS_DIR,
+          ORT_THREADS: '2',
+          DEFAULT_STYLE: 'hayao',
+          MAX_SIDE: '512',
+          HTTP_PORT: String(port),
+          SHUTDOWN_GRACE_S: '2',
+          LOG_LEVEL: 'info',
+        },
+        (chunk) => chunk.includes('"msg":"ready"') && ready(),
+      );
+      await isReady;
+
+      const photo = await readFile(fixture('single_face', 'insightface_1423.jpg'));
+      const sizes = await api.photoSizes(photo, [90, 448]);
+      const group = { id: -1002, type: 'supergroup' as const, title: 'Party' };
+      const requests = Array.from({ length: 10 }, (_, i) =>
+        api.injectMessage(group, { id: 500 + i, is_bot: false, first_name: `User${i}` }, { photo: sizes, caption: '/anime hayao faces:off' }),
+      );
+      const accepted = async () => {
+        const q = ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: Record<string, number> }).queue;
+        return q.pending + q.running + q.completed + q.failed;
+      };
+      while ((await accepted()) < requests.length) await new Promise((r) => setTimeout(r, 20));
+
+      // What a process manager does: SIGTERM, then SIGKILL when its stop timeout (here grace + 1.5 s) runs out.
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 3_500);
+      const { code, stdout } = await exited;
+      clearTimeout(killer);
+      const tookMs = Date.now() - signalled;
+
+      expect(code).toBe(0);
+      expect(tookMs).toBeLessThan(3_500);
+      const answers = requests.map((m) => {
+        const replyTo = (raw: unknown) => (typeof raw === 'string' ? (JSON.parse(raw) as { message_id?: number }) : (raw as { message_id?: number } | undefined))?.message_id;
+        const replies = api.calls.filter((c) => c.ok && Number(c.params.chat_id) === group.id && replyTo(c.params.reply_parameters) === m.message_id);
+        if (replies.some((c) => c.method === 'sendPhoto' || c.method === 'sendDocument')) return 'picture';
+        const status = replies.find((c) => c.method === 'sendMessage');
+        return status ? String(api.message(group.id, (status.result as { message_id: number }).message_id)?.text) : 'nothing';
+      });
+      expect(answers.filter((a) => a !== 'picture').length).toBeGreaterThan(0);
+      for (const a of answers) expect(['picture', "I'm restarting — please send it again in a minute."]).toContain(a);
+      const logs = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg?: string; abandoned?: number });
+      expect(logs.find((l) => l.msg?.startsWith('shutdown deadline near'))?.abandoned).toBe(answers.filter((a) => a !== 'picture').length);
+      expect(logs.at(-1)?.msg).toBe('stopped');
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -85,7 +85,8 @@ beforeAll(async () => {
   });
   const logger = pino({ level: 'debug' }, sink);
   const identified = fake.identified();
-  bot = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger });
+  // Short backoffs so fault tests do not wait out production delays; same code paths.
+  bot = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger }, { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } });
   await identified;
 });
 
@@ -317,6 +318,39 @@ describe('Discord bot against a local fake Discord', () => {
     expect(firstPatch).toBeGreaterThan(0);
     expect(statuses[firstPatch + 1]).toBe('PATCH 200');
     expect(logLines.some((l) => l.includes('discord: rate limited') && l.includes('/webhooks/'))).toBe(true);
+  });
+
+  it('repeated 500s and a connection reset on the result edit: retried, the picture still lands in the reply', async () => {
+    // discord.js repeats a 5xx 3 times itself (a reset it does not): 6 failures and a reset take three of our attempts.
+    fake.failNext('PATCH', /\/messages\/@original$/, 500, 6, { withFiles: true });
+    fake.resetNext('PATCH', /\/messages\/@original$/, 1, { withFiles: true });
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: photo, style: FAST, faces: false }));
+    expect(view.original!.attachments).toHaveLength(1);
+    expect(view.followUps).toEqual([]);
+    const uploads = fake.calls.filter((c) => c.path.includes(view.token) && c.method === 'PATCH' && c.files.length).map((c) => c.status);
+    expect(uploads).toEqual([500, 500, 500, 500, 500, 500, -1, 200]);
+    expect(logLines.some((l) => l.includes('discord: result upload failed, retrying'))).toBe(true);
+  });
+
+  it('a reply that cannot be edited at all: the picture comes as a follow-up and the "thinking" reply goes away', async () => {
+    fake.failNext('PATCH', /\/messages\/@original$/, 502, 12, { withFiles: true });
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }));
+    await fake.waitFor(() => view.original?.deleted === true, 'the deferred reply to be removed');
+    expect(view.followUps).toHaveLength(1);
+    expect(view.followUps[0].attachments).toHaveLength(1);
+    expect(view.followUps[0].content).toMatch(/^Style: cute/);
+  });
+
+  it('when no upload gets through, the reply says so in plain words (no link, no "something went wrong")', async () => {
+    fake.failNext('PATCH', /\/messages\/@original$/, 500, 12, { withFiles: true });
+    fake.failNext('POST', /^\/webhooks\/\d+\/[^/]+$/, 500, 12, { withFiles: true });
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = fake.slashCommand(carol, 'anime', { image: photo, style: FAST, faces: false });
+    await fake.waitFor(() => view.original?.content.startsWith('Your picture was painted') ?? false, 'the explanation');
+    expect(view.original!.content).toBe("Your picture was painted, but Discord kept failing to take the upload, so I couldn't send it. Please send the photo again in a few minutes.");
+    expect(view.original!.attachments).toEqual([]);
   });
 
   it('/help and /styles answer ephemerally', async () => {

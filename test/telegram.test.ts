@@ -11,7 +11,10 @@ import { loadConfig } from '../src/config.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { fitWithin } from '../src/pipeline/image.js';
-import { WorkerPipelineService } from '../src/pipeline/service.js';
+import { WorkerPipelineService, type PipelineService } from '../src/pipeline/service.js';
+import type { HandlerOptions } from '../src/bots/telegram/handlers.js';
+import { DEFAULT_DELIVERY } from '../src/bots/delivery.js';
+import { TELEGRAM_TEXT_LIMIT } from '../src/bots/text-limits.js';
 import { FairQueue, type FairQueueOptions } from '../src/queue/fair-queue.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 import { FakeBotApi, type ApiCall, type SentFile, type TgChat, type TgMessage, type TgUser } from './telegram/fake-bot-api.js';
@@ -41,13 +44,13 @@ interface Harness {
   originals: OriginalStore;
 }
 
-async function startHarness(queueOptions: FairQueueOptions = {}, originals = new OriginalStore()): Promise<Harness> {
+async function startHarness(queueOptions: FairQueueOptions = {}, originals = new OriginalStore(), handlerOptions: Partial<HandlerOptions> = {}, pipeline: PipelineService = service): Promise<Harness> {
   const fake = new FakeBotApi();
   await fake.start();
   // The operator's default style (DEFAULT_STYLE) is what a picture without settings gets.
   const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR, MAX_SIDE: String(MAX_SIDE), DEFAULT_STYLE: 'cute' });
-  const queue = new FairQueue(service, { outputFormat: 'jpg', logger, ...queueOptions });
-  const bot = await startTelegramBot({ config, queue, originals, logger });
+  const queue = new FairQueue(pipeline, { outputFormat: 'jpg', logger, ...queueOptions });
+  const bot = await startTelegramBot({ config, queue, originals, logger }, handlerOptions);
   return { fake, queue, bot, originals };
 }
 
@@ -101,6 +104,15 @@ async function imageSize(call: ApiCall): Promise<{ width: number; height: number
 async function expectedSize(picture: Buffer): Promise<{ width: number; height: number }> {
   const largest = await sharp(picture).rotate().resize(PHOTO_SIDES.at(-1), PHOTO_SIDES.at(-1), { fit: 'inside' }).toBuffer({ resolveWithObject: true });
   return fitWithin(largest.info.width, largest.info.height, MAX_SIDE);
+}
+
+/** What the user finally sees in answer to a request: 'picture', or the (last edited) text of the bot's reply. */
+function answerOf(fake: FakeBotApi, chatId: number, requestId: number): string | undefined {
+  if (fake.calls.some((c) => c.ok && (c.method === 'sendPhoto' || c.method === 'sendDocument') && Number(c.params.chat_id) === chatId && replyTo(c) === requestId)) return 'picture';
+  const reply = okCalls(fake, 'sendMessage', chatId).find((c) => replyTo(c) === requestId);
+  if (!reply) return undefined;
+  const shown = fake.message(chatId, (reply.result as { message_id: number }).message_id);
+  return shown ? String(shown.text) : '(deleted)';
 }
 
 function fileIdsOf(photo: Record<string, unknown>[]): string[] {
@@ -486,5 +498,128 @@ describe('telegram bot: shutdown with jobs queued', () => {
     expect(fake.callsOf('getUpdates').length).toBe(pollsAfterStop);
     expect(callsReplyingTo(fake, late.chat.id, late.message_id)).toEqual([]);
     await fake.close();
+  });
+});
+
+describe('telegram bot: upload faults never lose a finished picture', () => {
+  let h: Harness;
+  let fake: FakeBotApi;
+  beforeAll(async () => {
+    await service.warmUp(['animeganv3_cute']);
+    // Short backoffs so the test does not wait out production delays; same code paths.
+    h = await startHarness({ userJobsPerMinute: 60, chatJobsPerMinute: 60 }, new OriginalStore(), {
+      delivery: { ...DEFAULT_DELIVERY, baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3, lateNoticeAfterS: 1 },
+    });
+    fake = h.fake;
+  });
+  afterAll(() => stopHarness(h));
+
+  async function send(user: TgUser, caption = '/anime cute faces:off'): Promise<TgMessage> {
+    return fake.injectMessage(privateChat(user), user, { photo: await fake.photoSizes(portrait, [128]), caption });
+  }
+
+  function attempts(chatId: number, requestId: number, method = 'sendPhoto'): (string | number)[] {
+    return fake.callsOf(method).filter((c) => Number(c.params.chat_id) === chatId && replyTo(c) === requestId).map((c) => (c.ok ? 'ok' : c.errorCode!));
+  }
+
+  it('a single 500 on sendPhoto: sent again after a short backoff, exactly once, no apology', async () => {
+    fake.failNext('sendPhoto', 500, 'Internal Server Error');
+    const msg = await send(alice);
+    await waitForResult(fake, alice.id, msg.message_id);
+    expect(attempts(alice.id, msg.message_id)).toEqual([500, 'ok']);
+    expect(answerOf(fake, alice.id, msg.message_id)).toBe('picture');
+    expect(textsTo(fake, alice.id, msg.message_id).join('\n')).not.toMatch(/Sorry/);
+  });
+
+  it('a connection reset and a 502 on sendPhoto: retried until it arrives', async () => {
+    fake.resetNext('sendPhoto');
+    const msg = await send(bob);
+    await fake.waitFor(() => attempts(bob.id, msg.message_id).length >= 1, 30_000, 'the first upload');
+    fake.failNext('sendPhoto', 502, 'Bad Gateway');
+    await waitForResult(fake, bob.id, msg.message_id);
+    expect(attempts(bob.id, msg.message_id)).toEqual([0, 502, 'ok']);
+  });
+
+  it('a 429 asking for a long wait is honoured (no longer dropped beyond 60 s): the user hears it will come late, then gets it', async () => {
+    // lateNoticeAfterS is 1 here, so a 2 s retry_after stands for the minutes Telegram can ask for.
+    fake.rateLimitNext('sendPhoto', 2);
+    const msg = await send(carol);
+    await waitForResult(fake, carol.id, msg.message_id);
+    expect(attempts(carol.id, msg.message_id)).toEqual([429, 'ok']);
+    const log = fake.chatLog(carol.id).join('\n');
+    expect(log).toMatch(/Your picture is ready, but Telegram asked me to wait ~2 s before sending more here\. It will come, just late\./);
+  });
+
+  it('photo uploads that keep failing fall back to a file', async () => {
+    fake.failNext('sendPhoto', 500, 'Internal Server Error', 3);
+    const msg = await send(dave);
+    await fake.waitFor(() => okCalls(fake, 'sendDocument', dave.id).some((c) => replyTo(c) === msg.message_id), 30_000, 'the result as a file');
+    expect(attempts(dave.id, msg.message_id)).toEqual([500, 500, 500]);
+    expect(attempts(dave.id, msg.message_id, 'sendDocument')).toEqual(['ok']);
+  });
+
+  it('when every way fails, a link-free text says what happened instead of "something went wrong"', async () => {
+    fake.failNext('sendPhoto', 500, 'Internal Server Error', 3);
+    const msg = await send(alice);
+    await fake.waitFor(() => attempts(alice.id, msg.message_id).length === 3, 30_000, 'three photo attempts');
+    fake.failNext('sendDocument', 503, 'Service Unavailable', 3);
+    await fake.waitFor(() => (answerOf(fake, alice.id, msg.message_id) ?? '').startsWith('Your picture was painted'), 30_000, 'the explanation');
+    const text = answerOf(fake, alice.id, msg.message_id)!;
+    expect(text).toBe('Your picture was painted, but Telegram kept failing to take the upload, so I couldn\'t send it. Please send the photo again in a few minutes.');
+    expect(text).not.toMatch(/https?:|Sorry/);
+    expect(attempts(alice.id, msg.message_id, 'sendDocument')).toEqual([503, 503, 503]);
+  });
+
+  it('an error answer never exceeds Telegram\'s 4096 characters: /anime with 48 × a:1 and a huge word', async () => {
+    const photo = fake.injectMessage(privateChat(bob), bob, { photo: await fake.photoSizes(portrait, [64]) });
+    await waitForResult(fake, bob.id, photo.message_id);
+    for (const args of [Array(48).fill('a:1').join(' '), Array.from({ length: 60 }, (_, i) => `k${'x'.repeat(i % 7)}${String.fromCharCode(97 + (i % 26))}:${'9'.repeat(80)}`).join(' '), 'w'.repeat(5000)]) {
+      const cmd = fake.injectMessage(privateChat(bob), bob, { text: `/anime ${args}`, reply_to_message: photo });
+      const text = await waitForText(fake, bob.id, cmd.message_id);
+      expect(text.length).toBeLessThanOrEqual(TELEGRAM_TEXT_LIMIT);
+      expect(text).toMatch(/^I couldn't use those settings:/);
+      expect(text.split('\n•').length - 1).toBeLessThanOrEqual(5);
+    }
+    // The 48 identical problems are named once; the long list ends with how many were left out.
+    const texts = okCalls(fake, 'sendMessage', bob.id).map((c) => String(c.params.text));
+    expect(texts.some((t) => /…and \d+ more problems$/.test(t))).toBe(true);
+    expect(fake.callsOf('sendMessage').filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('a still GIF sent as a file is painted; a 25 MB photo is refused naming the limit, without "send it as a photo"', async () => {
+    const gif = await sharp(portrait).resize(96, 96).gif().toBuffer();
+    const stored = fake.addFile(gif);
+    const gifMsg = fake.injectMessage(privateChat(carol), carol, {
+      document: { ...stored, file_name: 'still.gif', mime_type: 'image/gif' },
+      animation: { ...stored, width: 96, height: 96, duration: 0, file_name: 'still.gif', mime_type: 'image/gif' },
+      caption: '/anime cute',
+    });
+    await fake.waitFor(() => answerOf(fake, carol.id, gifMsg.message_id) === 'picture', 30_000, 'the GIF painted');
+
+    const huge = fake.addFile(Buffer.from('x'), 25 * 1024 * 1024);
+    const hugeMsg = fake.injectMessage(privateChat(dave), dave, { photo: [{ ...huge, width: 4000, height: 3000 }] });
+    const text = await waitForText(fake, dave.id, hugeMsg.message_id);
+    expect(text).toBe('That photo is 25.0 MB; I can only fetch pictures up to 20.0 MB from Telegram (a limit Telegram sets for bots). Please send a smaller picture.');
+    expect(text).not.toMatch(/as a photo/);
+  });
+});
+
+describe('telegram bot: a job timeout during a long model run', () => {
+  it('answers the timed-out user with the apology, serves everyone else, and the process lives on', async () => {
+    // A big picture in the slowest style cannot finish in 1.5 s: the worker is stopped inside a model run.
+    const slow = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: ORT_THREADS, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 }, cancelGraceMs: 300 });
+    await slow.warmUp(['animeganv3_hayao', 'animeganv3_cute']);
+    const h = await startHarness({ userJobsPerMinute: 30, jobTimeoutMs: 1_500 }, new OriginalStore(), {}, slow);
+    try {
+      const big = h.fake.injectMessage(privateChat(alice), alice, { photo: await h.fake.photoSizes(groupPhoto, [1024]), caption: '/anime hayao faces:off' });
+      const others = [];
+      for (const user of [bob, carol, dave]) others.push(h.fake.injectMessage(privateChat(user), user, { photo: await h.fake.photoSizes(portrait, [96]), caption: '/anime cute faces:off' }));
+      await h.fake.waitFor(() => answerOf(h.fake, alice.id, big.message_id)?.startsWith('Sorry, that picture took too long') ?? false, 60_000, 'the apology');
+      for (const m of others) await waitForResult(h.fake, m.chat.id, m.message_id);
+      expect(h.queue.stats()).toMatchObject({ timedOut: 1, completed: 3 });
+    } finally {
+      await stopHarness(h);
+      await slow.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BotDeps, RunningBot } from '../bots/deps.js';
+import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../bots/deps.js';
 import { OriginalStore } from '../bots/originals.js';
 import type { AppConfig } from '../config.js';
 import { DEFAULT_DECODE_LIMITS } from '../pipeline/decode.js';
@@ -25,7 +25,10 @@ export interface RunningApp {
   originals: OriginalStore;
   http?: RunningHttpServer;
   bots: string[];
-  /** Graceful stop: refuse new jobs, answer every accepted one, then stop the bots, the pipelines and HTTP. */
+  /**
+   * Graceful stop within SHUTDOWN_GRACE_S: refuse new jobs, finish the accepted ones that fit, tell the users
+   * of the others to send again, then stop the bots, the pipelines and HTTP.
+   */
   stop(): Promise<void>;
 }
 
@@ -93,16 +96,24 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     shuttingDown = true;
+    const deadline = Date.now() + config.shutdownGraceMs;
     const s = queue.stats();
-    logger.info({ pending: s.pending, running: s.running }, 'shutting down: no new jobs, finishing accepted ones');
-    // The queue is the intake: from now on the bots answer new requests with "I'm restarting, try again",
-    // while every job already accepted runs and is answered before the bots disconnect.
-    await queue.close();
-    const results = await Promise.allSettled(started.map(({ bot }) => bot.stop()));
+    logger.info({ pending: s.pending, running: s.running, graceS: config.shutdownGraceMs / 1000 }, 'shutting down: no new jobs, finishing accepted ones');
+    // The queue is the intake: from now on the bots answer new requests with "I'm restarting, try again".
+    // Jobs that finish before the hurry point are answered as usual; the rest fail with ShutdownError and
+    // their users are told to send again, while there is still time to say so.
+    const drained = queue.close();
+    if ((await settleBy(drained, hurryAt(deadline))) === 'late') {
+      const abandoned = queue.abandon();
+      logger.warn({ abandoned }, 'shutdown deadline near: telling the users of unfinished jobs to send again');
+    }
+    const results = await Promise.allSettled(started.map(({ bot }) => bot.stop(deadline)));
     results.forEach((r, i) => {
       if (r.status === 'rejected') logger.error({ platform: started[i].name, err: r.reason }, 'bot did not stop cleanly');
     });
+    // Pipelines still busy with abandoned jobs are worker processes: stopping them is safe at any moment.
     await closePipelines();
+    await settleBy(drained, deadline);
     await http?.close();
     logger.info('stopped');
   };

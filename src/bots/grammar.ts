@@ -6,18 +6,28 @@ import { listStyles } from '../pipeline/styles.js';
  * The one command grammar shared by every platform: `key:value` words, e.g. `style:hayao smooth:0.4 faces:off`.
  * Keys are the same on Telegram (text) and Discord (slash-command option names).
  */
-const KEY_ALIASES: Record<string, ParamName> = {
-  style: 'style',
-  smooth: 'smooth',
-  eyes: 'eyes',
-  sharpen: 'sharpen',
-  align: 'alignThreshold',
-  faces: 'faces',
-  compare: 'compare',
-};
+// A Map, not an object: user-typed keys like `constructor` or `__proto__` must not find Object.prototype.
+const KEY_ALIASES = new Map<string, ParamName>([
+  ['style', 'style'],
+  ['smooth', 'smooth'],
+  ['eyes', 'eyes'],
+  ['sharpen', 'sharpen'],
+  ['align', 'alignThreshold'],
+  ['faces', 'faces'],
+  ['compare', 'compare'],
+]);
 
 /** Chat-facing parameter keys with their meaning and range, for help texts and Discord options. */
-export const CHAT_PARAMS = Object.entries(KEY_ALIASES).map(([key, name]) => ({ key, name, spec: PARAM_SPECS[name] }));
+export const CHAT_PARAMS = [...KEY_ALIASES].map(([key, name]) => ({ key, name, spec: PARAM_SPECS[name] }));
+
+/** An error lists at most this many problems, then how many more there were. */
+const MAX_LISTED_PROBLEMS = 5;
+/** User words quoted back are cut to this length. */
+const MAX_QUOTED = 32;
+
+function quote(word: string): string {
+  return `"${word.length > MAX_QUOTED ? `${word.slice(0, MAX_QUOTED - 1)}…` : word}"`;
+}
 
 /** A bare word that names a style is accepted as `style:<word>` (e.g. `/anime cute`). */
 function bareStyle(word: string): boolean {
@@ -26,7 +36,7 @@ function bareStyle(word: string): boolean {
 }
 
 export function describeRange(key: string): string {
-  const name = KEY_ALIASES[key];
+  const name = KEY_ALIASES.get(key);
   const spec = name ? PARAM_SPECS[name] : undefined;
   if (!spec) return '';
   if (spec.kind === 'number') return `${spec.min}–${spec.max}`;
@@ -39,25 +49,34 @@ export function describeRange(key: string): string {
  * Throws InputError('bad-parameter') listing every problem: unknown keys, bad values, stray words.
  */
 export function parseCommandArgs(text: string, base?: StyleParams): StyleParams {
-  const overrides: Partial<Record<ParamName, string>> = {};
+  const overrides = new Map<ParamName, { key: string; value: string }>();
   const problems: string[] = [];
+  const set = (name: ParamName, key: string, value: string) => {
+    const earlier = overrides.get(name);
+    if (earlier) {
+      // Taking the last silently would paint something the user did not mean half the time.
+      if (earlier.value !== value) problems.push(`${key} is given twice (${quote(earlier.value)} and ${quote(value)}): keep one`);
+      return;
+    }
+    overrides.set(name, { key, value });
+  };
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
     const m = /^([a-z_]+)[:=](.*)$/i.exec(word);
     if (!m) {
-      if (bareStyle(word)) overrides.style = word;
-      else problems.push(`"${word}" is not a key:value pair (e.g. style:hayao smooth:0.4)`);
+      if (bareStyle(word)) set('style', 'style', word);
+      else problems.push(`${quote(word)} is not a key:value pair (e.g. style:hayao smooth:0.4)`);
       continue;
     }
     const key = m[1].toLowerCase();
-    const name = KEY_ALIASES[key];
+    const name = KEY_ALIASES.get(key);
     if (!name) {
-      problems.push(`unknown parameter "${key}" (known: ${Object.keys(KEY_ALIASES).join(', ')})`);
+      problems.push(`unknown parameter ${quote(key)} (known: ${[...KEY_ALIASES.keys()].join(', ')})`);
       continue;
     }
-    overrides[name] = m[2];
+    set(name, key, m[2]);
   }
   // Validate each override on its own so every bad value is reported, not just the first.
-  for (const [name, value] of Object.entries(overrides)) {
+  for (const [name, { value }] of overrides) {
     try {
       validateParams({ [name]: value }, base);
     } catch (e) {
@@ -66,9 +85,13 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
     }
   }
   if (problems.length) {
-    throw new InputError('bad-parameter', `I couldn't use those settings:\n• ${problems.join('\n• ')}`);
+    const distinct = [...new Set(problems)];
+    const listed = distinct.slice(0, MAX_LISTED_PROBLEMS);
+    const more = distinct.length - listed.length;
+    const tail = more > 0 ? `\n…and ${more} more problem${more === 1 ? '' : 's'}` : '';
+    throw new InputError('bad-parameter', `I couldn't use those settings:\n• ${listed.join('\n• ')}${tail}`);
   }
-  return validateParams(overrides, base);
+  return validateParams(Object.fromEntries([...overrides].map(([name, { value }]) => [name, value])), base);
 }
 
 /** Renders params back into the grammar (for captions and "same settings" buttons). */

@@ -1,7 +1,7 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import { listStyles } from '../pipeline/styles.js';
-import { JobTimeoutError } from '../queue/errors.js';
+import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange } from './grammar.js';
 
@@ -91,13 +91,38 @@ export function stylesText(): string {
 }
 
 const GENERIC_ERROR = 'Sorry, something went wrong on our side, please try again later.';
+export const RESTART_TEXT = "I'm restarting — please send it again in a minute.";
 const TIMEOUT_ERROR = 'Sorry, that picture took too long and I had to stop. Please try again later, or with a smaller picture or a faster style (e.g. style:cute).';
 
 /** What to tell a user about a failed job: their own mistakes in full, our problems without internals. */
 export function friendlyError(e: unknown): string {
   if (e instanceof InputError) return e.message;
   if (e instanceof JobTimeoutError) return TIMEOUT_ERROR;
+  if (e instanceof ShutdownError) return RESTART_TEXT;
   return GENERIC_ERROR;
+}
+
+function duration(s: number): string {
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
+const PLATFORM_NAMES: Record<TextPlatform, string> = { telegram: 'Telegram', discord: 'Discord' };
+
+/** Shown when the platform makes a finished picture wait (a long rate limit): it is still coming. */
+export function lateDeliveryText(platform: TextPlatform, waitS: number): string {
+  return `Your picture is ready, but ${PLATFORM_NAMES[platform]} asked me to wait ~${duration(waitS)} before sending more here. It will come, just late.`;
+}
+
+/** Why a finished picture never arrived (no links, nothing the user must decode). */
+export function undeliveredText(platform: TextPlatform, outcome: { reason: 'refused' | 'budget' | 'stopped' | 'fatal'; waitS?: number }): string {
+  const name = PLATFORM_NAMES[platform];
+  if (outcome.reason === 'stopped') return RESTART_TEXT;
+  if (outcome.waitS !== undefined) {
+    return `Your picture was painted, but ${name} asked me to wait ${duration(outcome.waitS)} before sending more pictures here, longer than I can hold it. Please send the photo again later.`;
+  }
+  return `Your picture was painted, but ${name} kept failing to take the upload, so I couldn't send it. Please send the photo again in a few minutes.`;
 }
 
 /** The polite answer for a job the queue could not take. */

@@ -9,9 +9,18 @@ export interface DecodeLimits {
   maxPixels: number;
   /** Longest side of the working image; larger photos are scaled down. */
   maxSide: number;
-  /** Smallest accepted side, in pixels. */
+  /** Smallest accepted side, in pixels (of the file, and of the picture we would send back). */
   minSide: number;
+  /**
+   * Most memory one decode may take for formats that must be decoded whole before they can be scaled down
+   * (interlaced PNG, progressive JPEG, GIF); others stream. Default DEFAULT_MAX_DECODE_BYTES.
+   */
+  maxDecodeBytes?: number;
 }
+
+export const DEFAULT_MAX_DECODE_BYTES = 160 * 1024 * 1024;
+/** Longer side over shorter side beyond which a picture is a strip, not a photo: its result would be a sliver. */
+export const MAX_ASPECT_RATIO = 8;
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxBytes: 25 * 1024 * 1024,
@@ -33,6 +42,32 @@ function mib(bytes: number): string {
 }
 
 /** Reads only the header: cheap, allocates no pixel memory. */
+const BYTES_PER_SAMPLE: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8, dpcomplex: 16 };
+
+/**
+ * Memory a decode needs before anything can be scaled down, from the header alone; 0 for formats libvips
+ * streams (baseline JPEG with shrink-on-load, non-interlaced PNG, WebP, TIFF strips).
+ */
+export function wholeDecodeBytes(meta: Metadata): number {
+  const w = meta.width ?? 0;
+  const h = meta.pageHeight ?? meta.height ?? 0;
+  const channels = meta.channels ?? 3;
+  if (meta.format === 'png' && meta.isProgressive) return w * h * channels * (BYTES_PER_SAMPLE[meta.depth ?? 'uchar'] ?? 1);
+  if (meta.format === 'gif') return w * h * 4;
+  if (meta.format === 'jpeg' && meta.isProgressive) {
+    // libjpeg keeps every DCT coefficient (2 bytes) of every component; subsampled chroma has fewer.
+    const components = channels === 1 ? 1 : meta.chromaSubsampling?.startsWith('4:2:0') ? 1.5 : meta.chromaSubsampling?.startsWith('4:2:2') ? 2 : channels;
+    return w * h * components * 2;
+  }
+  return 0;
+}
+
+function describeStorage(meta: Metadata): string {
+  if (meta.format === 'png') return `an interlaced${meta.depth === 'ushort' ? ' 16-bit' : ''} PNG`;
+  if (meta.format === 'gif') return 'a GIF';
+  return 'a progressive JPEG';
+}
+
 async function readHeader(buf: Buffer, limits: DecodeLimits): Promise<Metadata> {
   try {
     return await sharp(buf, { limitInputPixels: false, failOn: 'none' }).metadata();
@@ -65,10 +100,24 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits = DEFAULT_DE
   if (Math.min(rawW, rawH) < limits.minSide) {
     throw new InputError('too-small', `That picture is only ${rawW}×${rawH} pixels; I need at least ${limits.minSide} pixels on each side.`);
   }
+  const decodeBytes = wholeDecodeBytes(meta);
+  const maxDecodeBytes = limits.maxDecodeBytes ?? DEFAULT_MAX_DECODE_BYTES;
+  if (decodeBytes > maxDecodeBytes) {
+    throw new InputError(
+      'too-much-memory',
+      `That picture is ${rawW}×${rawH} stored as ${describeStorage(meta)}, which takes ${mib(decodeBytes)} of memory to open; my limit is ${mib(maxDecodeBytes)}. Please send it as a normal JPEG photo or a smaller picture.`,
+    );
+  }
   const rotated = (meta.orientation ?? 1) >= 5;
   const width = rotated ? rawH : rawW;
   const height = rotated ? rawW : rawH;
   const target = fitWithin(width, height, limits.maxSide);
+  if (Math.max(width, height) > MAX_ASPECT_RATIO * Math.min(width, height) || Math.min(target.width, target.height) < limits.minSide) {
+    throw new InputError(
+      'extreme-aspect',
+      `That picture is ${width}×${height}: too long and thin to paint (the result would be ${target.width}×${target.height}). Please crop it to a normal photo shape, at most ${MAX_ASPECT_RATIO}:1.`,
+    );
+  }
   const animated = (meta.pages ?? 1) > 1;
 
   let image: RgbImage;

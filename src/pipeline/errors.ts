@@ -8,6 +8,8 @@ export type InputErrorCode =
   | 'truncated'
   | 'animated'
   | 'too-small'
+  | 'extreme-aspect'
+  | 'too-much-memory'
   | 'bad-parameter';
 
 export class InputError extends Error {

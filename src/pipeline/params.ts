@@ -45,10 +45,13 @@ export const PARAM_SPECS = {
 
 export type ParamName = keyof StyleParams;
 
+/** Plain decimals only: Number() would also take 0x1, 0b1, 0o1 and 1e0, which nobody means as a setting. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
 function checkNumber(name: NumericParam, value: unknown): number {
   const spec = PARAM_SPECS[name];
-  const n = typeof value === 'string' ? Number(value.trim()) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || (typeof value === 'string' && value.trim() === '')) {
+  const n = typeof value === 'string' ? (DECIMAL.test(value.trim()) ? Number(value.trim()) : NaN) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) {
     throw new InputError('bad-parameter', `${name} must be a number from ${spec.min} to ${spec.max} (got "${String(value)}").`);
   }
   if (n < spec.min || n > spec.max) {
@@ -73,6 +76,9 @@ export function validateParams(overrides: Partial<Record<ParamName, unknown>> = 
   const out: StyleParams = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
+    if (!Object.hasOwn(PARAM_SPECS, key)) {
+      throw new InputError('bad-parameter', `Unknown parameter "${key.slice(0, 32)}". Known: ${Object.keys(PARAM_SPECS).join(', ')}.`);
+    }
     switch (key as ParamName) {
       case 'style':
         out.style = resolveStyle(String(value)).id;

@@ -1,3 +1,4 @@
+import './ort-env.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -12,6 +13,11 @@ export interface RegistryOptions {
   modelsDir: string;
   /** onnxruntime intra-op threads per session (default: number of cores). */
   threads?: number;
+  /**
+   * Called before every model run; throwing stops the job there. The worker's cancel check: the only safe
+   * point to stop a job is outside onnxruntime's native code (see cancel.ts).
+   */
+  beforeRun?: () => void;
 }
 
 export type ModelStatus =
@@ -36,12 +42,14 @@ async function sha256File(file: string): Promise<string> {
 export class ModelRegistry {
   readonly modelsDir: string;
   readonly threads: number;
+  private readonly beforeRun: (() => void) | undefined;
   private readonly verified = new Map<string, Promise<string>>();
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
   constructor(opts: RegistryOptions) {
     this.modelsDir = path.resolve(opts.modelsDir);
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
+    this.beforeRun = opts.beforeRun;
   }
 
   spec(id: string): ModelSpec {
@@ -81,18 +89,36 @@ export class ModelRegistry {
   session(id: string): Promise<ort.InferenceSession> {
     let s = this.sessions.get(id);
     if (!s) {
-      s = this.verify(id).then((file) =>
-        ort.InferenceSession.create(file, {
-          intraOpNumThreads: this.threads,
-          interOpNumThreads: 1,
-          graphOptimizationLevel: 'all',
-          executionMode: 'sequential',
-        }),
-      );
+      s = this.verify(id)
+        .then((file) =>
+          ort.InferenceSession.create(file, {
+            intraOpNumThreads: this.threads,
+            interOpNumThreads: 1,
+            graphOptimizationLevel: 'all',
+            executionMode: 'sequential',
+          }),
+        )
+        .then((session) => this.guarded(session));
       this.sessions.set(id, s);
       s.catch(() => this.sessions.delete(id));
     }
     return s;
+  }
+
+  /** Every stage reaches onnxruntime through these sessions, so wrapping `run` puts a checkpoint before each model run. */
+  private guarded(session: ort.InferenceSession): ort.InferenceSession {
+    const beforeRun = this.beforeRun;
+    if (!beforeRun) return session;
+    const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
+    (session as { run: unknown }).run = (...args: unknown[]) => {
+      try {
+        beforeRun();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return run(...args);
+    };
+    return session;
   }
 
   async check(): Promise<ModelStatus[]> {

@@ -1,4 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import './ort-env.js';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { JobCancelledError, CancelWatermark } from './cancel.js';
 import type { DecodeLimits } from './decode.js';
 import type { OutputFormat } from './encode.js';
 import { InputError, ModelError, type InputErrorCode } from './errors.js';
@@ -13,12 +16,15 @@ export interface StylizeJob {
   format?: OutputFormat;
 }
 
-/** What the bots and the queue talk to: one pipeline instance, in this thread or in a worker thread. */
+/** What the bots and the queue talk to: one pipeline instance, in this process or in a pipeline worker process. */
 export interface PipelineService {
   stylize(job: StylizeJob): Promise<RenderedResult>;
   /** Loads and verifies the given models ahead of the first job. */
   warmUp(modelIds: string[]): Promise<void>;
-  /** Kills work in progress (failing its jobs) so the next job starts on a fresh pipeline; used after a job timeout. */
+  /**
+   * Stops work in progress (failing its jobs with JobCancelledError) and resolves once the pipeline can take
+   * the next job. Used after a job timeout and when a shutdown deadline passes. Never crashes the process.
+   */
   abortAll?(): Promise<void>;
   close(): Promise<void>;
 }
@@ -29,29 +35,51 @@ export interface PipelineServiceOptions {
   limits?: DecodeLimits;
 }
 
-/** Runs in the calling thread. Fine for the CLI and benchmarks; bots use WorkerPipelineService. */
+/**
+ * Runs in the calling thread, one job at a time. Fine for the CLI and benchmarks; bots use WorkerPipelineService.
+ * abortAll() is cooperative: the running job stops before its next model run.
+ */
 export class LocalPipelineService implements PipelineService {
   readonly pipeline: Pipeline;
+  private readonly cancel = new CancelWatermark();
+  private lastId = 0;
+  private runningId = 0;
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(opts: PipelineServiceOptions) {
-    this.pipeline = new Pipeline({ registry: new ModelRegistry(opts), limits: opts.limits });
+    const registry = new ModelRegistry({ ...opts, beforeRun: () => this.cancel.throwIfCancelled(this.runningId) });
+    this.pipeline = new Pipeline({ registry, limits: opts.limits });
   }
 
   stylize(job: StylizeJob): Promise<RenderedResult> {
-    return this.pipeline.render(Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength), job.params, job.format);
+    const id = ++this.lastId;
+    const run = () => {
+      this.cancel.throwIfCancelled(id);
+      this.runningId = id;
+      return this.pipeline.render(Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength), job.params, job.format);
+    };
+    const result = this.chain.then(run, run);
+    this.chain = result.catch(() => undefined);
+    return result;
   }
 
   async warmUp(modelIds: string[]): Promise<void> {
     for (const id of modelIds) await this.pipeline.registry.session(id);
   }
 
-  close(): Promise<void> {
-    return this.pipeline.registry.release();
+  async abortAll(): Promise<void> {
+    this.cancel.cancelUpTo(this.lastId);
+    await this.chain;
+  }
+
+  async close(): Promise<void> {
+    await this.abortAll();
+    await this.pipeline.registry.release();
   }
 }
 
 type RequestBody = { kind: 'stylize'; job: StylizeJob } | { kind: 'warmUp'; modelIds: string[] };
-export type WorkerRequest = RequestBody & { id: number };
+export type WorkerRequest = (RequestBody & { id: number }) | { kind: 'cancel' };
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { name: string; message: string; code?: string } };
@@ -65,79 +93,175 @@ export function serialiseError(e: unknown): { name: string; message: string; cod
 function reviveError(e: { name: string; message: string; code?: string }): Error {
   if (e.name === 'InputError') return new InputError(e.code as InputErrorCode, e.message);
   if (e.name === 'ModelError') return new ModelError(e.message);
+  if (e.name === 'JobCancelledError') return new JobCancelledError();
   const err = new Error(e.message);
   err.name = e.name;
   return err;
 }
 
+export interface WorkerPipelineOptions extends PipelineServiceOptions {
+  /** How long a cancelled job may take to reach its next safe point before its process is killed (default 3 s). */
+  cancelGraceMs?: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** The bootstrap registers tsx, then loads worker-entry.ts; the same file the app itself runs with. */
+const ENTRY = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
+const DEFAULT_CANCEL_GRACE_MS = 3_000;
+
 /**
- * One pipeline instance in a worker thread, so inference (synchronous inside onnxruntime-node) never
- * blocks the bots' event loop. A crashed worker fails its in-flight jobs and is restarted on the next job.
+ * One pipeline instance in a child process, so inference (synchronous inside onnxruntime-node) never blocks
+ * the bots' event loop, and a job that must stop can always be stopped: first cooperatively (the worker stops
+ * before its next model run), and if it is still inside one long native call after `cancelGraceMs`, by
+ * killing the process, which is safe for a process and not for a thread. A crashed or killed worker fails its
+ * in-flight jobs; the next job starts a fresh one, which loads the models warmed up so far before that job.
  */
 export class WorkerPipelineService implements PipelineService {
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
+  /** Requests the current child has not answered yet, including ones whose callers were already failed. */
+  private readonly unanswered = new Set<number>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly warmModels = new Set<string>();
+  /** The warm-up a fresh worker does before its first job. */
+  private warming: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly cancelGraceMs: number;
 
-  constructor(private readonly opts: PipelineServiceOptions) {}
+  constructor(private readonly opts: WorkerPipelineOptions) {
+    this.cancelGraceMs = opts.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+  }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), { workerData: this.opts });
-    worker.on('message', (reply: WorkerReply) => {
+  /** Process id of the current worker (diagnostics, tests), if one is running. */
+  get workerPid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private ensureChild(): ChildProcess {
+    if (this.child) return this.child;
+    const { modelsDir, threads, limits } = this.opts;
+    const child = fork(ENTRY, [JSON.stringify({ modelsDir, threads, limits })], {
+      serialization: 'advanced',
+      // The app's own flags (inspector, test runners' loaders) are not for the worker.
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (reply: WorkerReply) => {
+      if (this.child !== child) return;
+      this.answered(reply.id);
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
       if (reply.ok) p.resolve(reply.value);
       else p.reject(reviveError(reply.error));
     });
-    const fail = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
+    const gone = (why: string) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.failAll(new Error(`pipeline worker ${why}`));
     };
-    worker.on('error', (err) => fail(new Error(`pipeline worker crashed: ${err.message}`)));
-    worker.on('exit', (code) => fail(new Error(`pipeline worker exited (code ${code})`)));
-    this.worker = worker;
-    return worker;
+    child.on('error', (err) => gone(`failed: ${err.message}`));
+    child.on('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
+    this.child = child;
+    // A replacement worker loads what its predecessor had loaded before it takes the next job.
+    if (this.warmModels.size) this.warming = this.send(child, { kind: 'warmUp', modelIds: [...this.warmModels] }).catch(() => undefined);
+    return child;
   }
 
-  private call<T>(req: RequestBody, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('pipeline is closed'));
-    const worker = this.ensureWorker();
+  private send<T>(child: ChildProcess, req: RequestBody): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...req, id }, transfer);
+      this.unanswered.add(id);
+      child.send({ ...req, id } satisfies WorkerRequest, (err) => {
+        if (err) {
+          this.answered(id);
+          this.pending.delete(id);
+          reject(new Error(`pipeline worker unreachable: ${err.message}`));
+        }
+      });
+    });
+  }
+
+  private call<T>(req: RequestBody): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('pipeline is closed'));
+    return this.send<T>(this.ensureChild(), req);
+  }
+
+  private answered(id: number): void {
+    this.unanswered.delete(id);
+    if (!this.unanswered.size) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.unanswered.clear();
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves true once the worker has answered everything sent to it, false after `ms`. */
+  private whenIdle(ms: number): Promise<boolean> {
+    if (!this.unanswered.size) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
   }
 
   async stylize(job: StylizeJob): Promise<RenderedResult> {
-    // Copy so the caller keeps its buffer (the bots keep originals for "another style" buttons).
-    const file = new Uint8Array(job.file);
-    const result = await this.call<RenderedResult>({ kind: 'stylize', job: { ...job, file } }, [file.buffer as ArrayBuffer]);
+    const result = await this.call<RenderedResult>({ kind: 'stylize', job });
     return { ...result, image: Buffer.from(result.image.buffer, result.image.byteOffset, result.image.byteLength) };
   }
 
-  warmUp(modelIds: string[]): Promise<void> {
-    return this.call<void>({ kind: 'warmUp', modelIds });
+  async warmUp(modelIds: string[]): Promise<void> {
+    await this.call<void>({ kind: 'warmUp', modelIds });
+    for (const id of modelIds) this.warmModels.add(id);
   }
 
   async abortAll(): Promise<void> {
-    const w = this.worker;
-    if (!w) return;
-    this.worker = undefined;
-    for (const p of this.pending.values()) p.reject(new Error('pipeline worker restarted'));
+    const child = this.child;
+    if (!child || !this.unanswered.size) return;
+    child.send({ kind: 'cancel' } satisfies WorkerRequest, () => undefined);
+    // Callers hear at once; the worker may need a moment to reach its next safe point.
+    for (const p of this.pending.values()) p.reject(new JobCancelledError());
     this.pending.clear();
-    await w.terminate();
+    if (await this.whenIdle(this.cancelGraceMs)) return;
+    // Still inside one native call: killing a process (unlike a thread) is safe at any moment.
+    this.kill(child);
+    // The next job's time limit should not pay for loading the models again.
+    if (!this.closed) {
+      this.ensureChild();
+      await this.warming;
+    }
   }
 
+  private kill(child: ChildProcess): void {
+    if (this.child === child) {
+      this.child = undefined;
+      this.failAll(new JobCancelledError());
+    }
+    child.kill('SIGKILL');
+  }
+
+  /** Stops the worker process; a job still running is failed (a process, unlike a thread, may be killed mid-run). */
   async close(): Promise<void> {
     this.closed = true;
-    const w = this.worker;
-    this.worker = undefined;
-    if (w) await w.terminate();
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    const busy = this.unanswered.size > 0;
+    this.failAll(new JobCancelledError());
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(busy ? 'SIGKILL' : 'SIGTERM');
+    await exited;
   }
 }

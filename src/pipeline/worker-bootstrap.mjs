@@ -1,4 +1,4 @@
-// Worker threads do not inherit tsx's loader hooks on Node 20, so the pipeline worker registers tsx itself
+// The pipeline worker process is started without the parent's loader flags, so it registers tsx itself
 // before loading its TypeScript entry module.
 import { register } from 'tsx/esm/api';
 

@@ -1,24 +1,26 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import { LocalPipelineService, serialiseError, type PipelineServiceOptions, type WorkerReply, type WorkerRequest } from './service.js';
 
-const service = new LocalPipelineService(workerData as PipelineServiceOptions);
-const port = parentPort!;
+/** The pipeline worker process (see WorkerPipelineService): runs jobs one at a time, in the order sent. */
+const options = JSON.parse(process.argv[2] ?? '{}') as PipelineServiceOptions;
+const service = new LocalPipelineService(options);
 
-port.on('message', async (req: WorkerRequest) => {
-  let reply: WorkerReply;
-  const transfer: ArrayBuffer[] = [];
-  try {
-    if (req.kind === 'stylize') {
-      const value = await service.stylize(req.job);
-      const image = new Uint8Array(value.image);
-      transfer.push(image.buffer as ArrayBuffer);
-      reply = { id: req.id, ok: true, value: { ...value, image } };
-    } else {
-      await service.warmUp(req.modelIds);
-      reply = { id: req.id, ok: true, value: undefined };
-    }
-  } catch (e) {
-    reply = { id: req.id, ok: false, error: serialiseError(e) };
+function reply(message: WorkerReply): void {
+  process.send?.(message);
+}
+
+process.on('message', (req: WorkerRequest) => {
+  if (req.kind === 'cancel') {
+    // Everything sent before this message stops at its next safe point; later jobs are not affected.
+    void service.abortAll();
+    return;
   }
-  port.postMessage(reply, transfer);
+  const id = req.id;
+  const work = req.kind === 'stylize' ? service.stylize(req.job) : service.warmUp(req.modelIds);
+  work.then(
+    (value) => reply({ id, ok: true, value }),
+    (e: unknown) => reply({ id, ok: false, error: serialiseError(e) }),
+  );
 });
+
+// The app is gone (even SIGKILLed): nobody will read the answers.
+process.on('disconnect', () => process.exit(0));

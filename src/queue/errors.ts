@@ -1,7 +1,15 @@
-/** The pipeline did not finish a job in time; the job was abandoned (and the pipeline restarted where it can be). */
+/** The pipeline did not finish a job in time; the job was abandoned (and the pipeline stopped at a safe point). */
 export class JobTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`job timed out after ${Math.round(timeoutMs / 1000)} s`);
     this.name = 'JobTimeoutError';
+  }
+}
+
+/** The app is stopping and this job will not be finished before it exits: the user should send it again. */
+export class ShutdownError extends Error {
+  constructor() {
+    super('shutting down before the job could finish');
+    this.name = 'ShutdownError';
   }
 }

@@ -59,6 +59,16 @@ export interface RateLimitRule {
   remaining: number;
 }
 
+/** A server-side fault: an error status (with Discord's JSON error body) or a connection dropped without an answer. */
+export interface FaultRule {
+  method: string;
+  path: RegExp;
+  fault: { status: number; code?: number } | 'reset';
+  remaining: number;
+  /** Only requests that upload files (a result), not the status edits on the same route. */
+  withFiles?: boolean;
+}
+
 export interface FakeUser {
   id: string;
   username: string;
@@ -96,6 +106,7 @@ export class FakeDiscord {
   private readonly interactions = new Map<string, InteractionView>();
   private readonly cdn = new Map<string, { bytes: Buffer; contentType: string }>();
   private readonly rateLimits: RateLimitRule[] = [];
+  private readonly faults: FaultRule[] = [];
   private readonly events = new EventEmitter();
   private server!: Server;
   private wss!: WebSocketServer;
@@ -161,6 +172,18 @@ export class FakeDiscord {
   /** The next `times` requests matching method + path get a 429 with `retry-after` (header and JSON body). */
   rateLimit(method: string, path: RegExp, retryAfterS: number, times = 1): void {
     this.rateLimits.push({ method, path, retryAfterS, remaining: times });
+  }
+
+  // ---------- fault injection ----------
+
+  /** The next `times` requests matching method + path fail with `status` (5xx: Discord's "internal error" body). */
+  failNext(method: string, path: RegExp, status: number, times = 1, opts: { code?: number; withFiles?: boolean } = {}): void {
+    this.faults.push({ method, path, fault: { status, code: opts.code }, remaining: times, withFiles: opts.withFiles });
+  }
+
+  /** The next `times` requests matching method + path have their connection reset before any answer. */
+  resetNext(method: string, path: RegExp, times = 1, opts: { withFiles?: boolean } = {}): void {
+    this.faults.push({ method, path, fault: 'reset', remaining: times, withFiles: opts.withFiles });
   }
 
   // ---------- gateway ----------
@@ -457,6 +480,7 @@ export class FakeDiscord {
     };
     try {
       await parseBody(call, body, req.headers['content-type']);
+      if (this.injectFault(call, req, res)) return;
       const { status, json, headers, raw } = this.route(call);
       call.status = status;
       if (raw) {
@@ -476,6 +500,24 @@ export class FakeDiscord {
     }
     this.calls.push(call);
     this.events.emit('call', call);
+  }
+
+  /** Answers with an injected fault if a rule matches (recording the call); true when it did. */
+  private injectFault(call: RecordedCall, req: IncomingMessage, res: ServerResponse): boolean {
+    const rule = this.faults.find((r) => r.remaining > 0 && r.method === call.method && r.path.test(call.path) && (!r.withFiles || call.files.length > 0));
+    if (!rule) return false;
+    rule.remaining -= 1;
+    if (rule.fault === 'reset') {
+      call.status = -1;
+      req.socket.destroy();
+    } else {
+      call.status = rule.fault.status;
+      res.writeHead(rule.fault.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: rule.fault.status >= 500 ? 'Internal Server Error' : 'Bad Request', code: rule.fault.code ?? 0 }));
+    }
+    this.calls.push(call);
+    this.events.emit('call', call);
+    return true;
   }
 
   private route(call: RecordedCall): { status: number; json?: unknown; headers?: Record<string, string>; raw?: { bytes: Buffer; contentType: string } } {

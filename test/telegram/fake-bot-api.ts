@@ -10,8 +10,8 @@
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
  * sent with `addFile`/`photoSizes` (real bytes served from memory; a declared size may exceed the bytes, to
  * test limits without allocating them), wait on the transcript with `waitFor`, make a method answer 429 with
- * `parameters.retry_after` via `rateLimitNext` (or any error via `failNext`), and render a chat as the user
- * would see it with `chatLog`.
+ * `parameters.retry_after` via `rateLimitNext` (or any error via `failNext`, or drop the connection without an
+ * answer via `resetNext`), and render a chat as the user would see it with `chatLog`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -91,7 +91,7 @@ export class FakeBotApi {
   private nextFileNo = 1;
   private readonly messages = new Map<string, TgMessage>();
   private readonly nextMessageId = new Map<number, number>();
-  private readonly failures = new Map<string, { code: number; description: string; parameters?: Record<string, unknown>; remaining: number }>();
+  private readonly failures = new Map<string, { code: number; description: string; parameters?: Record<string, unknown>; remaining: number; reset?: boolean }>();
   private readonly callWaiters: (() => void)[] = [];
   private readonly chatEvents = new Map<number, ChatEvent[]>();
 
@@ -171,6 +171,11 @@ export class FakeBotApi {
     this.failures.set(method, { code, description, remaining: times });
   }
 
+  /** The next `times` calls of `method` have their connection reset (after the request was read, before any answer). */
+  resetNext(method: string, times = 1): void {
+    this.failures.set(method, { code: 0, description: 'connection reset', remaining: times, reset: true });
+  }
+
   // ---- what the test reads ---------------------------------------------------------------------------
 
   /** getUpdates requests being held open right now (a bot that is polling has one). */
@@ -241,6 +246,10 @@ export class FakeBotApi {
     if (failure && failure.remaining > 0) {
       failure.remaining--;
       this.record({ method, params, ok: false, errorCode: failure.code, description: failure.description });
+      if (failure.reset) {
+        req.socket.destroy();
+        return;
+      }
       throw new ApiError(failure.code, failure.description, failure.parameters);
     }
     if (method === 'getUpdates') {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AttachmentBuilder,
   MessageFlags,
   type AutocompleteInteraction,
   type ButtonInteraction,
@@ -16,8 +15,11 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { findStyle, listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
 import type { OriginalStore } from '../originals.js';
-import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
+import type { DeliveryPolicy } from '../delivery.js';
+import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
+import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
+import { sendResultMessage } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
 import { paramsFromOptions } from './options.js';
@@ -31,10 +33,11 @@ export interface DiscordContext {
   maxUploadBytes: number;
   /** Params used when the user sets nothing (the configured default style). */
   defaults: StyleParams;
+  /** Retries and fallbacks for a finished picture's upload. */
+  delivery: DeliveryPolicy;
+  /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
+  hurry: AbortSignal;
 }
-
-/** Discord's limit on message content. */
-const MAX_CONTENT = 2000;
 
 export const TEXT = {
   painting: 'Painting…',
@@ -50,27 +53,23 @@ function describeError(e: unknown): { name: string; message: string; code?: unkn
   return { name: e.name, message: e.message, code, status };
 }
 
-function splitContent(text: string): string[] {
-  const parts: string[] = [];
-  let rest = text;
-  while (rest.length > MAX_CONTENT) {
-    const cut = rest.lastIndexOf('\n', MAX_CONTENT);
-    const at = cut > 0 ? cut : MAX_CONTENT;
-    parts.push(rest.slice(0, at));
-    rest = rest.slice(at).replace(/^\n/, '');
-  }
-  parts.push(rest);
-  return parts;
-}
-
 async function replyEphemeral(interaction: RepliableInteraction, text: string): Promise<void> {
-  const [first, ...more] = splitContent(text);
+  const [first, ...more] = splitText(text, DISCORD_CONTENT_LIMIT);
   if (interaction.deferred || interaction.replied) {
     await interaction.followUp({ content: first, flags: MessageFlags.Ephemeral });
   } else {
     await interaction.reply({ content: first, flags: MessageFlags.Ephemeral });
   }
   for (const part of more) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral });
+}
+
+/** Says something in the deferred reply itself, or in a follow-up if that reply can't be edited. */
+async function answerInPlace(interaction: RepliableInteraction, text: string): Promise<void> {
+  const content = splitText(text, DISCORD_CONTENT_LIMIT)[0];
+  await interaction
+    .editReply({ content, files: [], components: [] })
+    .catch(() => interaction.followUp({ content, flags: MessageFlags.Ephemeral }))
+    .catch(() => undefined);
 }
 
 /** Replaces a public "thinking…" reply by an ephemeral error only the user sees. */
@@ -132,15 +131,26 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       return;
     }
     const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
-    const file = new AttachmentBuilder(result.image, { name: `anime-${result.style}.${result.format}` });
-    await progress.finish(() =>
-      interaction.editReply({
-        content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
-        files: [file],
-        components: restyleRows(key, result.style),
-        allowedMentions: { parse: [] },
-      }),
+    const outcome = await progress.finish(() =>
+      sendResultMessage(
+        interaction,
+        {
+          content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          image: result.image,
+          filename: `anime-${result.style}.${result.format}`,
+          components: restyleRows(key, result.style),
+        },
+        ctx.delivery,
+        {
+          signal: ctx.hurry,
+          onLate: (waitS) => void interaction.editReply({ content: lateDeliveryText('discord', waitS) }).catch(() => undefined),
+          onRetry: (info) => ctx.logger.warn({ interaction: interaction.id, ...info }, 'discord: result upload failed, retrying'),
+        },
+      ),
     );
+    if (outcome.delivered) return;
+    ctx.logger.error({ err: describeError(outcome.lastError), interaction: interaction.id, reason: outcome.reason, attempts: outcome.attempts }, 'discord: result not delivered');
+    if (outcome.reason !== 'fatal') await answerInPlace(interaction, undeliveredText('discord', outcome));
   } catch (e) {
     if (!(e instanceof InputError)) ctx.logger.error({ err: describeError(e), interaction: interaction.id }, 'discord: job failed');
     await progress.finish(() => failDeferred(ctx, interaction, friendlyError(e)));

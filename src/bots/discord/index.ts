@@ -1,11 +1,17 @@
 import { Client, Events, GatewayIntentBits, RESTEvents, Routes, type RateLimitData, type REST } from 'discord.js';
 import { validateParams } from '../../pipeline/params.js';
-import type { BotDeps, RunningBot } from '../deps.js';
+import { DEFAULT_DELIVERY, type DeliveryPolicy } from '../delivery.js';
+import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
 import { commandDefinitions } from './commands.js';
 import { handleInteraction, type DiscordContext } from './handlers.js';
 
-/** How long stop() waits for replies still being sent (the queue has normally drained before bots stop). */
+/** How long stop() waits for replies still being sent when the app gives no deadline. */
 const STOP_GRACE_MS = 15_000;
+
+export interface DiscordBotOptions {
+  /** Overrides of the upload retry policy (tests use short backoffs). */
+  delivery?: Partial<DeliveryPolicy>;
+}
 
 /** Registers the commands in one guild (instant, for development) or globally. */
 async function registerCommands(rest: REST, applicationId: string, guildId: string | undefined): Promise<void> {
@@ -16,18 +22,21 @@ async function registerCommands(rest: REST, applicationId: string, guildId: stri
 /**
  * Connects to the Discord gateway, registers /anime, /help, /styles and the "Anime-fy" context-menu command,
  * and turns interactions into queue jobs. `stop()` takes no new interactions, lets the ones in progress send
- * their answers (up to STOP_GRACE_MS), then disconnects.
+ * their answers (until the deadline it is given, or STOP_GRACE_MS), then disconnects.
  *
  * Discord set-up: create an application, add a bot, copy its token to DISCORD_TOKEN and invite it with the
  * scopes `bot applications.commands` (no permissions and no privileged intents are needed: every answer goes
  * through the interaction webhook). Set DISCORD_GUILD_ID while testing: guild commands appear at once,
  * global ones can take a while to propagate.
  */
-export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
+export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions = {}): Promise<RunningBot> {
   const { token, applicationId, guildId, apiBase } = deps.config.discord;
   if (!token) throw new Error('DISCORD_TOKEN is not set');
   const logger = deps.logger.child({ platform: 'discord' });
+  const hurry = new AbortController();
   const ctx: DiscordContext = {
+    delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs, ...options.delivery },
+    hurry: hurry.signal,
     queue: deps.queue,
     originals: deps.originals,
     logger,
@@ -67,19 +76,19 @@ export async function startDiscordBot(deps: BotDeps): Promise<RunningBot> {
     throw e;
   }
 
-  const finishAnswers = async () => {
+  const finishAnswers = async (deadline: number) => {
     client.removeAllListeners(Events.InteractionCreate);
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_GRACE_MS)));
-    const outcome = await Promise.race([Promise.allSettled([...inFlight]), gaveUp]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') logger.warn({ unanswered: inFlight.size }, 'discord: stopping with interactions still unanswered');
+    const answered = () => Promise.allSettled([...inFlight]);
+    if ((await settleBy(answered(), hurryAt(deadline))) === 'late') {
+      hurry.abort();
+      if ((await settleBy(answered(), deadline)) === 'late') logger.warn({ unanswered: inFlight.size }, 'discord: stopping with interactions still unanswered');
+    }
     await client.destroy();
   };
   let stopped: Promise<void> | undefined;
   return {
-    stop() {
-      stopped ??= finishAnswers();
+    stop(deadline = Date.now() + STOP_GRACE_MS) {
+      stopped ??= finishAnswers(deadline);
       return stopped;
     },
   };

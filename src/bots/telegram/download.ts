@@ -2,7 +2,7 @@ import { readCappedBody } from '../read-capped.js';
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
 import { InputError } from '../../pipeline/errors.js';
-import type { PictureSource } from './picture.js';
+import { tooLargeText, type PictureSource } from './picture.js';
 import { withRetryAfter, type RetryOptions } from './retry.js';
 
 /** The Bot API serves files up to 20 MB; larger ones can't be fetched at all. */
@@ -10,11 +10,8 @@ export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 
 const DOWNLOAD_TIMEOUT_MS = 60_000;
 
-function tooLarge(limitBytes: number): InputError {
-  return new InputError(
-    'too-large-bytes',
-    `That picture is larger than the ${Math.round(limitBytes / 1024 / 1024)} MB I can fetch from Telegram. Please send it as a photo (not as a file) or a smaller picture.`,
-  );
+function tooLarge(kind: PictureSource['kind'], limitBytes: number, bytes?: number): InputError {
+  return new InputError('too-large-bytes', tooLargeText(kind, limitBytes, bytes));
 }
 
 /**
@@ -22,15 +19,15 @@ function tooLarge(limitBytes: number): InputError {
  * size is known. Errors never carry the file URL: it contains the bot token.
  */
 export async function downloadPicture(telegram: Telegram, source: PictureSource, limitBytes: number, retry?: RetryOptions): Promise<Uint8Array> {
-  if (source.fileSize !== undefined && source.fileSize > limitBytes) throw tooLarge(limitBytes);
+  if (source.fileSize !== undefined && source.fileSize > limitBytes) throw tooLarge(source.kind, limitBytes, source.fileSize);
   let file;
   try {
     file = await withRetryAfter(() => telegram.getFile(source.fileId), retry);
   } catch (e) {
-    if (e instanceof TelegramError && /too big/i.test(e.description)) throw tooLarge(limitBytes);
+    if (e instanceof TelegramError && /too big/i.test(e.description)) throw tooLarge(source.kind, limitBytes);
     throw new Error(`getFile failed: ${e instanceof TelegramError ? e.description : 'network error'}`);
   }
-  if (file.file_size !== undefined && file.file_size > limitBytes) throw tooLarge(limitBytes);
+  if (file.file_size !== undefined && file.file_size > limitBytes) throw tooLarge(source.kind, limitBytes, file.file_size);
   const url = await telegram.getFileLink(file);
 
   let res: Response;
@@ -40,5 +37,5 @@ export async function downloadPicture(telegram: Telegram, source: PictureSource,
     throw new Error(`file download failed (${e instanceof Error ? e.name : 'error'})`);
   }
   if (!res.ok || !res.body) throw new Error(`file download failed (HTTP ${res.status})`);
-  return readCappedBody(res, limitBytes, () => tooLarge(limitBytes));
+  return readCappedBody(res, limitBytes, () => tooLarge(source.kind, limitBytes));
 }

@@ -8,7 +8,9 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { JobQueue, SubmitResult } from '../../queue/types.js';
 import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
-import { friendlyError, helpText, positionText, stylesText } from '../texts.js';
+import type { DeliveryPolicy } from '../delivery.js';
+import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
+import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
@@ -27,6 +29,8 @@ export interface HandlerOptions {
   /** Most pictures taken from one album. */
   albumLimit: number;
   retry: RetryOptions;
+  /** Retries and fallbacks for a finished picture's upload. */
+  delivery: DeliveryPolicy;
   /** Least time between two edits of one status message. */
   statusEditIntervalMs: number;
   /** Status sends + edits per chat per minute (results and error answers are not counted). */
@@ -64,6 +68,8 @@ export class TelegramHandlers {
   private readonly statusBudget: ChatBudget;
   /** Per-user chain for download + submit, so a user's pictures enter the queue in the order sent. */
   private readonly intake = new Map<number, Promise<unknown>>();
+  /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
+  private readonly hurry = new AbortController();
 
   constructor(private readonly deps: HandlerDeps) {
     this.albums = new AlbumTracker(deps.options.albumLimit);
@@ -171,6 +177,16 @@ export class TelegramHandlers {
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
+  /** Jobs and replies not finished yet. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  /** Shutdown deadline: stop waiting to retry uploads; those users hear "send it again" instead. */
+  hurryUp(): void {
+    this.hurry.abort();
+  }
+
   /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
   private parseArgs(message: TgMessage, args: string): StyleParams | undefined {
     try {
@@ -187,7 +203,8 @@ export class TelegramHandlers {
 
   private reply(message: TgMessage, text: string): void {
     const replyParameters = { message_id: message.message_id, allow_sending_without_reply: true };
-    this.track(this.api('sendMessage', (t) => t.sendMessage(message.chat.id, text, { reply_parameters: replyParameters })));
+    const fitted = fitText(text, TELEGRAM_TEXT_LIMIT);
+    this.track(this.api('sendMessage', (t) => t.sendMessage(message.chat.id, fitted, { reply_parameters: replyParameters })));
   }
 
   /** One Bot API call with 429 handling; failures are logged, never thrown. */
@@ -240,23 +257,38 @@ export class TelegramHandlers {
       logger.info({ jobId, chatId: req.chatId, userId: req.userId, reason: submitted.reason }, 'telegram job rejected');
       return status.finish(submitted.message);
     }
+    let result: RenderedResult;
     try {
-      await this.deliver(req, image, await submitted.done);
-      await status.finish();
+      result = await submitted.done;
     } catch (e) {
       if (!(e instanceof InputError)) this.logError(e, 'job');
-      await status.finish(friendlyError(e));
+      return status.finish(friendlyError(e));
     }
+    const undelivered = await this.deliver(req, image, result, status);
+    await status.finish(undelivered);
   }
 
-  /** The result as a reply to the request, with "another style" buttons for the original we keep in memory. */
-  private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult): Promise<void> {
+  /**
+   * The result as a reply to the request, with "another style" buttons for the original we keep in memory.
+   * Returns undefined once it arrived, or the text that explains why it could not.
+   */
+  private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage): Promise<string | undefined> {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
       'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
     const caption = resultCaption(result, req.params);
-    await sendResult(telegram, { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style) }, options.retry);
-    logger.info({ chatId: req.chatId, userId: req.userId, style: result.style, faces: result.faces.length, ms: result.timings.total }, 'telegram job answered');
+    const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style) };
+    const outcome = await sendResult(telegram, input, options.delivery, {
+      signal: this.hurry.signal,
+      onLate: (waitS) => status.set(lateDeliveryText('telegram', waitS), true),
+      onRetry: (info) => logger.warn({ chatId: req.chatId, ...info }, 'telegram: result upload failed, retrying'),
+    });
+    if (outcome.delivered) {
+      logger.info({ chatId: req.chatId, userId: req.userId, style: result.style, faces: result.faces.length, ms: result.timings.total, as: outcome.way }, 'telegram job answered');
+      return undefined;
+    }
+    this.logError(outcome.lastError, `result upload (${outcome.reason} after ${outcome.attempts} attempts)`);
+    return undeliveredText('telegram', outcome);
   }
 
   private serialPerUser<T>(userId: number, step: () => Promise<T>): Promise<T> {

@@ -1,9 +1,10 @@
 import { Telegraf, TelegramError } from 'telegraf';
 import { validateParams } from '../../pipeline/params.js';
-import type { BotDeps, RunningBot } from '../deps.js';
+import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
 import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
 import { TelegramHandlers, type HandlerOptions } from './handlers.js';
 import type { TgMessage } from './message.js';
+import { DEFAULT_DELIVERY } from '../delivery.js';
 import { DEFAULT_RETRY, withRetryAfter } from './retry.js';
 
 export const TELEGRAM_COMMANDS = [
@@ -19,7 +20,10 @@ const STATUS_PER_MINUTE = { group: 10, private: 30 };
 /** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
 const STOP_RETRY_MS = 50;
 
-/** Starts the Telegram adapter with long polling. `stop()` stops polling, then waits until every accepted job is answered. */
+/**
+ * Starts the Telegram adapter with long polling. `stop(deadline)` stops polling, then waits until every
+ * accepted job is answered, or until the deadline (uploads still retrying give up shortly before it).
+ */
 export async function startTelegramBot(deps: BotDeps, overrides: Partial<HandlerOptions> = {}): Promise<RunningBot> {
   const { token, apiRoot } = deps.config.telegram;
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
@@ -32,6 +36,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     statusPerMinute: STATUS_PER_MINUTE,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs },
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };
@@ -70,9 +75,10 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
 
   let stopped = false;
   return {
-    async stop() {
+    async stop(deadline = Infinity) {
       if (stopped) return;
       stopped = true;
+      const hurry = hurryAt(deadline);
       while (!pollingEnded) {
         try {
           bot.stop('shutdown');
@@ -81,8 +87,11 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
           await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS));
         }
       }
-      await polling;
-      await handlers.drain();
+      await settleBy(polling, deadline);
+      if ((await settleBy(handlers.drain(), hurry)) === 'late') {
+        handlers.hurryUp();
+        if ((await settleBy(handlers.drain(), deadline)) === 'late') logger.warn({ unanswered: handlers.pending }, 'telegram: stopping with replies still unsent');
+      }
       logger.info('telegram bot stopped');
     },
   };

@@ -1,10 +1,11 @@
 import type { Telegram } from 'telegraf';
-import { TelegramError } from 'telegraf';
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
-import { withRetryAfter, type RetryOptions } from './retry.js';
+import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy } from '../delivery.js';
+import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
+import { classifyTelegramError } from './retry.js';
 
 const RESTYLE_PREFIX = 'rs';
 const BUTTONS_PER_ROW = 4;
@@ -60,25 +61,27 @@ export interface SendResultInput {
 }
 
 /**
- * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio
- * rules for photos are stricter), sends the same bytes as a file instead.
+ * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio rules
+ * for photos are stricter) or photo uploads keep failing, sends the same bytes as a file instead. Transient
+ * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
+ * arrived, so the caller can explain in a text when it did not.
  */
-export async function sendResult(telegram: Telegram, input: SendResultInput, retry: RetryOptions): Promise<number> {
+export function sendResult(telegram: Telegram, input: SendResultInput, policy: DeliveryPolicy, hooks: Omit<DeliveryHooks, 'classify'>): Promise<DeliveryOutcome<number>> {
   const { chatId, replyTo, result, caption, keyboard } = input;
-  const source = { source: Buffer.from(result.image), filename: `anime.${result.format}` };
+  const source = () => ({ source: Buffer.from(result.image), filename: `anime.${result.format}` });
   // telegraf drops object-valued fields it doesn't know from multipart uploads, so reply_parameters goes as
   // JSON text, which is how the Bot API reads every object field of a multipart request.
   const extra = {
-    caption,
+    caption: fitText(caption, TELEGRAM_CAPTION_LIMIT),
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  try {
-    const sent = await withRetryAfter(() => telegram.sendPhoto(chatId, source, extra), retry);
-    return sent.message_id;
-  } catch (e) {
-    if (!(e instanceof TelegramError) || e.code !== 400) throw e;
-    const sent = await withRetryAfter(() => telegram.sendDocument(chatId, source, extra), retry);
-    return sent.message_id;
-  }
+  return deliver(
+    [
+      { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
+      { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
+    ],
+    policy,
+    { ...hooks, classify: classifyTelegramError },
+  );
 }

@@ -1,4 +1,5 @@
 import { TelegramError } from 'telegraf';
+import type { Fault } from '../delivery.js';
 
 export interface RetryOptions {
   /** Total attempts, the first included. */
@@ -28,4 +29,14 @@ export async function withRetryAfter<T>(call: () => Promise<T>, opts: RetryOptio
       await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
     }
   }
+}
+
+/** What a Bot API error means for delivering a result (see ../delivery.ts). */
+export function classifyTelegramError(e: unknown): Fault {
+  if (!(e instanceof TelegramError)) return { kind: 'transient' }; // connection reset, timeout, a proxy's HTML error page
+  if (e.code === 429) return { kind: 'wait', waitS: retryAfterOf(e) ?? 1 };
+  if (e.code >= 500) return { kind: 'transient' };
+  // Blocked by the user, kicked from the group, token revoked: nothing we send will arrive.
+  if (e.code === 401 || e.code === 403) return { kind: 'fatal' };
+  return { kind: 'refused' };
 }

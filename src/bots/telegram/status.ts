@@ -1,5 +1,6 @@
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
+import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
 import type { ChatBudget } from './chat-budget.js';
 import { withRetryAfter, type RetryOptions } from './retry.js';
 
@@ -37,7 +38,7 @@ export class StatusMessage {
   /** `urgent` skips the spacing (for the once-per-job "painting" state). */
   set(text: string, urgent = false): void {
     if (this.finished) return;
-    this.wanted = text;
+    this.wanted = fitText(text, TELEGRAM_TEXT_LIMIT);
     if (urgent) {
       this.urgent = true;
       this.wake?.();
