@@ -112,7 +112,7 @@ async function benchFaces(): Promise<Record<string, number | string>> {
   await service.close();
   const p = median(plainMs);
   const o = median(oursMs);
-  const faceStages = ['hash', 'detect', 'mesh', 'align', 'regions', 'refine', 'stylize_faces', 'repair', 'paste'];
+  const faceStages = ['hash', 'detect', 'mesh', 'small_faces', 'align', 'regions', 'refine', 'stylize_faces', 'tone', 'selfcheck', 'repair', 'paste'];
   const faceMs = faceStages.reduce((sum, k) => sum + (stages[k] ? median(stages[k]) : 0), 0);
   return {
     style: DEFAULT_PARAMS.style,

@@ -8,7 +8,9 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { blendBackWarped, boxMean, clahe, createMask, guidedRestore, pasteWarped } from '../src/pipeline/pixels.js';
+import { blendBackWarped, boxMean, clahe, createMask, guidedRestore, matchLowFrequency, pasteWarped } from '../src/pipeline/pixels.js';
+import { DRIFT_BROKEN, DRIFT_OK, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
+import { MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -155,7 +157,7 @@ describe('guided structure restore', () => {
     const none = createMask(side, side, 0);
     const regions: FaceRegions = {
       side, skin: createMask(side, side, 1), eyes: none, brows: none, lips: none, nose: none, face: createMask(side, side, 1),
-      faceGrown: createMask(side, side, 1), lensArea: none, bridge: { x0: 0, x1: 1, y0: 0, y1: 1 },
+      faceGrown: createMask(side, side, 1), lensArea: none, browArea: none, mouthArea: none, ovalBand: none, bridge: { x0: 0, x1: 1, y0: 0, y1: 1 },
     };
     const notes = { glasses: false, specular: none, light: 'ok' as const, lipSaturation: 0 };
     const photo = withCrease(150, 110); // a smile line in the photo
@@ -168,6 +170,54 @@ describe('guided structure restore', () => {
     // guided by the smoothed crop the crease is taken for a GAN artefact and smoothed away
     const fromSmoothed = repairFeatures(styled, { image: smoothed, structure: smoothed, notes }, regions);
     expect(depth(fromSmoothed)).toBeLessThan(12);
+  });
+});
+
+describe('self-check and tone match', () => {
+  /** A 468-point stand-in mesh: points on a grid, outer eye corners (33, 263) 100 px apart. */
+  const mesh = (): Point[] => {
+    const pts: Point[] = Array.from({ length: 468 }, (_, i) => [(i % 22) * 10, Math.floor(i / 22) * 10] as Point);
+    pts[33] = [50, 100];
+    pts[263] = [150, 100];
+    return pts;
+  };
+
+  it('reads no drift on a mesh that is only shifted as a whole, and the mouth drift where the mouth moved', () => {
+    const ref = mesh();
+    const shifted = ref.map(([x, y]) => [x + 3, y - 2] as Point);
+    const still = regionDrift(ref, shifted);
+    for (const v of Object.values(still)) expect(v).toBeLessThan(1e-9);
+    const smile = ref.map((p, i) => (MESH_LIPS_OUTER.includes(i) ? ([p[0], p[1] + 8] as Point) : p));
+    const drift = regionDrift(ref, smile);
+    expect(drift.mouth).toBeGreaterThan(0.07); // 8 px of a 100 px eye span, less the tiny mean shift
+    expect(drift.eyes).toBeLessThan(0.01);
+  });
+
+  it('repairs nothing below the drift a faithful stylisation shows, everything past a broken one', () => {
+    const ok = repairWeights({ eyes: DRIFT_OK * 0.9, brows: 0, mouth: DRIFT_BROKEN * 1.2, oval: (DRIFT_OK + DRIFT_BROKEN) / 2 }, 30, 35);
+    expect(ok).toEqual({ eyes: 0, brows: 0, mouth: 1, oval: 0.5 });
+    // the stylised face no longer reads as a face at all: the whole face is repaired
+    expect(repairWeights({ eyes: 0, brows: 0, mouth: 0, oval: 0 }, 2, 35)).toEqual({ eyes: 1, brows: 1, mouth: 1, oval: 1 });
+  });
+
+  it('gives a face the low frequencies of the picture around it and keeps its own detail', () => {
+    const side = 96;
+    const face = createImage(side, side);
+    const around = createImage(side, side);
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const j = (y * side + x) * 3;
+        const stripe = x % 4 < 2 ? 20 : -20; // fine detail of the stylised face
+        face.data.set([120 + stripe, 60 + stripe, 60 + stripe], j); // a red cast the picture does not have
+        around.data.set([150, 140, 130], j);
+      }
+    }
+    const out = matchLowFrequency(face, around, 8);
+    const px = (x: number, y: number) => Array.from(out.data.subarray((y * side + x) * 3, (y * side + x) * 3 + 3));
+    const mean = [0, 1, 2].map((c) => (px(48, 48)[c] + px(50, 48)[c]) / 2);
+    expect(mean[0]).toBeCloseTo(150, -1);
+    expect(mean[1]).toBeCloseTo(140, -1);
+    expect(px(48, 48)[0] - px(50, 48)[0]).toBeGreaterThan(30); // the stripes stay
   });
 });
 

@@ -4,11 +4,14 @@ import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
 import { blendBackWarped, type WarpedMask } from './pixels.js';
 import type { RgbImage } from './image.js';
+import type { RepairWeights } from './face/selfcheck.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
 import { postSharpen } from './sharpen.js';
 import { stylize } from './stylize.js';
 import { timed, type Timings } from './timings.js';
+
+export type FaceFix = 'kept' | 'warped' | 'repainted';
 
 /** One detected face as reported to users (CLI --json, bot captions). Coordinates in working-image pixels. */
 export interface FaceReport {
@@ -27,6 +30,19 @@ export interface FaceReport {
    * guided restore on the whole picture instead.
    */
   restored: boolean;
+  /**
+   * Repainted faces: how much structure repair each region got (0 = the GAN's painting kept, 1 =
+   * restored to the photo's structure), from the drift of the face mesh between photo and painting.
+   */
+  repair?: RepairWeights;
+  /**
+   * Faces that took the face path, what the self-check did: `kept` the picture's painting (features in
+   * place), `warped` it back where the features had moved, or `repainted` the face on its own (aligned
+   * crop) and repaired it by `repair` where the painting had lost them.
+   */
+  fix?: FaceFix;
+  /** The mesh took it for a face, but the face path's self-check found a drawing (left to the plain path). */
+  drawn?: boolean;
 }
 
 export interface PipelineResult {

@@ -280,40 +280,66 @@ export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
 }
 
 /**
- * Guided filter (He et al.) of `source` with the luminance of `guide` as the guide: each channel of the
- * result is, in every (2r+1)² window, a linear function of the guide's luminance fitted to the source.
- * Colours and flat shading come from `source`; edges can only sit where the guide has edges, so
- * structure the source moved or invented (a GAN's drifted eye line) is smoothed away. The result is
- * blended into `source` by weight·mask.
+ * Guided filter (He et al.) of `source`'s luminance with the luminance of `guide` as the guide: in every
+ * (2r+1)² window the result's luminance is a linear function of the guide's, fitted to the source's.
+ * Flat shading comes from `source`; edges can only sit where the guide has edges, so structure the
+ * source moved or invented (a GAN's drifted eye line) is smoothed away. Only luminance changes (the same
+ * offset on R, G and B keeps Cb/Cr): a colour fit would average the stylised irises and lips to grey.
+ * The result is blended into `source` by weight·mask.
  */
 export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps: number, mask: Mask, weight: number): RgbImage {
   const { width: w, height: h } = source;
   const n = w * h;
   const I = luma(guide);
+  const p = luma(source);
   const meanI = boxMean(I, w, h, r);
-  const sq = new Float32Array(n);
-  for (let i = 0; i < n; i++) sq[i] = I[i] * I[i];
-  const varI = boxMean(sq, w, h, r);
-  for (let i = 0; i < n; i++) varI[i] = Math.max(0, varI[i] - meanI[i] * meanI[i]);
+  const meanP = boxMean(p, w, h, r);
+  const tmp = new Float32Array(n);
+  for (let i = 0; i < n; i++) tmp[i] = I[i] * I[i];
+  const varI = boxMean(tmp, w, h, r);
+  for (let i = 0; i < n; i++) tmp[i] = I[i] * p[i];
+  const corr = boxMean(tmp, w, h, r);
+  const a = new Float32Array(n);
+  const b = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = (corr[i] - meanI[i] * meanP[i]) / (Math.max(0, varI[i] - meanI[i] * meanI[i]) + eps);
+    b[i] = meanP[i] - a[i] * meanI[i];
+  }
+  const ma = boxMean(a, w, h, r);
+  const mb = boxMean(b, w, h, r);
   const out = createImage(w, h);
-  const p = new Float32Array(n);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const delta = weight * mask.data[i] * (ma[i] * I[i] + mb[i] - p[i]);
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(source.data[j + c] + delta);
+  }
+  return out;
+}
+
+/** Approximate Gaussian blur (three box passes of radius ≈ σ) of one plane. */
+export function gaussianPlane(src: Float32Array, w: number, h: number, sigma: number): Float32Array {
+  const r = Math.max(1, Math.round(sigma));
+  return boxMean(boxMean(boxMean(src, w, h, r), w, h, r), w, h, r);
+}
+
+/**
+ * Moves `img`'s low frequencies (Gaussian σ, per channel) onto `reference`'s, keeping `img`'s detail:
+ * img − blur(img) + blur(reference). A face stylised on its own takes the tones the whole picture was
+ * painted with around it, so no pasted "mask" shows.
+ */
+export function matchLowFrequency(img: RgbImage, reference: RgbImage, sigma: number): RgbImage {
+  const { width: w, height: h } = img;
+  const n = w * h;
+  const out = createImage(w, h);
   const a = new Float32Array(n);
   const b = new Float32Array(n);
   for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < n; i++) p[i] = source.data[i * 3 + c];
-    const meanP = boxMean(p, w, h, r);
-    for (let i = 0; i < n; i++) sq[i] = I[i] * p[i];
-    const corr = boxMean(sq, w, h, r);
     for (let i = 0; i < n; i++) {
-      a[i] = (corr[i] - meanI[i] * meanP[i]) / (varI[i] + eps);
-      b[i] = meanP[i] - a[i] * meanI[i];
+      a[i] = img.data[i * 3 + c];
+      b[i] = reference.data[i * 3 + c];
     }
-    const ma = boxMean(a, w, h, r);
-    const mb = boxMean(b, w, h, r);
-    for (let i = 0; i < n; i++) {
-      const k = weight * mask.data[i];
-      out.data[i * 3 + c] = clampByte(p[i] + k * (ma[i] * I[i] + mb[i] - p[i]));
-    }
+    const la = gaussianPlane(a, w, h, sigma);
+    const lb = gaussianPlane(b, w, h, sigma);
+    for (let i = 0; i < n; i++) out.data[i * 3 + c] = clampByte(a[i] - la[i] + lb[i]);
   }
   return out;
 }
@@ -440,14 +466,19 @@ export function ellipseMask(w: number, h: number, inner: number): Mask {
 
 /**
  * Replaces the low-frequency colour of the masked pixels by a blend towards `tone` (keeps texture:
- * out = I − low + lerp(low, tone, k·mask)). Used to even out lip colour.
+ * out = I − low + lerp(low, tone, k·mask), chroma only). Used to even out lip colour.
  */
 export function unifyTone(img: RgbImage, low: RgbImage, tone: [number, number, number], mask: Mask, k: number): RgbImage {
   const out = createImage(img.width, img.height);
   const n = img.width * img.height;
   for (let i = 0, j = 0; i < n; i++, j += 3) {
     const w = k * mask.data[i];
-    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(img.data[j + c] + w * (tone[c] - low.data[j + c]));
+    const d0 = w * (tone[0] - low.data[j]), d1 = w * (tone[1] - low.data[j + 1]), d2 = w * (tone[2] - low.data[j + 2]);
+    // Colour only: the blurred base mixes in the skin and mouth-corner shadows, so a luminance pull made lips darker.
+    const dl = 0.299 * d0 + 0.587 * d1 + 0.114 * d2;
+    out.data[j] = clampByte(img.data[j] + d0 - dl);
+    out.data[j + 1] = clampByte(img.data[j + 1] + d1 - dl);
+    out.data[j + 2] = clampByte(img.data[j + 2] + d2 - dl);
   }
   return out;
 }
@@ -503,6 +534,41 @@ export function pasteWarped(
       for (let k = 0; k < 3; k++) {
         const s = cd[i00 + k] * w00 + cd[i01 + k] * w01 + cd[i10 + k] * w10 + cd[i11 + k] * w11;
         td[ti + k] = clampByte(td[ti + k] + w * (s - td[ti + k]));
+      }
+    }
+  }
+}
+
+/**
+ * Adds the change `after − before` made on an aligned crop back into the picture (bilinear through
+ * `imageToCrop`, inside `bounds`). Pixels the change did not touch keep their exact values, so nothing
+ * is resampled twice. Mutates `target`.
+ */
+export function addWarpedDelta(
+  target: RgbImage,
+  before: RgbImage,
+  after: RgbImage,
+  imageToCrop: Affine,
+  bounds: { x0: number; y0: number; x1: number; y1: number },
+): void {
+  const { width: tw, data: td } = target;
+  const { width: cw, height: ch } = before;
+  const delta = new Float32Array(cw * ch * 3);
+  for (let i = 0; i < delta.length; i++) delta[i] = after.data[i] - before.data[i];
+  const [a, b, c, d, e, f] = imageToCrop;
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
+      const x0 = Math.min(cw - 2, Math.floor(u)), y0 = Math.min(ch - 2, Math.floor(v));
+      const fx = u - x0, fy = v - y0;
+      const i00 = (y0 * cw + x0) * 3, i01 = i00 + 3, i10 = i00 + cw * 3, i11 = i10 + 3;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const dv = delta[i00 + k] * w00 + delta[i01 + k] * w01 + delta[i10 + k] * w10 + delta[i11 + k] * w11;
+        if (dv !== 0) td[ti + k] = clampByte(td[ti + k] + dv);
       }
     }
   }

@@ -1,23 +1,25 @@
-import { fitWithin, resizeImage, type RgbImage } from '../image.js';
+import { createImage, type RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
-import type { FaceReport } from '../pipeline.js';
+import type { FaceFix, FaceReport } from '../pipeline.js';
 import type { ModelRegistry } from '../registry.js';
 import { resolveStyle } from '../styles.js';
 import { stylize } from '../stylize.js';
 import { timed, type Timings } from '../timings.js';
-import { alignFace, alignmentFor, cropSideFor } from './align.js';
+import { alignFace, alignmentFor, cropSideFor, type AlignedFace } from './align.js';
 import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
-import { HUMAN_PRESENCE_LOGIT, runFaceMesh } from './mesh.js';
-import { ellipseMask, extractRect, guidedRestore, maxMasks, pasteWarped, putRect, replaceFineDetail, type WarpedMask } from '../pixels.js';
-import { refineFace } from './refine.js';
-import { faceRegions } from './regions.js';
+import { HUMAN_PRESENCE_LOGIT, meshOnAlignedCrop, runFaceMesh, type FaceMesh } from './mesh.js';
+import {
+  addWarpedDelta, ellipseMask, extractRect, guidedRestore, matchLowFrequency, maxMasks, pasteWarped, putRect, replaceFineDetail, warpAffineBilinear, type WarpedMask,
+} from '../pixels.js';
+import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
+import { DisplacementField, warpFaceInPlace } from './warpfix.js';
+import { faceRegions, type FaceRegions } from './regions.js';
 import { DEFAULT_REPAIR, repairFeatures, type RepairOptions } from './repair.js';
+import { DEFAULT_DRIFT_THRESHOLDS, looksDrawn, regionDrift, repairWeights, type DriftThresholds, type RepairWeights } from './selfcheck.js';
 
 export interface FaceStageOptions {
-  /** Longest side at which the whole picture is stylised in face mode (then upscaled): style cost ∝ pixels. */
-  backgroundMaxSide: number;
   /** Aligned crop side limits (the crop follows the face's own resolution in between). */
   cropMinSide: number;
   cropMaxSide: number;
@@ -35,8 +37,23 @@ export interface FaceStageOptions {
    * restore instead: same NME, retention and look on the 20 group photos, a quarter less time.
    */
   minEyeDistance: number;
-  /** How each stylised face is repaired towards the input's structure. */
+  /** How each stylised face is repaired towards the input's structure (where the self-check asks for it). */
   repair: RepairOptions;
+  /**
+   * σ (share of the crop side) of the low frequencies a stylised face takes from the picture painted
+   * around it: tone and light of the whole painting, not the features (eyes are ~0.12 of the side).
+   */
+  toneSigma: number;
+  /** Drift of the face mesh after stylising below which a region keeps the GAN's painting (see selfcheck.ts). */
+  drift: DriftThresholds;
+  /** Faces whose features moved (but none beyond `drift.broken`) are warped back instead of painted again. */
+  warpFix: boolean;
+  /**
+   * Weight of the guided (luminance-only) restore along the face outline on faces whose painting is kept
+   * or warped: the jaw and cheek contour is where a painting drifts most, and the band stays clear of the
+   * skin, eyes and mouth, whose painting is kept. 0 = off.
+   */
+  contourRestore: number;
   /**
    * Weight of the guided structure restore on faces that skip the face path (too small or too many):
    * the GAN turns a 20 px face into a smudge; this keeps its eyes and mouth where they were. 0 = off.
@@ -45,13 +62,16 @@ export interface FaceStageOptions {
 }
 
 export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
-  backgroundMaxSide: 768,
   cropMinSide: 128,
   cropMaxSide: 512,
   cropPixelBudget: 200_000,
   maxFaces: 12,
   minEyeDistance: 20,
   repair: DEFAULT_REPAIR,
+  toneSigma: 1 / 12,
+  drift: DEFAULT_DRIFT_THRESHOLDS,
+  warpFix: true,
+  contourRestore: 1,
   smallFaceRestore: 1,
 });
 
@@ -106,9 +126,12 @@ const roundTo = (v: number, m: number): number => Math.max(m, Math.round(v / m) 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 
 /**
- * The face2paint path: the whole picture stylised once (at a capped size), then every human face
- * aligned, refined, stylised on its own at its own resolution, repaired and pasted back with a
- * feathered mask. Pure function of its inputs (plus the optional analysis cache).
+ * The face2paint path. Every human face is aligned and refined (light, skin, eyes, lips) and the
+ * refinement is written back into the photo; the whole picture is then painted once, at the working
+ * size, so faces get the same resolution, context and tones as everything else. A self-check reads the
+ * face mesh on each painted face: a face whose features stayed in place keeps that painting; one the
+ * GAN deformed is painted again on its own, aligned at its own resolution, repaired where its mesh
+ * drifted and pasted back with a feathered mask. Pure function of its inputs (plus the optional cache).
  */
 export async function stylizeWithFaces(
   registry: ModelRegistry,
@@ -119,14 +142,6 @@ export async function stylizeWithFaces(
   opts: FaceStageOptions = DEFAULT_FACE_STAGE,
 ): Promise<FaceStageResult> {
   const { faces, meshes } = await analyseFaces(registry, image, timings, cache, opts);
-
-  const output = await timed(timings, 'stylize', async () => {
-    const size = fitWithin(image.width, image.height, opts.backgroundMaxSide);
-    const small = await resizeImage(image, size.width, size.height);
-    const styled = await stylize(registry, small, params.style);
-    return resizeImage(styled, image.width, image.height);
-  });
-
   const reports: FaceReport[] = faces.map((f, i) => ({
     box: f.box.map(round1) as FaceReport['box'],
     score: Math.round(f.score * 1000) / 1000,
@@ -141,8 +156,23 @@ export async function stylizeWithFaces(
   const chosen = candidates(faces, opts)
     .filter((i) => reports[i].human)
     .map((i) => ({ face: faces[i], mesh: meshes[i]!, i }))
-    // Paste small faces first so a larger overlapping face ends on top.
+    // Small faces first so a larger overlapping face ends on top.
     .reverse();
+  const minSide = Math.max(opts.cropMinSide, style.minSide);
+  const natural = chosen.map(({ face }) => cropSideFor(face, { minSide, maxSide: opts.cropMaxSide, multiple: 1 }));
+  const area = natural.reduce((a, s) => a + s * s, 0);
+  const shrink = Math.min(1, Math.sqrt(opts.cropPixelBudget / Math.max(1, area)));
+
+  const prepared = chosen.length ? createImage(image.width, image.height, image.data.slice()) : image;
+  const plans: PreparedFace[] = [];
+  for (const [k, { face, mesh, i }] of chosen.entries()) {
+    const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
+    plans.push(await prepareFace(image, prepared, face, mesh, i, side, params, timings, opts));
+  }
+
+  // The whole picture at the working size, as plain stylisation paints it (from the refined faces): the
+  // face path only adds work on the faces, it never lowers the resolution of anything else.
+  const output = await timed(timings, 'stylize', () => stylize(registry, prepared, params.style));
 
   if (opts.smallFaceRestore > 0) {
     await timed(timings, 'small_faces', async () => {
@@ -157,26 +187,137 @@ export async function stylizeWithFaces(
     });
   }
 
-  const minSide = Math.max(opts.cropMinSide, style.minSide);
-  const natural = chosen.map(({ face }) => cropSideFor(face, { minSide, maxSide: opts.cropMaxSide, multiple: 1 }));
-  const area = natural.reduce((a, s) => a + s * s, 0);
-  const shrink = Math.min(1, Math.sqrt(opts.cropPixelBudget / Math.max(1, area)));
   const noSharpen: WarpedMask[] = [];
-  for (const [k, { face, mesh, i }] of chosen.entries()) {
-    const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
-    const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
-    const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
-    const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), eyes: params.eyes }));
-    const styled = await timed(timings, 'stylize_faces', () => stylize(registry, refined.image, params.style));
-    const repaired = await timed(timings, 'repair', () => repairFeatures(styled, refined, regions, opts.repair));
-    const bounds = cropBounds(aligned.cropToImage, side, image);
-    await timed(timings, 'paste', () => pasteWarped(output, repaired, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER));
+  for (const plan of plans) {
+    const painted = await checkAndRepair(registry, output, plan, params, timings, opts);
+    const report = reports[plan.index];
+    if (painted.drawn) {
+      report.human = false;
+      report.drawn = true;
+      continue;
+    }
+    report.aligned = plan.aligned.rotated;
+    report.fix = painted.fix;
+    if (painted.repair) report.repair = painted.repair;
     // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
-    const protect = refined.notes.glasses ? maxMasks(regions.lensArea, refined.notes.specular) : refined.notes.specular;
-    if (protect.data.some((v) => v > 0.002)) noSharpen.push({ mask: protect, imageToCrop: aligned.imageToCrop, bounds });
-    reports[i].aligned = aligned.rotated;
+    const lens = plan.refined.notes.glasses ? maxMasks(plan.regions.lensArea, plan.refined.notes.specular) : plan.refined.notes.specular;
+    if (lens.data.some((v) => v > 0.002)) noSharpen.push({ mask: lens, imageToCrop: plan.aligned.imageToCrop, bounds: plan.bounds });
   }
   return { output, faces: reports, noSharpen };
+}
+
+/** One face aligned and refined, its refinement already written into the picture to be painted. */
+interface PreparedFace {
+  index: number;
+  face: DetectedFace;
+  aligned: AlignedFace;
+  regions: FaceRegions;
+  refined: RefinedFace;
+  /** The picture-pixel box of the aligned crop. */
+  bounds: PixelBounds;
+}
+
+async function prepareFace(
+  image: RgbImage,
+  prepared: RgbImage,
+  face: DetectedFace,
+  mesh: FaceMesh,
+  index: number,
+  side: number,
+  params: StyleParams,
+  timings: Timings,
+  opts: FaceStageOptions,
+): Promise<PreparedFace> {
+  const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
+  const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
+  const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { ...refineOptions(face, params, opts), equaliseLight: false }));
+  const bounds = cropBounds(aligned.cropToImage, side, image);
+  await timed(timings, 'refine', () => addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds));
+  return { index, face, aligned, regions, refined, bounds };
+}
+
+function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageOptions): RefineOptions {
+  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), eyes: params.eyes };
+}
+
+interface CheckedFace {
+  /** The self-check found a drawn face: it was painted again from the unrefined photo, as plain does. */
+  drawn: boolean;
+  fix: FaceFix;
+  repair?: RepairWeights;
+}
+
+/**
+ * Self-check of one painted face, then the fix where it needs one: the face mesh on the painting vs on
+ * the refined photo. In place → nothing to do. Drifted → the aligned crop is painted on its own, takes
+ * the picture's tones, is repaired where its own mesh still drifts and is pasted with a feathered mask.
+ * A drawing (see looksDrawn) is painted again from the unrefined crop, as the plain path would.
+ */
+async function checkAndRepair(
+  registry: ModelRegistry,
+  output: RgbImage,
+  plan: PreparedFace,
+  params: StyleParams,
+  timings: Timings,
+  opts: FaceStageOptions,
+): Promise<CheckedFace> {
+  const { aligned, regions, refined, face, bounds } = plan;
+  const side = aligned.side;
+  const painted = warpAffineBilinear(output, aligned.cropToImage, side, side);
+  const reference = await timed(timings, 'selfcheck', () => meshOnAlignedCrop(registry, refined.structure));
+  const read = async (img: RgbImage) => {
+    const after = await timed(timings, 'selfcheck', () => meshOnAlignedCrop(registry, img));
+    const drift = regionDrift(reference.points, after.points);
+    return {
+      points: after.points,
+      drift,
+      drawn: looksDrawn(reference.presence, after.presence, eyeDistance(face)),
+      repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
+    };
+  };
+  const first = await read(painted);
+  const paste = (crop: RgbImage) =>
+    timed(timings, 'paste', () => pasteWarped(output, crop, aligned.imageToCrop, bounds, side * PASTE_ERODE, side * PASTE_FEATHER));
+  const tone = (crop: RgbImage) => timed(timings, 'tone', () => matchLowFrequency(crop, painted, side * opts.toneSigma));
+
+  if (first.drawn) {
+    const plain = await timed(timings, 'stylize_faces', () => stylize(registry, aligned.crop, params.style));
+    await paste(await tone(plain));
+    return { drawn: true, fix: 'repainted' };
+  }
+  const weights = Object.values(first.repair);
+  const restoreContour = async () => {
+    if (opts.contourRestore <= 0) return;
+    await timed(timings, 'repair', () => {
+      const now = warpAffineBilinear(output, aligned.cropToImage, side, side);
+      const r = Math.max(1, Math.round(side * opts.repair.structureRadius));
+      const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, opts.contourRestore);
+      addWarpedDelta(output, now, restored, aligned.imageToCrop, bounds);
+    });
+  };
+  if (!weights.some((w) => w > 0)) {
+    await restoreContour();
+    return { drawn: false, fix: 'kept' };
+  }
+  if (opts.warpFix && weights.every((w) => w < 1)) {
+    // Features moved but none is lost: move them back, keeping the picture's own painting.
+    await timed(timings, 'warp', () => {
+      const span = Math.hypot(reference.points[33][0] - reference.points[263][0], reference.points[33][1] - reference.points[263][1]);
+      const field = new DisplacementField(side, reference.points, first.points, span * WARP_SIGMA);
+      const source = createImage(output.width, output.height, output.data.slice());
+      warpFaceInPlace(output, source, field, aligned.imageToCrop, aligned.cropToImage, bounds);
+    });
+    await restoreContour();
+    return { drawn: false, fix: 'warped' };
+  }
+
+  // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
+  const lit = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
+  const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style));
+  const { repair } = await read(styled);
+  const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(styled), lit, regions, repair, opts.repair));
+  await paste(repaired);
+  return { drawn: false, fix: 'repainted', repair };
 }
 
 /**
@@ -220,8 +361,10 @@ const SMOOTHING_FULL = 60;
 /** Guided-filter regulariser for small faces (0..255 luminance): low, so small features keep their edges. */
 const SMALL_FACE_EPS = 25;
 
+type PixelBounds = WarpedMask['bounds'];
+
 /** Picture-pixel bounding box of a side×side crop placed through `cropToImage`, clipped to the picture. */
-function cropBounds(cropToImage: Affine, side: number, image: RgbImage): WarpedMask['bounds'] {
+function cropBounds(cropToImage: Affine, side: number, image: RgbImage): PixelBounds {
   const corners = ([[0, 0], [side, 0], [0, side], [side, side]] as Point[]).map((p) => applyAffine(cropToImage, p));
   const xs = corners.map((p) => p[0]);
   const ys = corners.map((p) => p[1]);
@@ -232,6 +375,9 @@ function cropBounds(cropToImage: Affine, side: number, image: RgbImage): WarpedM
     y1: Math.min(image.height, Math.ceil(Math.max(...ys)) + 1),
   };
 }
+
+/** σ of the warp-back field, in eye spans: wide enough to average the mesh's per-point jitter. */
+const WARP_SIGMA = 0.25;
 
 /** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */
 const PASTE_ERODE = 0.04;

@@ -69,6 +69,16 @@ export async function runFaceMesh(registry: ModelRegistry, img: RgbImage, imageT
   return { points: best.points, presence };
 }
 
+/**
+ * The mesh on an already aligned side×side crop (the default window only), points in crop coordinates:
+ * the face path's self-check compares the mesh on the refined crop with the mesh on its stylised version.
+ */
+export function meshOnAlignedCrop(registry: ModelRegistry, crop: RgbImage): Promise<FaceMesh> {
+  const s = TEMPLATE_SIDE_512 / crop.width;
+  return runMeshView(registry, crop, [s, 0, 0, 0, s, 0], MESH_WINDOW_512);
+}
+const TEMPLATE_SIDE_512 = 512;
+
 async function runMeshView(registry: ModelRegistry, img: RgbImage, imageToTemplate512: Affine, window: MeshWindow): Promise<FaceMesh> {
   // mesh pixel → template: t = (m / 192) * side + (c - side/2) (x mirrored: 191 - m); then template →
   // image by the inverse map.

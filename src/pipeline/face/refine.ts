@@ -11,6 +11,12 @@ export interface RefineOptions {
   smooth: number;
   /** Eye/brow contrast gain 1..2. */
   eyes: number;
+  /**
+   * Equalise dark, bright or unevenly lit faces first (default true). Off for the refinement written
+   * into the picture that is painted whole: there the face must keep the picture's light, or it no
+   * longer carries the style's tones; on a face painted again on its own the GAN needs to see its features.
+   */
+  equaliseLight?: boolean;
 }
 
 /** What the refinement noticed about the face (drives later stages and is handy when tuning). */
@@ -58,10 +64,14 @@ function classifyLight(L: Float32Array, regions: FaceRegions): RefineNotes['ligh
   return 'ok';
 }
 
-/** CLAHE on luminance only (hue kept by scaling RGB), applied inside the face oval. */
+/**
+ * Gentle CLAHE on luminance only (hue kept by scaling RGB), applied inside the face oval. Large tiles and
+ * a low clip lift a shadowed half without carving new shadows: with the GAN's painting kept as is, the
+ * stronger setting (tiles of 1/6 the side, clip 3) came back as dark cel-shaded bands across cheeks and nose.
+ */
 function equaliseLight(img: RgbImage, L: Float32Array, faceMask: Mask): RgbImage {
-  const tile = Math.max(8, Math.round(img.width / 6));
-  return applyLumaRatio(img, L, clahe(L, img.width, img.height, tile, 3), faceMask);
+  const tile = Math.max(8, Math.round(img.width / 3));
+  return applyLumaRatio(img, L, clahe(L, img.width, img.height, tile, 1.6), faceMask);
 }
 
 /**
@@ -112,7 +122,7 @@ export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: Ref
   let img = crop;
   let L = luma(img);
   const light = classifyLight(L, regions);
-  if (light !== 'ok') {
+  if (light !== 'ok' && opts.equaliseLight !== false) {
     img = equaliseLight(img, L, regions.face);
     L = luma(img);
   }

@@ -33,8 +33,14 @@ export interface FaceRegions {
   face: Mask;
   /** The face oval grown past the jaw line and hairline (where the structure repair must reach too). */
   faceGrown: Mask;
-  /** Rings around the eyes where glasses lenses sit (eyes dilated generously), for glasses checks. */
+  /** Rings around the eyes where glasses lenses sit (eyes dilated generously): glasses checks, eye repair. */
   lensArea: Mask;
+  /** A band along the face outline (jaw, cheeks, hairline): where a painting most often moves the contour. */
+  ovalBand: Mask;
+  /** Brows with the skin around them (where a brow repair must reach). */
+  browArea: Mask;
+  /** Lips and mouth with the skin around them (where a mouth repair must reach). */
+  mouthArea: Mask;
   /** Crop-pixel rectangle on the nose bridge between the inner eye corners, where glasses frames cross. */
   bridge: { x0: number; x1: number; y0: number; y1: number };
 }
@@ -63,10 +69,10 @@ function convexHull(points: Point[]): Point[] {
  * Rasterises filled paths (evenodd when `holes` follow) with librsvg and Gaussian-feathers them
  * ("parsing smooth": no hard mask edge reaches the style model). `grow` strokes the outline to dilate.
  */
-async function rasterise(side: number, paths: string[], sigma: number, grow = 0, holes: string[] = []): Promise<Mask> {
+async function rasterise(side: number, paths: string[], sigma: number, grow = 0, holes: string[] = [], fill = true): Promise<Mask> {
   const stroke = grow > 0 ? ` stroke="white" stroke-width="${(2 * grow).toFixed(1)}" stroke-linejoin="round"` : '';
   const body =
-    paths.map((d) => `<path d="${d}" fill="white"${stroke}/>`).join('') +
+    paths.map((d) => `<path d="${d}" fill="${fill ? 'white' : 'none'}"${stroke}/>`).join('') +
     holes.map((d) => `<path d="${d}" fill="black"/>`).join('');
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><rect width="100%" height="100%" fill="black"/>${body}</svg>`;
   let pipeline = sharp(Buffer.from(svg)).extractChannel(0);
@@ -80,7 +86,7 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
   const path = (idx: number[]): string => polygonPath(idx.map((i) => pts[i]));
   const eyeSpan = Math.hypot(pts[33][0] - pts[263][0], pts[33][1] - pts[263][1]);
   const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
-  const [face, faceGrown, eyes, brows, lips, nose, lensArea] = await Promise.all([
+  const [face, faceGrown, eyes, brows, lips, nose, lensArea, browArea, mouthArea, ovalBand] = await Promise.all([
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
@@ -88,6 +94,9 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma, 0, [path(MESH_LIPS_INNER)]),
     rasterise(side, [polygonPath(convexHull(MESH_NOSE.map((i) => pts[i])))], sigma * 1.5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
+    rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma * 2, eyeSpan / 8),
+    rasterise(side, [path(MESH_LIPS_OUTER)], sigma * 2, eyeSpan / 6),
+    rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 6, [], false),
   ]);
   const skin = combineMasks([{ mask: face }, ...[eyes, brows, lips].map((mask) => ({ mask, invert: true }))]);
   const [innerR, innerL] = [pts[133], pts[362]];
@@ -99,5 +108,5 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
     y1: Math.min(side, Math.round(pts[197][1])),
   };
-  return { side, skin, eyes, brows, lips, nose, face, faceGrown, lensArea, bridge };
+  return { side, skin, eyes, brows, lips, nose, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
 }

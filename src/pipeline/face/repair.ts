@@ -1,12 +1,13 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, guidedRestore, luma, maxMasks } from '../pixels.js';
+import { addDetail, boxMean, combineMasks, createMask, guidedRestore, luma, type Mask } from '../pixels.js';
 import type { RefinedFace } from './refine.js';
 import type { FaceRegions } from './regions.js';
+import { FULL_REPAIR, type RepairWeights } from './selfcheck.js';
 
 export interface RepairOptions {
-  /** Share of the input's eye/brow/lip luminance detail added to the stylised crop (0 = none). */
+  /** Share of the input's eye/brow/lip luminance detail added where those features are repaired (0 = none). */
   featureDetail: number;
-  /** Weight of the guided structure restore over the face and jaw line (0 = off). */
+  /** Weight of the guided structure restore where a region is repaired (0 = off). */
   structure: number;
   /** Guided-filter window radius as a share of the crop side. */
   structureRadius: number;
@@ -21,33 +22,56 @@ export const DEFAULT_REPAIR: Readonly<RepairOptions> = Object.freeze({
   structureEps: 50,
 });
 
+/** Per-pixel maximum of weighted masks (all the same size). */
+function weightedMax(side: number, parts: [Mask, number][]): Mask {
+  const out = createMask(side, side);
+  for (const [m, w] of parts) {
+    if (w <= 0) continue;
+    for (let i = 0; i < out.data.length; i++) out.data[i] = Math.max(out.data[i], m.data[i] * w);
+  }
+  return out;
+}
+
 /**
- * Post-repair after stylising: the GAN may smear or shift features. A guided filter with the
- * light-equalised input as guide puts the stylised colours back onto the input's edges over the face,
- * then the refined input's high-frequency luminance (eye, brow and lip edges) is added through the
- * feathered region masks. Features stay where they were; glasses reflections are not carried over.
+ * Post-repair after stylising, only where the self-check found the GAN moved a feature (`weights` per
+ * region): a guided filter with the light-equalised input as guide puts the stylised luminance back onto
+ * the input's edges there, then the refined input's high-frequency luminance (eye, brow and lip edges)
+ * is added through the same weights. Chroma stays the GAN's (irises and lips keep their colour); a
+ * region whose features stayed in place keeps the GAN's painting untouched.
  */
 export function repairFeatures(
   styled: RgbImage,
   refined: Pick<RefinedFace, 'image' | 'structure' | 'notes'>,
   regions: FaceRegions,
+  weights: RepairWeights = FULL_REPAIR,
   opts: RepairOptions = DEFAULT_REPAIR,
 ): RgbImage {
   const side = regions.side;
   let out = styled;
   if (opts.structure > 0) {
-    const r = Math.max(1, Math.round(side * opts.structureRadius));
-    // Over the oval grown past the jaw line: the jaw contour is where plain stylisation drifts most
-    // (eval subset, 42 faces: jaw error 0.081 plain, 0.050 restoring the oval, 0.047 the grown oval).
-    // The guide is the crop before skin smoothing: smoothing flattens low-contrast creases (a small
-    // face's smile lines), and guided by the smoothed crop the restore took the creases the GAN still drew
-    // for artefacts and flattened them. Flat skin stays smooth either way (its variance is far below eps).
-    // 133 faces: NME 0.0332 → 0.0318, faces above 0.05 13 → 10.
-    out = guidedRestore(out, refined.structure, r, opts.structureEps, regions.faceGrown, opts.structure);
+    // Over the oval grown past the jaw line: the jaw contour is where plain stylisation drifts most.
+    // The guide is the crop before skin smoothing, so creases the GAN still drew (smile lines) are not
+    // taken for artefacts; flat skin stays smooth either way (its variance is far below eps).
+    const area = weightedMax(side, [
+      [regions.faceGrown, weights.oval],
+      [regions.lensArea, weights.eyes],
+      [regions.browArea, weights.brows],
+      [regions.mouthArea, weights.mouth],
+    ]);
+    if (area.data.some((v) => v > 0.002)) {
+      const r = Math.max(1, Math.round(side * opts.structureRadius));
+      out = guidedRestore(out, refined.structure, r, opts.structureEps, area, opts.structure);
+    }
   }
   if (opts.featureDetail <= 0) return out;
+  const features = weightedMax(side, [
+    [regions.eyes, weights.eyes],
+    [regions.brows, weights.brows],
+    [regions.lips, weights.mouth],
+  ]);
+  if (!features.data.some((v) => v > 0.002)) return out;
   const L = luma(refined.image);
   const base = boxMean(L, side, side, Math.max(2, Math.round(side / 48)));
-  const mask = combineMasks([{ mask: maxMasks(regions.eyes, regions.brows, regions.lips) }, { mask: refined.notes.specular, invert: true }]);
+  const mask = combineMasks([{ mask: features }, { mask: refined.notes.specular, invert: true }]);
   return addDetail(out, L, base, mask, opts.featureDetail);
 }

@@ -1,0 +1,101 @@
+import type { RgbImage } from '../image.js';
+import { applyAffine, type Affine, type Point } from './geometry.js';
+
+/**
+ * A smooth displacement field over an aligned crop that carries every reference point to where the
+ * painting put it: d(p) = Σ wᵢ·(paintedᵢ − referenceᵢ) / (Σ wᵢ + λ), wᵢ = Gaussian(|p − referenceᵢ|, σ).
+ * Sampling the painting at p + d(p) moves drifted features back to the photo's places while keeping the
+ * painted pixels themselves (line work, shading, colour). λ fades the field out away from the face;
+ * σ of a quarter eye span averages the mesh's own per-point jitter over many points. Evaluated on a
+ * coarse grid and interpolated bilinearly.
+ */
+export class DisplacementField {
+  private readonly dx: Float32Array;
+  private readonly dy: Float32Array;
+  private readonly n: number;
+
+  constructor(
+    readonly side: number,
+    reference: readonly Point[],
+    painted: readonly Point[],
+    sigma: number,
+    private readonly step = 8,
+  ) {
+    this.n = Math.ceil(side / step) + 1;
+    this.dx = new Float32Array(this.n * this.n);
+    this.dy = new Float32Array(this.n * this.n);
+    const inv = 1 / (2 * sigma * sigma);
+    const cut = (3 * sigma) ** 2;
+    const lambda = 1;
+    for (let gy = 0; gy < this.n; gy++) {
+      for (let gx = 0; gx < this.n; gx++) {
+        const px = gx * step, py = gy * step;
+        let sw = 0, sx = 0, sy = 0;
+        for (let i = 0; i < reference.length; i++) {
+          const ex = px - reference[i][0], ey = py - reference[i][1];
+          const r2 = ex * ex + ey * ey;
+          if (r2 > cut) continue;
+          const w = Math.exp(-r2 * inv);
+          sw += w;
+          sx += w * (painted[i][0] - reference[i][0]);
+          sy += w * (painted[i][1] - reference[i][1]);
+        }
+        const k = gy * this.n + gx;
+        this.dx[k] = sx / (sw + lambda);
+        this.dy[k] = sy / (sw + lambda);
+      }
+    }
+  }
+
+  /** Displacement at crop point (u, v). */
+  at(u: number, v: number): Point {
+    const { n, step } = this;
+    const fx = Math.min(n - 1.001, Math.max(0, u / step));
+    const fy = Math.min(n - 1.001, Math.max(0, v / step));
+    const x0 = Math.floor(fx), y0 = Math.floor(fy);
+    const tx = fx - x0, ty = fy - y0;
+    const k = y0 * n + x0;
+    const lerp = (a: Float32Array) =>
+      (a[k] * (1 - tx) + a[k + 1] * tx) * (1 - ty) + (a[k + n] * (1 - tx) + a[k + n + 1] * tx) * ty;
+    return [lerp(this.dx), lerp(this.dy)];
+  }
+
+  /** Largest displacement on the grid (crop pixels). */
+  get maxShift(): number {
+    let m = 0;
+    for (let i = 0; i < this.dx.length; i++) m = Math.max(m, Math.hypot(this.dx[i], this.dy[i]));
+    return m;
+  }
+}
+
+/**
+ * Warps the picture's painting of one face by a crop-space displacement field, at the picture's own
+ * resolution (no crop resampling): each picture pixel takes the painting at the place the field points
+ * to. Reads from `source`, writes into `target` inside `bounds`.
+ */
+export function warpFaceInPlace(
+  target: RgbImage,
+  source: RgbImage,
+  field: DisplacementField,
+  imageToCrop: Affine,
+  cropToImage: Affine,
+  bounds: { x0: number; y0: number; x1: number; y1: number },
+): void {
+  const { width: w, height: h, data: s } = source;
+  const t = target.data;
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const [u, v] = applyAffine(imageToCrop, [x, y]);
+      if (u < 0 || v < 0 || u > field.side - 1 || v > field.side - 1) continue;
+      const [du, dv] = field.at(u, v);
+      if (du * du + dv * dv < 1e-4) continue;
+      const [sx, sy] = applyAffine(cropToImage, [u + du, v + dv]);
+      const x0 = Math.min(w - 2, Math.max(0, Math.floor(sx))), y0 = Math.min(h - 2, Math.max(0, Math.floor(sy)));
+      const fx = Math.min(1, Math.max(0, sx - x0)), fy = Math.min(1, Math.max(0, sy - y0));
+      const i00 = (y0 * w + x0) * 3, i01 = i00 + 3, i10 = i00 + w * 3, i11 = i10 + 3;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const ti = (y * target.width + x) * 3;
+      for (let c = 0; c < 3; c++) t[ti + c] = s[i00 + c] * w00 + s[i01 + c] * w01 + s[i10 + c] * w10 + s[i11 + c] * w11 + 0.5;
+    }
+  }
+}
