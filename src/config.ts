@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './pipeline/decode.js';
 import type { OutputFormat } from './pipeline/encode.js';
 import { DEFAULT_STYLE, findStyle } from './pipeline/styles.js';
 
@@ -23,6 +24,9 @@ function optionalIntVar(min: number, max: number) {
 const optionalString = z.preprocess(blankToUndefined, z.string().trim().optional());
 
 const urlVar = optionalString.pipe(z.url({ error: 'must be a full URL such as http://127.0.0.1:8081' }).optional());
+
+/** Where `npm start` without any bot token opens the web page. */
+export const DEFAULT_WEB_PORT = 8080;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -54,6 +58,9 @@ const envSchema = z.object({
   OUTPUT_FORMAT: optionalString.pipe(z.enum(['jpg', 'png', 'webp'], { error: 'must be jpg, png or webp' }).default('jpg')),
   HTTP_PORT: intVar(0, 0, 65_535),
   HTTP_HOST: optionalString.pipe(z.string().default('127.0.0.1')),
+  WEB_PORT: optionalIntVar(0, 65_535),
+  WEB_HOST: optionalString.pipe(z.string().default('127.0.0.1')),
+  WEB_PASSWORD: optionalString,
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
 
@@ -77,6 +84,8 @@ export interface AppConfig {
   /** From the stop signal to exit: work that fits is finished, everyone else is told to send again. */
   shutdownGraceMs: number;
   http: { port: number; host: string };
+  /** The web page adapter; port 0 = off. On by default (port 8080) only when no bot token is set. */
+  web: { port: number; host: string; password?: string };
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -116,6 +125,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     delivery: { retryBudgetMs: e.DELIVERY_RETRY_S * 1000 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_S * 1000,
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
+    web: { port: e.WEB_PORT ?? (e.TELEGRAM_BOT_TOKEN || e.DISCORD_TOKEN ? 0 : DEFAULT_WEB_PORT), host: e.WEB_HOST, password: e.WEB_PASSWORD },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** The picture limits every adapter and pipeline instance applies (MAX_UPLOAD_MB, MAX_PIXELS, MAX_SIDE). */
+export function decodeLimits(config: AppConfig): DecodeLimits {
+  const { maxSide, maxPixels, maxUploadBytes } = config.pipeline;
+  return { ...DEFAULT_DECODE_LIMITS, maxSide, maxPixels, maxBytes: maxUploadBytes };
 }

@@ -6,9 +6,10 @@ import { createLogger, maskSecrets } from './app/logger.js';
 import { ErrorCounter } from './app/metrics.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 
-const NO_TOKEN_MESSAGE =
-  'No bot token configured: set TELEGRAM_BOT_TOKEN and/or DISCORD_TOKEN in .env — see .env.example.\n' +
-  'Try the CLI meanwhile: npm run cli -- stylize photo.jpg -o out.jpg --style hayao';
+const NOTHING_TO_RUN_MESSAGE =
+  'Nothing to run: no bot token is set and WEB_PORT=0 turns the web page off. Set TELEGRAM_BOT_TOKEN and/or\n' +
+  'DISCORD_TOKEN in .env (see .env.example), or leave WEB_PORT empty for the page on http://127.0.0.1:8080.\n' +
+  'Or try the CLI: npm run cli -- stylize photo.jpg -o out.jpg --style hayao';
 
 function readConfig(): AppConfig {
   try {
@@ -26,15 +27,15 @@ async function main(): Promise<void> {
   // DOTENV_CONFIG_PATH picks another file (same variable as dotenv's own preload).
   dotenv.config({ quiet: true, path: process.env.DOTENV_CONFIG_PATH || undefined });
   const config = readConfig();
-  if (!config.telegram.token && !config.discord.token) {
-    process.stderr.write(`${NO_TOKEN_MESSAGE}\n`);
+  if (!config.telegram.token && !config.discord.token && !config.web.port) {
+    process.stderr.write(`${NOTHING_TO_RUN_MESSAGE}\n`);
     process.exit(1);
   }
 
   const errors = new ErrorCounter();
   const logger = createLogger({
     level: config.logLevel,
-    secrets: [config.telegram.token, config.discord.token],
+    secrets: [config.telegram.token, config.discord.token, config.web.password],
     onError: () => errors.increment(),
   });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     logger.flush();
     // The same in plain words for whoever ran `npm start` in a terminal.
     const reason = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`Could not start: ${maskSecrets(reason, [config.telegram.token ?? '', config.discord.token ?? ''])}\n`);
+    process.stderr.write(`Could not start: ${maskSecrets(reason, [config.telegram.token ?? '', config.discord.token ?? '', config.web.password ?? ''])}\n`);
     process.exitCode = 1;
     return;
   }

@@ -76,6 +76,13 @@ describe('config', () => {
     expect(c.logLevel).toBe('info');
   });
 
+  it('web page: on 127.0.0.1:8080 without any bot token; with a token only when WEB_PORT is set', () => {
+    expect(loadConfig({}).web).toEqual({ port: 8080, host: '127.0.0.1', password: undefined });
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN }).web.port).toBe(0);
+    expect(loadConfig({ DISCORD_TOKEN: DISCORD_TOKEN, WEB_PORT: '9000', WEB_HOST: '0.0.0.0', WEB_PASSWORD: 'pw-for-friends' }).web).toEqual({ port: 9000, host: '0.0.0.0', password: 'pw-for-friends' });
+    expect(loadConfig({ WEB_PORT: '0' }).web.port).toBe(0);
+  });
+
   it('names every bad variable at once, without echoing secret values', () => {
     let error: unknown;
     try {
@@ -254,6 +261,16 @@ function runMain(env: Record<string, string>, onStdout?: (chunk: string) => void
   return { child, exited };
 }
 
+async function portIsFree(port: number): Promise<boolean> {
+  const srv = createServer();
+  const free = await new Promise<boolean>((r) => {
+    srv.once('error', () => r(false));
+    srv.listen(port, '127.0.0.1', () => r(true));
+  });
+  if (free) await new Promise<void>((r) => srv.close(() => r()));
+  return free;
+}
+
 async function freePort(): Promise<number> {
   const srv = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -263,11 +280,35 @@ async function freePort(): Promise<number> {
 }
 
 describe('npm start (src/main.ts)', () => {
-  it('exits 1 with a clear message when no bot token is set', async () => {
-    const { exited } = runMain({ DOTENV_CONFIG_PATH: '/nonexistent/.env' });
-    const { code, stderr } = await exited;
+  it("with no bot token (the README's first command) serves the web page on 127.0.0.1:8080, said in one log line", async () => {
+    // The README's command sets only MODELS_DIR. Another program may hold 8080 on a developer's machine; then
+    // the same path runs on a free port instead (the default itself is checked in the config tests).
+    const env: Record<string, string> = { MODELS_DIR, ORT_THREADS: '2', DOTENV_CONFIG_PATH: '/nonexistent/.env' };
+    if (!(await portIsFree(8080))) env.WEB_PORT = String(await freePort());
+    let announced!: (url: string) => void;
+    const urlSaid = new Promise<string>((r) => (announced = r));
+    const { child, exited } = runMain(env, (chunk) => {
+      const line = /"msg":"web page on (http:\/\/[^"]+)"/.exec(chunk);
+      if (line) announced(line[1]);
+    });
+    try {
+      const url = await Promise.race([urlSaid, exited.then((e) => Promise.reject(new Error(`exited early: ${e.stderr}`)))]);
+      expect(url).toBe(`http://127.0.0.1:${env.WEB_PORT ?? 8080}/`);
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<h1>Turn a photo into an anime picture</h1>');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const { code, stdout } = await exited;
+    expect(code).toBe(0);
+    expect(stdout.split('\n').filter((l) => l.includes('web page on '))).toHaveLength(1);
+  });
+
+  it('exits 1 saying what to set when there is nothing to run (no token, WEB_PORT=0)', async () => {
+    const { code, stderr } = await runMain({ DOTENV_CONFIG_PATH: '/nonexistent/.env', WEB_PORT: '0' }).exited;
     expect(code).toBe(1);
-    expect(stderr).toContain('set TELEGRAM_BOT_TOKEN and/or DISCORD_TOKEN in .env');
+    expect(stderr).toContain('Set TELEGRAM_BOT_TOKEN and/or\nDISCORD_TOKEN');
     expect(stderr).toContain('npm run cli -- stylize');
   });
 

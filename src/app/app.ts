@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../bots/deps.js';
 import { OriginalStore } from '../bots/originals.js';
-import type { AppConfig } from '../config.js';
-import { DEFAULT_DECODE_LIMITS } from '../pipeline/decode.js';
+import { decodeLimits, type AppConfig } from '../config.js';
 import { FACE_DETECTOR_ID } from '../pipeline/face/detect.js';
 import { FACE_MESH_ID } from '../pipeline/face/mesh.js';
 import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
@@ -32,7 +31,10 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** The bots whose tokens are configured, loaded lazily so an unused platform's library is never imported. */
+/**
+ * The bots whose tokens are configured, plus the web page when WEB_PORT (or no token at all) asks for it; loaded
+ * lazily so an unused platform's library is never imported.
+ */
 export function configuredBots(config: AppConfig): NonNullable<AppParts['bots']> {
   const bots: NonNullable<AppParts['bots']> = [];
   if (config.telegram.token) {
@@ -41,12 +43,15 @@ export function configuredBots(config: AppConfig): NonNullable<AppParts['bots']>
   if (config.discord.token) {
     bots.push({ name: 'discord', start: async (deps) => (await import('../bots/discord/index.js')).startDiscordBot(deps) });
   }
+  if (config.web.port > 0) {
+    bots.push({ name: 'web', start: async (deps) => (await import('../bots/web/index.js')).startWebAdapter(deps) });
+  }
   return bots;
 }
 
 export function createPipelines(config: AppConfig): PipelineService[] {
-  const { modelsDir, threads, instances, maxSide, maxPixels, maxUploadBytes } = config.pipeline;
-  const limits = { ...DEFAULT_DECODE_LIMITS, maxSide, maxPixels, maxBytes: maxUploadBytes };
+  const { modelsDir, threads, instances } = config.pipeline;
+  const limits = decodeLimits(config);
   return Array.from({ length: instances }, () => new WorkerPipelineService({ modelsDir, threads, limits }));
 }
 

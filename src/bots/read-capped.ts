@@ -8,16 +8,21 @@ export async function readCappedBody(res: Response, limitBytes: number, tooLarge
     await res.body.cancel();
     throw tooLarge();
   }
-  const chunks: Uint8Array[] = [];
+  return readCappedStream(res.body, limitBytes, tooLarge);
+}
+
+/** Collects a stream of chunks (a fetch body, an incoming HTTP request) into one array, up to `limitBytes`. */
+export async function readCappedStream(chunks: AsyncIterable<Uint8Array>, limitBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of res.body) {
+  for await (const chunk of chunks) {
     total += chunk.byteLength;
     if (total > limitBytes) throw tooLarge();
-    chunks.push(chunk);
+    parts.push(chunk);
   }
   const bytes = new Uint8Array(total);
   let at = 0;
-  for (const c of chunks) {
+  for (const c of parts) {
     bytes.set(c, at);
     at += c.byteLength;
   }

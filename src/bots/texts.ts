@@ -1,5 +1,6 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
+import type { RenderedResult } from '../pipeline/pipeline.js';
 import { listStyles } from '../pipeline/styles.js';
 import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
@@ -12,7 +13,7 @@ import { CHAT_PARAMS, describeRange } from './grammar.js';
 
 export type TextPlatform = 'telegram' | 'discord';
 
-const LICENCE_NOTE =
+export const LICENCE_NOTE =
   'Licence: the AnimeGAN-family style weights and the White-box cartoon weights are free for NON-COMMERCIAL use only ' +
   '(personal fun, research, teaching). Face models are Apache-2.0/MIT.';
 
@@ -143,3 +144,50 @@ export function rejectionText(reason: RejectReason, retryAfterS: number): string
 export function positionText(position: number): string {
   return position <= 1 ? "You're next in line…" : `You're #${position} in line…`;
 }
+
+/** Short human name of a style: "AnimeGANv3 Hayao_36 (…)" → "AnimeGANv3 Hayao_36". */
+export function styleTitle(styleId: string): string {
+  const style = listStyles().find((s) => s.id === styleId);
+  return (style?.title ?? styleId).replace(/\s*\(.*\)\s*$/, '');
+}
+
+/** What face care did to a result, for captions: "2 faces kept in shape", "no faces found", … */
+export function facesSummary(result: Pick<RenderedResult, 'faces'>, params: Pick<StyleParams, 'faces'>): string {
+  const kept = result.faces.filter((f) => f.human || f.restored).length;
+  return !params.faces ? 'face care off' : kept === 0 ? 'no faces found' : kept === 1 ? '1 face kept in shape' : `${kept} faces kept in shape`;
+}
+
+/**
+ * The web page's words. The server fills the page with them and hands the ones its script needs over as JSON
+ * (`{size}`/`{limit}`/`{style}` are filled in there); queue, error and position texts are the shared ones above.
+ */
+export const WEB_TEXTS = {
+  title: 'Anime photo',
+  heading: 'Turn a photo into an anime picture',
+  intro: 'Faces stay in shape. Your photo is kept in memory only (about an hour, for "another style"), never written to disk.',
+  dropHint: 'Drop a photo here, paste one (Ctrl+V), or',
+  choose: 'Choose a photo',
+  camera: 'Take a photo',
+  chosen: 'Your photo',
+  styleLegend: 'Style',
+  settingsLegend: 'Settings',
+  paint: 'Paint it',
+  everyStyle: 'Try every style',
+  uploading: 'Sending your photo…',
+  painting: 'Painting…',
+  paintingEvery: 'Painting every style (small pictures, takes a little longer)…',
+  sliderLabel: 'Before / after',
+  before: 'Before',
+  after: 'After',
+  download: 'Download',
+  anotherStyle: 'Another style:',
+  everyStyleCaption: 'Your photo in every style, small. Pick a style below for the full-size picture.',
+  noPhoto: 'Choose a photo first.',
+  notPicture: "That file isn't a picture. Please choose a photo (JPEG, PNG, WebP, GIF…).",
+  tooLarge: 'That file is {size}; the limit is {limit}. Please choose a smaller photo.',
+  connection: 'The connection to the server broke off. Please try again.',
+  expired: 'That photo is no longer kept (I only keep photos for a while, in memory). Please choose it again.',
+  previewsAlt: '{style} example',
+} as const;
+
+export type WebTextKey = keyof typeof WEB_TEXTS;

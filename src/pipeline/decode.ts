@@ -76,16 +76,22 @@ async function readHeader(buf: Buffer, limits: DecodeLimits): Promise<Metadata> 
   }
 }
 
+/** What the header of an acceptable picture says, after EXIF orientation, with the size it will be worked at. */
+export interface InspectedImage {
+  meta: Metadata;
+  format: string;
+  width: number;
+  height: number;
+  target: { width: number; height: number };
+}
+
 /**
- * Decodes a user's file into the working RgbImage: EXIF-upright, sRGB 8-bit, alpha flattened onto white,
- * first frame only for animations, scaled so the longest side is at most `limits.maxSide`.
- * Every rejection is an InputError with a message fit for a chat.
+ * Every check that needs only the file's header (size, format, pixels, shape, decode memory): cheap, allocates
+ * no pixel memory, so an adapter can refuse a bad file before it waits in line. Rejections are InputErrors.
  */
-export async function decodeImage(buf: Buffer, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<DecodedImage> {
+export async function inspectImage(buf: Buffer, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<InspectedImage> {
   if (buf.length === 0) throw new InputError('empty', 'That file is empty (0 bytes). Please send the photo again.');
-  if (buf.length > limits.maxBytes) {
-    throw new InputError('too-large-bytes', `That file is ${mib(buf.length)}; the limit is ${mib(limits.maxBytes)}. Please send a smaller photo.`);
-  }
+  if (buf.length > limits.maxBytes) throw new InputError('too-large-bytes', tooManyBytesText(buf.length, limits.maxBytes));
   const meta = await readHeader(buf, limits);
   const format = meta.format ?? 'unknown';
   if (!SUPPORTED.has(format)) {
@@ -118,6 +124,22 @@ export async function decodeImage(buf: Buffer, limits: DecodeLimits = DEFAULT_DE
       `That picture is ${width}×${height}: too long and thin to paint (the result would be ${target.width}×${target.height}). Please crop it to a normal photo shape, at most ${MAX_ASPECT_RATIO}:1.`,
     );
   }
+  return { meta, format, width, height, target };
+}
+
+/** The answer for a file over the byte limit (also used by adapters that see the size before the bytes). */
+export function tooManyBytesText(bytes: number | undefined, maxBytes: number): string {
+  const size = bytes === undefined ? `larger than ${mib(maxBytes)}` : mib(bytes);
+  return `That file is ${size}; the limit is ${mib(maxBytes)}. Please send a smaller photo.`;
+}
+
+/**
+ * Decodes a user's file into the working RgbImage: EXIF-upright, sRGB 8-bit, alpha flattened onto white,
+ * first frame only for animations, scaled so the longest side is at most `limits.maxSide`.
+ * Every rejection is an InputError with a message fit for a chat.
+ */
+export async function decodeImage(buf: Buffer, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<DecodedImage> {
+  const { meta, format, width, height, target } = await inspectImage(buf, limits);
   const animated = (meta.pages ?? 1) > 1;
 
   let image: RgbImage;

@@ -2,12 +2,14 @@ import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimit
 import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
 import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
+import { composeGrid, type GridCell } from './grid.js';
 import { blendBackWarped, type WarpedMask } from './pixels.js';
 import type { RgbImage } from './image.js';
 import type { RepairWeights } from './face/selfcheck.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
 import { postSharpen } from './sharpen.js';
+import { listStyles } from './styles.js';
 import { stylize } from './stylize.js';
 import { timed, type Timings } from './timings.js';
 
@@ -63,6 +65,8 @@ export interface RenderedResult {
   faces: FaceReport[];
   timings: Timings;
   source: DecodedImage['source'];
+  /** Only for a grid of every style (renderGrid): where each style's picture is. */
+  cells?: GridCell[];
 }
 
 export interface PipelineOptions {
@@ -91,13 +95,20 @@ export class Pipeline {
     const timings: Timings = {};
     const started = performance.now();
     const decoded = await timed(timings, 'decode', () => decodeImage(file, this.limits));
+    const { output, faces } = await this.paint(decoded.image, params, timings);
+    timings.total = Math.round((performance.now() - started) * 10) / 10;
+    return { input: decoded.image, output, faces, timings, source: decoded.source, params };
+  }
+
+  /** Stylises an already decoded picture: face-aware when params.faces, then post-sharpen. */
+  private async paint(input: RgbImage, params: StyleParams, timings: Timings): Promise<{ output: RgbImage; faces: FaceReport[] }> {
     let faces: FaceReport[] = [];
     let styled: RgbImage;
     let noSharpen: WarpedMask[] = [];
     if (params.faces) {
-      ({ output: styled, faces, noSharpen } = await stylizeWithFaces(this.registry, decoded.image, params, timings, this.faceCache));
+      ({ output: styled, faces, noSharpen } = await stylizeWithFaces(this.registry, input, params, timings, this.faceCache));
     } else {
-      styled = await timed(timings, 'stylize', () => stylize(this.registry, decoded.image, params.style));
+      styled = await timed(timings, 'stylize', () => stylize(this.registry, input, params.style));
     }
     const output = await timed(timings, 'sharpen', async () => {
       const sharpened = await postSharpen(styled, params.sharpen);
@@ -105,8 +116,28 @@ export class Pipeline {
       for (const region of noSharpen) if (sharpened !== styled) blendBackWarped(sharpened, styled, region);
       return sharpened;
     });
+    return { output, faces };
+  }
+
+  /**
+   * The picture in every style, each scaled to at most `cellSide` pixels, as one labelled grid (one decode,
+   * one face analysis thanks to the cache). `params.style` is ignored; `params.compare` too.
+   */
+  async renderGrid(file: Buffer, params: StyleParams, cellSide: number, format: OutputFormat = 'jpg'): Promise<RenderedResult> {
+    const started = performance.now();
+    const timings: Timings = {};
+    const decoded = await timed(timings, 'decode', () => decodeImage(file, { ...this.limits, maxSide: Math.min(cellSide, this.limits.maxSide) }));
+    const pictures = [];
+    let faces: FaceReport[] = [];
+    for (const style of listStyles()) {
+      const painted = await this.paint(decoded.image, { ...params, style: style.id }, timings);
+      faces = painted.faces;
+      pictures.push({ style: style.id, label: style.aliases[0] ?? style.id, image: painted.output });
+    }
+    const grid = composeGrid(pictures);
+    const image = await timed(timings, 'encode', () => encodeSharp(grid.image, format));
     timings.total = Math.round((performance.now() - started) * 10) / 10;
-    return { input: decoded.image, output, faces, timings, source: decoded.source, params };
+    return { image, format, width: grid.width, height: grid.height, style: 'all', faces, timings, source: decoded.source, cells: grid.cells };
   }
 
   async render(file: Buffer, params: StyleParams, format: OutputFormat = 'jpg'): Promise<RenderedResult> {

@@ -14,6 +14,8 @@ export interface StylizeJob {
   file: Uint8Array;
   params: StyleParams;
   format?: OutputFormat;
+  /** Paint it in every style instead, each at most `cellSide` pixels, as one labelled grid. */
+  grid?: { cellSide: number };
 }
 
 /** What the bots and the queue talk to: one pipeline instance, in this process or in a pipeline worker process. */
@@ -56,7 +58,9 @@ export class LocalPipelineService implements PipelineService {
     const run = () => {
       this.cancel.throwIfCancelled(id);
       this.runningId = id;
-      return this.pipeline.render(Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength), job.params, job.format);
+      const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+      if (job.grid) return this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
+      return this.pipeline.render(file, job.params, job.format);
     };
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => undefined);

@@ -1,7 +1,7 @@
 import type { StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 
-export type Platform = 'telegram' | 'discord';
+export type Platform = 'telegram' | 'discord' | 'web';
 
 /** One normalised unit of work, the same for every platform. */
 export interface Job {
@@ -15,6 +15,8 @@ export interface Job {
   /** The image file bytes, already downloaded (after size/type checks) by the adapter. Memory only. */
   image: Uint8Array;
   params: StyleParams;
+  /** Paint the picture in every style as one grid of small pictures (one job for the queue and its limits). */
+  grid?: { cellSide: number };
 }
 
 /** Progress callbacks, called by the queue; errors thrown inside them are logged and ignored. */

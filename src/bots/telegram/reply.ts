@@ -5,16 +5,13 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
 import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
+import { facesSummary, styleTitle } from '../texts.js';
 import { classifyTelegramError } from './retry.js';
 
 const RESTYLE_PREFIX = 'rs';
 const BUTTONS_PER_ROW = 4;
 
-/** Short human name of a style: "AnimeGANv3 Hayao_36 (…)" → "AnimeGANv3 Hayao_36". */
-export function styleTitle(styleId: string): string {
-  const style = listStyles().find((s) => s.id === styleId);
-  return (style?.title ?? styleId).replace(/\s*\(.*\)\s*$/, '');
-}
+export { styleTitle };
 
 function buttonLabel(style: StyleInfo): string {
   const name = style.aliases[0] ?? style.id;
@@ -45,9 +42,7 @@ export function restyleKeyboard(originalKey: string, currentStyle: string): Inli
 }
 
 export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: StyleParams): string {
-  const kept = result.faces.filter((f) => f.human || f.restored).length;
-  const faces = !params.faces ? 'face care off' : kept === 0 ? 'no faces found' : kept === 1 ? '1 face kept in shape' : `${kept} faces kept in shape`;
-  const parts = [`🎨 ${styleTitle(result.style)}`, faces];
+  const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
   if (params.compare) parts.push('before → after');
   return `${parts.join(' · ')}\nTap a style below to try another.`;
 }
