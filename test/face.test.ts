@@ -8,7 +8,9 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { blendBackWarped, boxMean, clahe, createMask, guidedRestore, matchLowFrequency, pasteWarped } from '../src/pipeline/pixels.js';
+import { addWarpedDelta, blendBackWarped, boxMean, clahe, createMask, guidedRestore, matchLowFrequency, pasteWarped } from '../src/pipeline/pixels.js';
+import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
+import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
 import { DRIFT_BROKEN, DRIFT_OK, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
 import { MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
@@ -218,6 +220,52 @@ describe('self-check and tone match', () => {
     expect(mean[0]).toBeCloseTo(150, -1);
     expect(mean[1]).toBeCloseTo(140, -1);
     expect(px(48, 48)[0] - px(50, 48)[0]).toBeGreaterThan(30); // the stripes stay
+  });
+});
+
+describe('warp-back and in-place refinement', () => {
+  it('moves a drifted feature back to the reference place and leaves the far picture alone', () => {
+    const side = 200;
+    // reference: a ring of points around (100,100); the painting put the same points 6 px to the right
+    const reference: Point[] = Array.from({ length: 40 }, (_, i) => [100 + 20 * Math.cos(i / 6.37), 100 + 20 * Math.sin(i / 6.37)] as Point);
+    const painted = reference.map(([x, y]) => [x + 6, y] as Point);
+    const field = new DisplacementField(side, reference, painted, 20);
+    const [dx, dy] = field.at(100, 100);
+    expect(dx).toBeGreaterThan(4.5);
+    expect(Math.abs(dy)).toBeLessThan(0.5);
+    expect(Math.hypot(...field.at(5, 5))).toBeLessThan(0.05); // fades out away from the points
+    // a dark dot painted at (106,100) comes back to (100,100)
+    const source = createImage(side, side, new Uint8Array(side * side * 3).fill(200));
+    for (let y = 97; y <= 103; y++) for (let x = 103; x <= 109; x++) source.data.fill(0, (y * side + x) * 3, (y * side + x) * 3 + 3);
+    const target = createImage(side, side, source.data.slice());
+    const identity: Affine = [1, 0, 0, 0, 1, 0];
+    warpFaceInPlace(target, source, field, identity, identity, { x0: 0, y0: 0, x1: side, y1: side });
+    const at = (img: RgbImage, x: number, y: number) => img.data[(y * side + x) * 3];
+    expect(at(target, 100, 100)).toBeLessThan(60);
+    expect(at(target, 108, 100)).toBeGreaterThan(120);
+    expect(at(target, 10, 10)).toBe(200);
+  });
+
+  it('writes only the change of a refined crop back into the picture (untouched pixels keep their exact values)', () => {
+    const picture = createImage(50, 50);
+    for (let i = 0; i < picture.data.length; i++) picture.data[i] = (i * 37) % 251;
+    const original = picture.data.slice();
+    const before = createImage(20, 20, new Uint8Array(1200).fill(100));
+    const after = createImage(20, 20, new Uint8Array(1200).fill(100));
+    for (let y = 8; y < 12; y++) for (let x = 8; x < 12; x++) after.data.fill(130, (y * 20 + x) * 3, (y * 20 + x) * 3 + 3);
+    addWarpedDelta(picture, before, after, [1, 0, -10, 0, 1, -10], { x0: 0, y0: 0, x1: 50, y1: 50 });
+    const j = (20 * 50 + 20) * 3; // crop (10,10): inside the change
+    expect(picture.data[j]).toBe(Math.min(255, original[j] + 30));
+    const k = (12 * 50 + 12) * 3; // crop (2,2): unchanged
+    expect(picture.data[k]).toBe(original[k]);
+    expect(picture.data[0]).toBe(original[0]);
+  });
+
+  it('calls a face drawn only when painting barely changes how face-like the mesh finds it', () => {
+    expect(looksDrawn(20, 19, 120)).toBe(true); // −5%: a drawing stays a drawing
+    expect(looksDrawn(20, 13, 120)).toBe(false); // −35%: a photo became a painting
+    expect(looksDrawn(40, 40, 120)).toBe(false); // the mesh is sure: a person
+    expect(looksDrawn(20, 20, 30)).toBe(false); // too few pixels for the probe
   });
 });
 
@@ -448,6 +496,28 @@ describe('face-aware pipeline', () => {
       return err;
     };
     expect(detailError(restored.output)).toBeLessThan(0.8 * detailError(untouched.output));
+  });
+
+  it('paints a photo without faces exactly as plain', async () => {
+    const { file } = await load('no_face', 'skimage_motorcycle_left.png');
+    const on = await pipeline.run(file, validateParams({ style: FAST_STYLE }));
+    const off = await pipeline.run(file, validateParams({ style: FAST_STYLE, faces: false }));
+    expect(on.faces.filter((f) => f.human)).toHaveLength(0);
+    expect(Buffer.compare(Buffer.from(on.output.data), Buffer.from(off.output.data))).toBe(0);
+  });
+
+  it('leaves drawn faces to the plain path (self-check), and says what it did with every human face', async () => {
+    const drawn = await pipeline.run(readFileSync(fixture('anime', 'dualstylegan_Cartoons_00038_07.jpg')), validateParams());
+    expect(drawn.faces.length).toBeGreaterThan(0);
+    expect(drawn.faces.every((f) => !f.human)).toBe(true);
+    expect(drawn.faces.some((f) => f.drawn)).toBe(true);
+    const photo = await pipeline.run(readFileSync(fixture('single_face', 'facerec_obama.jpg')), validateParams());
+    const [face] = photo.faces;
+    expect(face.human).toBe(true);
+    expect(face.drawn).toBeUndefined();
+    expect(['kept', 'warped', 'repainted']).toContain(face.fix);
+    if (face.fix === 'repainted') expect(Object.keys(face.repair ?? {})).toEqual(['eyes', 'brows', 'mouth', 'oval']);
+    else expect(face.repair).toBeUndefined();
   });
 
   it('leaves animal faces to the plain path', async () => {
