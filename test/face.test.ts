@@ -447,9 +447,11 @@ describe('face-aware pipeline', () => {
     // the suit at the bottom is far from the face: the background is the same single stylisation
     const H = on.output.height;
     expect(meanAbsDiff(on.output, off.output, [Math.round(H * 0.8), H], [0, on.output.width])).toBe(0);
-    for (const stage of ['detect', 'mesh', 'align', 'regions', 'refine', 'stylize_faces', 'repair', 'paste']) {
-      expect(on.timings[stage], stage).toBeGreaterThanOrEqual(0);
+    for (const stage of ['detect', 'mesh', 'align', 'regions', 'refine', 'selfcheck']) {
+      expect(on.timings[stage], stage).toBeGreaterThan(0);
     }
+    // a face painted again on its own also reports its crop's stylisation
+    if (face.fix === 'repainted') expect(on.timings.stylize_faces).toBeGreaterThan(0);
   });
 
   it('re-styling the same photo takes detection and landmarks from the cache', async () => {
@@ -461,7 +463,9 @@ describe('face-aware pipeline', () => {
     const second = await cached.run(file, validateParams({ style: FAST_STYLE, smooth: 0.2 }));
     expect(second.timings.detect).toBeUndefined();
     expect(second.timings.mesh).toBeUndefined();
-    expect(second.faces).toEqual(first.faces);
+    // the same detection and landmarks (what the self-check then did depends on the new smoothing)
+    const detection = (faces: typeof first.faces) => faces.map(({ box, score, keypoints, human }) => ({ box, score, keypoints, human }));
+    expect(detection(second.faces)).toEqual(detection(first.faces));
     expect(second.faces.filter((f) => f.human)).toHaveLength(3);
     expect(cached.faceCache.size).toBe(1);
   });

@@ -17,7 +17,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { DEFAULT_REPAIR, repairFeatures, type RepairOptions } from './repair.js';
-import { DEFAULT_DRIFT_THRESHOLDS, looksDrawn, regionDrift, repairWeights, type DriftThresholds, type RepairWeights } from './selfcheck.js';
+import { DEFAULT_DRIFT_THRESHOLDS, DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type DriftThresholds, type RepairWeights } from './selfcheck.js';
 
 export interface FaceStageOptions {
   /** Aligned crop side limits (the crop follows the face's own resolution in between). */
@@ -167,6 +167,12 @@ export async function stylizeWithFaces(
   const plans: PreparedFace[] = [];
   for (const [k, { face, mesh, i }] of chosen.entries()) {
     const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
+    // A drawing keeps the plain painting untouched: found before anything is written into the picture.
+    if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(registry, image, face, side, params, timings))) {
+      reports[i].human = false;
+      reports[i].drawn = true;
+      continue;
+    }
     plans.push(await prepareFace(image, prepared, face, mesh, i, side, params, timings, opts));
   }
 
@@ -189,7 +195,7 @@ export async function stylizeWithFaces(
 
   const noSharpen: WarpedMask[] = [];
   for (const plan of plans) {
-    const painted = await checkAndRepair(registry, output, plan, params, timings, opts);
+    const painted = await checkAndRepair(registry, output, plan, timings, opts, params);
     const report = reports[plan.index];
     if (painted.drawn) {
       report.human = false;
@@ -204,6 +210,16 @@ export async function stylizeWithFaces(
     if (lens.data.some((v) => v > 0.002)) noSharpen.push({ mask: lens, imageToCrop: plan.aligned.imageToCrop, bounds: plan.bounds });
   }
   return { output, faces: reports, noSharpen };
+}
+
+/** The style model as a probe on an unsure face (see looksDrawn): its crop painted alone, the mesh before and after. */
+async function isDrawn(registry: ModelRegistry, image: RgbImage, face: DetectedFace, side: number, params: StyleParams, timings: Timings): Promise<boolean> {
+  return timed(timings, 'drawn_check', async () => {
+    const aligned = alignFace(image, face, side, params.alignThreshold);
+    const before = await meshOnAlignedCrop(registry, aligned.crop);
+    const after = await meshOnAlignedCrop(registry, await stylize(registry, aligned.crop, params.style));
+    return looksDrawn(before.presence, after.presence, eyeDistance(face), DRAWN_MAX_DROP_CROP);
+  });
 }
 
 /** One face aligned and refined, its refinement already written into the picture to be painted. */
@@ -241,9 +257,9 @@ function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageO
 }
 
 interface CheckedFace {
-  /** The self-check found a drawn face: it was painted again from the unrefined photo, as plain does. */
-  drawn: boolean;
   fix: FaceFix;
+  /** The self-check on the painting found a drawn face (painted again from the unrefined photo). */
+  drawn?: boolean;
   repair?: RepairWeights;
 }
 
@@ -257,9 +273,9 @@ async function checkAndRepair(
   registry: ModelRegistry,
   output: RgbImage,
   plan: PreparedFace,
-  params: StyleParams,
   timings: Timings,
   opts: FaceStageOptions,
+  params: StyleParams,
 ): Promise<CheckedFace> {
   const { aligned, regions, refined, face, bounds } = plan;
   const side = aligned.side;
@@ -270,7 +286,6 @@ async function checkAndRepair(
     const drift = regionDrift(reference.points, after.points);
     return {
       points: after.points,
-      drift,
       drawn: looksDrawn(reference.presence, after.presence, eyeDistance(face)),
       repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
     };
@@ -281,9 +296,11 @@ async function checkAndRepair(
   const tone = (crop: RgbImage) => timed(timings, 'tone', () => matchLowFrequency(crop, painted, side * opts.toneSigma));
 
   if (first.drawn) {
+    // Missed by the probe before painting (it sees the crop alone, the picture's painting has context):
+    // the face is painted again from the unrefined photo, as the plain path would.
     const plain = await timed(timings, 'stylize_faces', () => stylize(registry, aligned.crop, params.style));
     await paste(await tone(plain));
-    return { drawn: true, fix: 'repainted' };
+    return { fix: 'repainted', drawn: true };
   }
   const weights = Object.values(first.repair);
   const restoreContour = async () => {
@@ -297,7 +314,7 @@ async function checkAndRepair(
   };
   if (!weights.some((w) => w > 0)) {
     await restoreContour();
-    return { drawn: false, fix: 'kept' };
+    return { fix: 'kept' };
   }
   if (opts.warpFix && weights.every((w) => w < 1)) {
     // Features moved but none is lost: move them back, keeping the picture's own painting.
@@ -308,7 +325,7 @@ async function checkAndRepair(
       warpFaceInPlace(output, source, field, aligned.imageToCrop, aligned.cropToImage, bounds);
     });
     await restoreContour();
-    return { drawn: false, fix: 'warped' };
+    return { fix: 'warped' };
   }
 
   // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
@@ -317,7 +334,7 @@ async function checkAndRepair(
   const { repair } = await read(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(styled), lit, regions, repair, opts.repair));
   await paste(repaired);
-  return { drawn: false, fix: 'repainted', repair };
+  return { fix: 'repainted', repair };
 }
 
 /**
