@@ -289,7 +289,9 @@ describe('onnxruntime telemetry', () => {
       await s.warmUp(['face_detector']);
       console.log(JSON.stringify([process.pid, s.workerPid]));
       await s.close();`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, ...env, HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // onnxruntime keeps quiet under CI=true on its own: without that marker both runs show what a user's machine does.
+    const { CI: _ci, ...userEnv } = process.env;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env: { ...userEnv, ...env, HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += String(d)));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
