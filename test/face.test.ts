@@ -239,7 +239,8 @@ describe('warp-back and in-place refinement', () => {
     for (let y = 97; y <= 103; y++) for (let x = 103; x <= 109; x++) source.data.fill(0, (y * side + x) * 3, (y * side + x) * 3 + 3);
     const target = createImage(side, side, source.data.slice());
     const identity: Affine = [1, 0, 0, 0, 1, 0];
-    warpFaceInPlace(target, source, field, identity, identity, { x0: 0, y0: 0, x1: side, y1: side });
+    const all = { x0: 0, y0: 0, x1: side, y1: side };
+    warpFaceInPlace(target, source, all, field, identity, identity, all);
     const at = (img: RgbImage, x: number, y: number) => img.data[(y * side + x) * 3];
     expect(at(target, 100, 100)).toBeLessThan(60);
     expect(at(target, 108, 100)).toBeGreaterThan(120);

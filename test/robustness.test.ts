@@ -19,6 +19,7 @@ import { InputError } from '../src/pipeline/errors.js';
 import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import { LocalPipelineService, WorkerPipelineService, type PipelineService, type StylizeJob } from '../src/pipeline/service.js';
+import { stylize } from '../src/pipeline/stylize.js';
 import { ShutdownError } from '../src/queue/errors.js';
 import { FairQueue } from '../src/queue/fair-queue.js';
 import type { Job, SubmitResult } from '../src/queue/types.js';
@@ -260,6 +261,18 @@ describe('cancelling a running job', () => {
     expect(await queued).toBeInstanceOf(JobCancelledError);
     const after = await service.stylize({ file: await photo(128), params });
     expect(after.width).toBe(128);
+  });
+
+  it('model runs outside any job (benchmarks, direct calls) are never taken for cancelled ones, before or after a cancel', async () => {
+    const service = new LocalPipelineService({ modelsDir: MODELS_DIR, threads: 2, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: 256 } });
+    services.push(service);
+    const image = (await decodeImage(Buffer.from(await photo(128)), DEFAULT_DECODE_LIMITS)).image;
+    expect((await stylize(service.pipeline.registry, image, 'cute')).width).toBe(image.width);
+    const params = validateParams({ style: 'cute' });
+    const running = service.stylize({ file: await photo(128), params }).catch((e: unknown) => e);
+    await service.abortAll();
+    expect(await running).toBeInstanceOf(JobCancelledError);
+    expect((await stylize(service.pipeline.registry, image, 'cute')).width).toBe(image.width);
   });
 
   it('worker process stuck in one long model run: killed after the grace (safe for a process), replaced warm, next job served', async () => {

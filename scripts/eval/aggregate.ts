@@ -1,5 +1,6 @@
 import { summariseLook, type LookSummary } from './lookstats.js';
 import type { PhotoResult, VariantMeasurement } from './types.js';
+import { mean, median } from './stats.js';
 
 /** A face is deformed when its NME exceeds this (DESIGN §6); the strict rate uses the lower threshold. */
 export const DEFORMED_NME = 0.08;
@@ -99,17 +100,6 @@ export interface SanitySummary {
   /** Retention of the round trip itself: the most any output can score. */
   noise_floor_retention: number | null;
   per_image: { photo: string; file: string; points: number; nme: number | null }[];
-}
-
-function mean(v: number[]): number | null {
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
-
-function median(v: number[]): number | null {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function share(count: number, total: number): number | null {

@@ -1,6 +1,7 @@
 /** Summaries of the look measures (look.ts) over a run: headline on the faces plain leaves undeformed. */
 import { DETAIL_RATIO_GOAL, IRIS_CHROMA_GOAL, PICTURE_DETAIL_GOAL, STYLE_GAP_GOAL } from './look.js';
 import type { PhotoResult } from './types.js';
+import { mean, median } from './stats.js';
 
 /** Plain must not deform a face (NME ≤ this) for its look to be the headline: a deformed plain face is no style reference. */
 export const PLAIN_UNDEFORMED_NME = 0.05;
@@ -70,17 +71,6 @@ export interface LookSummary {
 interface FaceRow extends LookFace {
   category: string;
   plain_iris: number | null;
-}
-
-function mean(v: number[]): number | null {
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
-
-function median(v: number[]): number | null {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const FAILS: Record<Measure, (v: number) => boolean> = {

@@ -19,8 +19,9 @@ export class CancelWatermark {
     this.upTo = Math.max(this.upTo, id);
   }
 
+  /** Id 0 is work outside any job (a benchmark or a warm-up calling the models directly): never cancelled. */
   isCancelled(id: number): boolean {
-    return id <= this.upTo;
+    return id > 0 && id <= this.upTo;
   }
 
   throwIfCancelled(id: number): void {

@@ -505,13 +505,12 @@ export function pasteWarped(
   target: RgbImage,
   crop: RgbImage,
   imageToCrop: Affine,
-  bounds: { x0: number; y0: number; x1: number; y1: number },
+  bounds: PixelRect,
   erode: number,
   feather: number,
 ): void {
-  const { width: tw, data: td } = target;
+  const td = target.data;
   const { width: cw, height: ch, data: cd } = crop;
-  const [a, b, c, d, e, f] = imageToCrop;
   const ramp = (t: number, n: number): number => {
     const dist = Math.min(t, n - 1 - t) - erode;
     if (dist <= 0) return 0;
@@ -519,24 +518,45 @@ export function pasteWarped(
     const u = dist / feather;
     return u * u * (3 - 2 * u);
   };
+  forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
+    const w = ramp(u, cw) * ramp(v, ch);
+    if (w <= 0) return;
+    for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + w * (bilinearAt(cd, cw, ch, u, v, k) - td[ti + k]));
+  });
+}
+
+/**
+ * Visits every picture pixel inside `bounds` whose place in the crop (through `imageToCrop`) lies inside
+ * the cw×ch crop, with the pixel's byte index in `target` and its crop coordinates.
+ */
+export function forEachCropPixel(
+  target: { width: number },
+  imageToCrop: Affine,
+  cw: number,
+  ch: number,
+  bounds: PixelRect,
+  visit: (targetIndex: number, u: number, v: number) => void,
+): void {
+  const [a, b, c, d, e, f] = imageToCrop;
   for (let y = bounds.y0; y < bounds.y1; y++) {
     for (let x = bounds.x0; x < bounds.x1; x++) {
       const u = a * x + b * y + c;
       const v = d * x + e * y + f;
       if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
-      const w = ramp(u, cw) * ramp(v, ch);
-      if (w <= 0) continue;
-      const x0 = Math.min(cw - 2, Math.floor(u)), y0 = Math.min(ch - 2, Math.floor(v));
-      const fx = u - x0, fy = v - y0;
-      const i00 = (y0 * cw + x0) * 3, i01 = i00 + 3, i10 = i00 + cw * 3, i11 = i10 + 3;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const ti = (y * tw + x) * 3;
-      for (let k = 0; k < 3; k++) {
-        const s = cd[i00 + k] * w00 + cd[i01 + k] * w01 + cd[i10 + k] * w10 + cd[i11 + k] * w11;
-        td[ti + k] = clampByte(td[ti + k] + w * (s - td[ti + k]));
-      }
+      visit((y * target.width + x) * 3, u, v);
     }
   }
+}
+
+/** Channel k of an interleaved 3-channel w×h buffer sampled bilinearly at (x, y), clamped to its edges. */
+export function bilinearAt(data: ArrayLike<number>, w: number, h: number, x: number, y: number, k: number): number {
+  const x0 = Math.min(w - 2, Math.max(0, Math.floor(x)));
+  const y0 = Math.min(h - 2, Math.max(0, Math.floor(y)));
+  const fx = Math.min(1, Math.max(0, x - x0));
+  const fy = Math.min(1, Math.max(0, y - y0));
+  const i00 = (y0 * w + x0) * 3 + k;
+  const i10 = i00 + w * 3;
+  return (data[i00] * (1 - fx) + data[i00 + 3] * fx) * (1 - fy) + (data[i10] * (1 - fx) + data[i10 + 3] * fx) * fy;
 }
 
 /**
@@ -544,34 +564,17 @@ export function pasteWarped(
  * `imageToCrop`, inside `bounds`). Pixels the change did not touch keep their exact values, so nothing
  * is resampled twice. Mutates `target`.
  */
-export function addWarpedDelta(
-  target: RgbImage,
-  before: RgbImage,
-  after: RgbImage,
-  imageToCrop: Affine,
-  bounds: { x0: number; y0: number; x1: number; y1: number },
-): void {
-  const { width: tw, data: td } = target;
+export function addWarpedDelta(target: RgbImage, before: RgbImage, after: RgbImage, imageToCrop: Affine, bounds: PixelRect): void {
+  const td = target.data;
   const { width: cw, height: ch } = before;
   const delta = new Float32Array(cw * ch * 3);
   for (let i = 0; i < delta.length; i++) delta[i] = after.data[i] - before.data[i];
-  const [a, b, c, d, e, f] = imageToCrop;
-  for (let y = bounds.y0; y < bounds.y1; y++) {
-    for (let x = bounds.x0; x < bounds.x1; x++) {
-      const u = a * x + b * y + c;
-      const v = d * x + e * y + f;
-      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
-      const x0 = Math.min(cw - 2, Math.floor(u)), y0 = Math.min(ch - 2, Math.floor(v));
-      const fx = u - x0, fy = v - y0;
-      const i00 = (y0 * cw + x0) * 3, i01 = i00 + 3, i10 = i00 + cw * 3, i11 = i10 + 3;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const ti = (y * tw + x) * 3;
-      for (let k = 0; k < 3; k++) {
-        const dv = delta[i00 + k] * w00 + delta[i01 + k] * w01 + delta[i10 + k] * w10 + delta[i11 + k] * w11;
-        if (dv !== 0) td[ti + k] = clampByte(td[ti + k] + dv);
-      }
+  forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
+    for (let k = 0; k < 3; k++) {
+      const dv = bilinearAt(delta, cw, ch, u, v, k);
+      if (dv !== 0) td[ti + k] = clampByte(td[ti + k] + dv);
     }
-  }
+  });
 }
 
 /** img + (gain − 1)·(img − base) per channel: local contrast around a blurred base. */

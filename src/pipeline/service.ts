@@ -55,12 +55,16 @@ export class LocalPipelineService implements PipelineService {
 
   stylize(job: StylizeJob): Promise<RenderedResult> {
     const id = ++this.lastId;
-    const run = () => {
+    const run = async () => {
       this.cancel.throwIfCancelled(id);
       this.runningId = id;
-      const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
-      if (job.grid) return this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
-      return this.pipeline.render(file, job.params, job.format);
+      try {
+        const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+        if (job.grid) return await this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
+        return await this.pipeline.render(file, job.params, job.format);
+      } finally {
+        this.runningId = 0;
+      }
     };
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => undefined);

@@ -8,7 +8,7 @@ import { timed, type Timings } from '../timings.js';
 import { alignFace, alignmentFor, cropSideFor, type AlignedFace } from './align.js';
 import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
-import { applyAffine, type Affine, type Point } from './geometry.js';
+import { affineScale, applyAffine, type Affine, type Point } from './geometry.js';
 import { HUMAN_PRESENCE_LOGIT, meshOnAlignedCrop, runFaceMesh, type FaceMesh } from './mesh.js';
 import {
   addWarpedDelta, ellipseMask, extractRect, guidedRestore, matchLowFrequency, maxMasks, pasteWarped, putRect, replaceFineDetail, warpAffineBilinear, type WarpedMask,
@@ -167,13 +167,14 @@ export async function stylizeWithFaces(
   const plans: PreparedFace[] = [];
   for (const [k, { face, mesh, i }] of chosen.entries()) {
     const side = Math.max(roundTo(minSide, multiple), roundTo(natural[k] * shrink, multiple));
+    const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
     // A drawing keeps the plain painting untouched: found before anything is written into the picture.
-    if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(registry, image, face, side, params, timings))) {
+    if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(registry, aligned, face, params, timings))) {
       reports[i].human = false;
       reports[i].drawn = true;
       continue;
     }
-    plans.push(await prepareFace(image, prepared, face, mesh, i, side, params, timings, opts));
+    plans.push(await prepareFace(image, prepared, aligned, face, mesh, i, params, timings, opts));
   }
 
   // The whole picture at the working size, as plain stylisation paints it (from the refined faces): the
@@ -213,9 +214,8 @@ export async function stylizeWithFaces(
 }
 
 /** The style model as a probe on an unsure face (see looksDrawn): its crop painted alone, the mesh before and after. */
-async function isDrawn(registry: ModelRegistry, image: RgbImage, face: DetectedFace, side: number, params: StyleParams, timings: Timings): Promise<boolean> {
+async function isDrawn(registry: ModelRegistry, aligned: AlignedFace, face: DetectedFace, params: StyleParams, timings: Timings): Promise<boolean> {
   return timed(timings, 'drawn_check', async () => {
-    const aligned = alignFace(image, face, side, params.alignThreshold);
     const before = await meshOnAlignedCrop(registry, aligned.crop);
     const after = await meshOnAlignedCrop(registry, await stylize(registry, aligned.crop, params.style));
     return looksDrawn(before.presence, after.presence, eyeDistance(face), DRAWN_MAX_DROP_CROP);
@@ -236,15 +236,15 @@ interface PreparedFace {
 async function prepareFace(
   image: RgbImage,
   prepared: RgbImage,
+  aligned: AlignedFace,
   face: DetectedFace,
   mesh: FaceMesh,
   index: number,
-  side: number,
   params: StyleParams,
   timings: Timings,
   opts: FaceStageOptions,
 ): Promise<PreparedFace> {
-  const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
+  const { side } = aligned;
   const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
   const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { ...refineOptions(face, params, opts), equaliseLight: false }));
   const bounds = cropBounds(aligned.cropToImage, side, image);
@@ -267,7 +267,7 @@ interface CheckedFace {
  * Self-check of one painted face, then the fix where it needs one: the face mesh on the painting vs on
  * the refined photo. In place → nothing to do. Drifted → the aligned crop is painted on its own, takes
  * the picture's tones, is repaired where its own mesh still drifts and is pasted with a feathered mask.
- * A drawing (see looksDrawn) is painted again from the unrefined crop, as the plain path would.
+ * A drawing the probe before painting missed (see looksDrawn) is painted again from the unrefined crop.
  */
 async function checkAndRepair(
   registry: ModelRegistry,
@@ -303,17 +303,17 @@ async function checkAndRepair(
     return { fix: 'repainted', drawn: true };
   }
   const weights = Object.values(first.repair);
-  const restoreContour = async () => {
+  /** `now`: the painting of this face as it stands (the first read's crop while nothing was changed). */
+  const restoreContour = async (now: RgbImage) => {
     if (opts.contourRestore <= 0) return;
     await timed(timings, 'repair', () => {
-      const now = warpAffineBilinear(output, aligned.cropToImage, side, side);
       const r = Math.max(1, Math.round(side * opts.repair.structureRadius));
       const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, opts.contourRestore);
       addWarpedDelta(output, now, restored, aligned.imageToCrop, bounds);
     });
   };
   if (!weights.some((w) => w > 0)) {
-    await restoreContour();
+    await restoreContour(painted);
     return { fix: 'kept' };
   }
   if (opts.warpFix && weights.every((w) => w < 1)) {
@@ -321,15 +321,20 @@ async function checkAndRepair(
     await timed(timings, 'warp', () => {
       const span = Math.hypot(reference.points[33][0] - reference.points[263][0], reference.points[33][1] - reference.points[263][1]);
       const field = new DisplacementField(side, reference.points, first.points, span * WARP_SIGMA);
-      const source = createImage(output.width, output.height, output.data.slice());
-      warpFaceInPlace(output, source, field, aligned.imageToCrop, aligned.cropToImage, bounds);
+      // Only the face's rectangle (grown by the largest shift) is copied, not the whole picture.
+      const margin = Math.ceil(field.maxShift * affineScale(aligned.cropToImage)) + 2;
+      const rect = {
+        x0: Math.max(0, bounds.x0 - margin), y0: Math.max(0, bounds.y0 - margin),
+        x1: Math.min(output.width, bounds.x1 + margin), y1: Math.min(output.height, bounds.y1 + margin),
+      };
+      warpFaceInPlace(output, extractRect(output, rect), rect, field, aligned.imageToCrop, aligned.cropToImage, bounds);
     });
-    await restoreContour();
+    await restoreContour(warpAffineBilinear(output, aligned.cropToImage, side, side));
     return { fix: 'warped' };
   }
 
   // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
-  const lit = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
+  const lit = refined.notes.light === 'ok' ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
   const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style));
   const { repair } = await read(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(styled), lit, regions, repair, opts.repair));

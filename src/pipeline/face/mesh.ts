@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../image.js';
 import type { ModelRegistry } from '../registry.js';
+import { TEMPLATE_SIDE } from './align.js';
 import { applyAffine, invertAffine, type Affine, type Point } from './geometry.js';
 import { toRgbPlanarUnitTensor, warpAffineBilinear } from '../pixels.js';
 
@@ -74,10 +75,9 @@ export async function runFaceMesh(registry: ModelRegistry, img: RgbImage, imageT
  * the face path's self-check compares the mesh on the refined crop with the mesh on its stylised version.
  */
 export function meshOnAlignedCrop(registry: ModelRegistry, crop: RgbImage): Promise<FaceMesh> {
-  const s = TEMPLATE_SIDE_512 / crop.width;
+  const s = TEMPLATE_SIDE / crop.width;
   return runMeshView(registry, crop, [s, 0, 0, 0, s, 0], MESH_WINDOW_512);
 }
-const TEMPLATE_SIDE_512 = 512;
 
 async function runMeshView(registry: ModelRegistry, img: RgbImage, imageToTemplate512: Affine, window: MeshWindow): Promise<FaceMesh> {
   // mesh pixel → template: t = (m / 192) * side + (c - side/2) (x mirrored: 191 - m); then template →

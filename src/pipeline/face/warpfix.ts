@@ -1,4 +1,5 @@
 import type { RgbImage } from '../image.js';
+import { bilinearAt, forEachCropPixel, type PixelRect } from '../pixels.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
 
 /**
@@ -71,31 +72,23 @@ export class DisplacementField {
 /**
  * Warps the picture's painting of one face by a crop-space displacement field, at the picture's own
  * resolution (no crop resampling): each picture pixel takes the painting at the place the field points
- * to. Reads from `source`, writes into `target` inside `bounds`.
+ * to. `source` is a copy of the painting's rectangle `sourceRect` (it must cover `bounds` grown by the
+ * largest shift); writes into `target` inside `bounds`.
  */
 export function warpFaceInPlace(
   target: RgbImage,
   source: RgbImage,
+  sourceRect: PixelRect,
   field: DisplacementField,
   imageToCrop: Affine,
   cropToImage: Affine,
-  bounds: { x0: number; y0: number; x1: number; y1: number },
+  bounds: PixelRect,
 ): void {
-  const { width: w, height: h, data: s } = source;
   const t = target.data;
-  for (let y = bounds.y0; y < bounds.y1; y++) {
-    for (let x = bounds.x0; x < bounds.x1; x++) {
-      const [u, v] = applyAffine(imageToCrop, [x, y]);
-      if (u < 0 || v < 0 || u > field.side - 1 || v > field.side - 1) continue;
-      const [du, dv] = field.at(u, v);
-      if (du * du + dv * dv < 1e-4) continue;
-      const [sx, sy] = applyAffine(cropToImage, [u + du, v + dv]);
-      const x0 = Math.min(w - 2, Math.max(0, Math.floor(sx))), y0 = Math.min(h - 2, Math.max(0, Math.floor(sy)));
-      const fx = Math.min(1, Math.max(0, sx - x0)), fy = Math.min(1, Math.max(0, sy - y0));
-      const i00 = (y0 * w + x0) * 3, i01 = i00 + 3, i10 = i00 + w * 3, i11 = i10 + 3;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-      const ti = (y * target.width + x) * 3;
-      for (let c = 0; c < 3; c++) t[ti + c] = s[i00 + c] * w00 + s[i01 + c] * w01 + s[i10 + c] * w10 + s[i11 + c] * w11 + 0.5;
-    }
-  }
+  forEachCropPixel(target, imageToCrop, field.side, field.side, bounds, (ti, u, v) => {
+    const [du, dv] = field.at(u, v);
+    if (du * du + dv * dv < 1e-4) return;
+    const [sx, sy] = applyAffine(cropToImage, [u + du, v + dv]);
+    for (let c = 0; c < 3; c++) t[ti + c] = bilinearAt(source.data, source.width, source.height, sx - sourceRect.x0, sy - sourceRect.y0, c) + 0.5;
+  });
 }
