@@ -261,6 +261,29 @@ function runMain(env: Record<string, string>, onStdout?: (chunk: string) => void
   return { child, exited };
 }
 
+/** runMain, once the app has logged "ready" (looked for in all stdout so far: a log line can span two chunks). */
+async function runMainUntilReady(env: Record<string, string>) {
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  let seen = '';
+  let readyYet = false;
+  const run = runMain(env, (chunk) => {
+    seen += chunk;
+    if (seen.includes('"msg":"ready"')) (readyYet = true), ready();
+  });
+  const exitedEarly = run.exited.then((e) => {
+    if (!readyYet) throw new Error(`the app exited before it was ready: ${e.stderr}`);
+  });
+  await Promise.race([isReady, exitedEarly]);
+  return run;
+}
+
+/** Jobs the app's queue has accepted so far (from GET /healthz). */
+async function acceptedJobs(port: number): Promise<number> {
+  const q = ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: Record<string, number> }).queue;
+  return q.pending + q.running + q.completed + q.failed;
+}
+
 async function portIsFree(port: number): Promise<boolean> {
   const srv = createServer();
   const free = await new Promise<boolean>((r) => {
@@ -332,9 +355,7 @@ describe('npm start (src/main.ts)', () => {
     await Promise.all([api.start(), discord.start()]);
     try {
       const port = await freePort();
-      let ready!: () => void;
-      const isReady = new Promise<void>((r) => (ready = r));
-      const { child, exited } = runMain(
+      const { child, exited } = await runMainUntilReady(
         {
           TELEGRAM_BOT_TOKEN: api.token,
           TELEGRAM_API_ROOT: api.apiRoot,
@@ -346,10 +367,8 @@ describe('npm start (src/main.ts)', () => {
           DEFAULT_STYLE: 'cute',
           HTTP_PORT: String(port),
           LOG_LEVEL: 'info',
-        },
-        (chunk) => chunk.includes('"msg":"ready"') && ready(),
+        }
       );
-      await isReady;
 
       const photo = await readFile(fixture('single_face', 'insightface_1423.jpg'));
       const sizes = await api.photoSizes(photo, [90, 384]);
@@ -361,11 +380,7 @@ describe('npm start (src/main.ts)', () => {
       const slash = discord.slashCommand({ id: '200000000000000009', username: 'dave' }, 'anime', { image: attachment, faces: false });
 
       // Signal once all four jobs are in (downloads take a moment), while most of them still wait or run.
-      const accepted = async () => {
-        const q = ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: Record<string, number> }).queue;
-        return q.pending + q.running + q.completed + q.failed;
-      };
-      while ((await accepted()) < 4) await new Promise((r) => setTimeout(r, 20));
+      while ((await acceptedJobs(port)) < 4) await new Promise((r) => setTimeout(r, 20));
       child.kill('SIGTERM');
       const { code, stdout } = await exited;
 
@@ -391,9 +406,7 @@ describe('shutdown deadline (SHUTDOWN_GRACE_S)', () => {
     await api.start();
     try {
       const port = await freePort();
-      let ready!: () => void;
-      const isReady = new Promise<void>((r) => (ready = r));
-      const { child, exited } = runMain(
+      const { child, exited } = await runMainUntilReady(
         {
           TELEGRAM_BOT_TOKEN: api.token,
           TELEGRAM_API_ROOT: api.apiRoot,
@@ -404,10 +417,8 @@ describe('shutdown deadline (SHUTDOWN_GRACE_S)', () => {
           HTTP_PORT: String(port),
           SHUTDOWN_GRACE_S: '2',
           LOG_LEVEL: 'info',
-        },
-        (chunk) => chunk.includes('"msg":"ready"') && ready(),
+        }
       );
-      await isReady;
 
       const photo = await readFile(fixture('single_face', 'insightface_1423.jpg'));
       const sizes = await api.photoSizes(photo, [90, 448]);
@@ -415,11 +426,7 @@ describe('shutdown deadline (SHUTDOWN_GRACE_S)', () => {
       const requests = Array.from({ length: 10 }, (_, i) =>
         api.injectMessage(group, { id: 500 + i, is_bot: false, first_name: `User${i}` }, { photo: sizes, caption: '/anime hayao faces:off' }),
       );
-      const accepted = async () => {
-        const q = ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { queue: Record<string, number> }).queue;
-        return q.pending + q.running + q.completed + q.failed;
-      };
-      while ((await accepted()) < requests.length) await new Promise((r) => setTimeout(r, 20));
+      while ((await acceptedJobs(port)) < requests.length) await new Promise((r) => setTimeout(r, 20));
 
       // What a process manager does: SIGTERM, then SIGKILL when its stop timeout (here grace + 1.5 s) runs out.
       const signalled = Date.now();

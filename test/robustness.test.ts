@@ -124,6 +124,13 @@ describe('delivery retries', () => {
     expect(await outcome).toMatchObject({ delivered: false, reason: 'stopped' });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('a picture that finishes after shutdown began still gets its first upload (only retries stop)', async () => {
+    const hurry = new AbortController();
+    hurry.abort();
+    const outcome = await deliver([{ name: 'photo', send: async () => 'sent' }], DEFAULT_DELIVERY, { classify, signal: hurry.signal });
+    expect(outcome).toMatchObject({ delivered: true, way: 'photo', attempts: 1 });
+  });
 });
 
 describe('decode limits', () => {

@@ -250,6 +250,10 @@ describe('web page limits (same queue and texts as the bots)', () => {
 
     const crossSite = await post('', Uint8Array.of(1), { origin: 'https://elsewhere.example' });
     expect(crossSite.status).toBe(403);
+    expect((await post('', Uint8Array.of(1), { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // behind a reverse proxy the Host the app sees is not the page's: the browser's own word counts
+    const proxied = await post('style=cute&smooth=5', Uint8Array.of(1), { origin: 'https://anime.example.org', 'sec-fetch-site': 'same-origin' });
+    expect(proxied.status).toBe(400);
 
     const tooBig = await post('', new Uint8Array(21 * 1024 * 1024));
     expect(tooBig.status).toBe(413);

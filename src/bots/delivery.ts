@@ -76,7 +76,8 @@ export async function deliver<T>(ways: DeliveryWay<T>[], policy: DeliveryPolicy,
   for (const way of ways) {
     let transientFailures = 0;
     for (;;) {
-      if (hooks.signal?.aborted) return { delivered: false, reason: 'stopped', lastError, attempts };
+      // A finished picture always gets its first try, even once shutdown hurries: only retries stop then.
+      if (attempts > 0 && hooks.signal?.aborted) return { delivered: false, reason: 'stopped', lastError, attempts };
       attempts++;
       try {
         return { delivered: true, way: way.name, value: await way.send(), attempts };

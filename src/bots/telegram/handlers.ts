@@ -288,7 +288,8 @@ export class TelegramHandlers {
       return undefined;
     }
     this.logError(outcome.lastError, `result upload (${outcome.reason} after ${outcome.attempts} attempts)`);
-    return undeliveredText('telegram', outcome);
+    // Blocked or removed from the chat: an explanation could not arrive either.
+    return outcome.reason === 'fatal' ? undefined : undeliveredText('telegram', outcome);
   }
 
   private serialPerUser<T>(userId: number, step: () => Promise<T>): Promise<T> {

@@ -41,7 +41,10 @@ export async function startWebAdapter(deps: BotDeps): Promise<RunningWeb> {
   const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     const task = route(site, req, res).catch((e: unknown) => {
-      logger.error({ err: e instanceof Error ? { name: e.name, message: e.message } : String(e), path: req.url?.split('?')[0] }, 'web: request failed');
+      const err = e instanceof Error ? { name: e.name, message: e.message } : String(e);
+      // A visitor who closed the tab mid-upload is no fault of ours.
+      if (req.destroyed) logger.info({ err, path: req.url?.split('?')[0] }, 'web: visitor left during the request');
+      else logger.error({ err, path: req.url?.split('?')[0] }, 'web: request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${friendlyError(e)}\n`);
       else res.end();
     });

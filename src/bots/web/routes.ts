@@ -26,6 +26,9 @@ function clientAddress(req: IncomingMessage): string {
 
 /** A POST from a page of another site (it could make a visitor's browser spend their rate limit): refused. */
 function crossSite(req: IncomingMessage): boolean {
+  // Browsers say it themselves, and it survives a reverse proxy that rewrites Host.
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (typeof fetchSite === 'string') return fetchSite !== 'same-origin' && fetchSite !== 'none';
   const origin = req.headers.origin;
   if (!origin) return false;
   try {
