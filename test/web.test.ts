@@ -9,6 +9,7 @@ import { startWebAdapter, type RunningWeb } from '../src/bots/web/index.js';
 import { loadConfig, type AppConfig } from '../src/config.js';
 import { fitWithin } from '../src/pipeline/image.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
+import { validateParams } from '../src/pipeline/params.js';
 import type { PipelineService, StylizeJob } from '../src/pipeline/service.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
@@ -247,6 +248,9 @@ describe('web page limits (same queue and texts as the bots)', () => {
     const expired = await post('original=nope');
     expect(expired.status).toBe(410);
     expect(((await expired.json()) as { error: string }).error).toContain('no longer kept');
+    // the originals store is shared with the bots: a Telegram user's kept photo is not the visitor's to repaint
+    const someoneElses = app.originals.put({ image: await readFile(fixture('single_face', 'facerec_obama.jpg')), params: validateParams(), chatId: '-1001', userId: '41' });
+    expect((await post(`original=${someoneElses}`)).status).toBe(410);
 
     const crossSite = await post('', Uint8Array.of(1), { origin: 'https://elsewhere.example' });
     expect(crossSite.status).toBe(403);

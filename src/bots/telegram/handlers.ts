@@ -10,13 +10,13 @@ import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
-import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
+import { friendlyError, helpText, styleTitle, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
 import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
 import { findPicture, type PictureSource } from './picture.js';
-import { parseRestyleData, restyleKeyboard, resultCaption, sendResult, styleTitle } from './reply.js';
+import { parseRestyleData, restyleKeyboard, resultCaption, sendResult } from './reply.js';
 import { withRetryAfter, type RetryOptions } from './retry.js';
 import { PAINTING_TEXT, StatusMessage } from './status.js';
 

@@ -11,7 +11,6 @@ import { classifyTelegramError } from './retry.js';
 const RESTYLE_PREFIX = 'rs';
 const BUTTONS_PER_ROW = 4;
 
-export { styleTitle };
 
 function buttonLabel(style: StyleInfo): string {
   const name = style.aliases[0] ?? style.id;

@@ -45,11 +45,12 @@ export function paramsFromQuery(search: URLSearchParams, defaults: StyleParams):
 }
 
 /** The photo of a request: the uploaded bytes, or the kept original a result's "another style" names. */
-async function pictureOf(ctx: PaintContext, req: IncomingMessage, search: URLSearchParams): Promise<{ image: Uint8Array; original?: string }> {
+async function pictureOf(ctx: PaintContext, req: IncomingMessage, search: URLSearchParams, client: string): Promise<{ image: Uint8Array; original?: string }> {
   const key = search.get('original');
   if (key) {
     const kept = ctx.originals.get(key);
-    if (!kept) throw new Refusal(410, WEB_TEXTS.expired);
+    // The store is shared with the bots: a key only opens this visitor's own photos (same answer otherwise).
+    if (!kept || kept.chatId !== client) throw new Refusal(410, WEB_TEXTS.expired);
     return { image: kept.image, original: key };
   }
   const max = ctx.limits.maxBytes;
@@ -77,7 +78,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
   let picture: { image: Uint8Array; original?: string };
   try {
     params = paramsFromQuery(search, ctx.defaults);
-    picture = await pictureOf(ctx, req, search);
+    picture = await pictureOf(ctx, req, search, client);
   } catch (e) {
     if (e instanceof Refusal) return sendJson(res, e.status, { error: e.message }, e.headers);
     if (e instanceof InputError) return sendJson(res, 400, { error: e.message });
