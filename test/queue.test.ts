@@ -308,10 +308,12 @@ describe('FairQueue with the real pipeline', () => {
   });
 
   it('a real worker pipeline is restarted after a timeout and serves the next job', async () => {
-    const service = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: 2 });
+    // A 1 ms grace: the worker is always killed mid-load, while the next job is already being submitted.
+    const service = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: 2, cancelGraceMs: 1 });
     services.push(service);
     const image = await smallPhoto();
-    // 1 ms: the worker cannot even load the model in time, so the first job is abandoned and the worker killed.
+    // 1 ms: the worker cannot even load the model in time, so the first job is abandoned and the worker killed;
+    // the job submitted meanwhile must wait for the replacement worker, not die with the old one.
     const hasty = new FairQueue(service, { jobTimeoutMs: 1 });
     await expect(accepted(hasty.submit({ ...job(1, 'A'), image })).done).rejects.toBeInstanceOf(JobTimeoutError);
     const patient = new FairQueue(service, { jobTimeoutMs: 60_000 });

@@ -138,6 +138,8 @@ export class WorkerPipelineService implements PipelineService {
   private readonly warmModels = new Set<string>();
   /** The warm-up a fresh worker does before its first job. */
   private warming: Promise<unknown> = Promise.resolve();
+  /** Set while abortAll runs: work sent meanwhile would share the fate of the job being stopped. */
+  private aborting: Promise<void> | undefined;
   private closed = false;
   private readonly cancelGraceMs: number;
 
@@ -196,8 +198,9 @@ export class WorkerPipelineService implements PipelineService {
     });
   }
 
-  private call<T>(req: RequestBody): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('pipeline is closed'));
+  private async call<T>(req: RequestBody): Promise<T> {
+    while (this.aborting) await this.aborting;
+    if (this.closed) throw new Error('pipeline is closed');
     return this.send<T>(this.ensureChild(), req);
   }
 
@@ -236,8 +239,16 @@ export class WorkerPipelineService implements PipelineService {
   }
 
   async abortAll(): Promise<void> {
+    if (this.aborting) return this.aborting;
     const child = this.child;
     if (!child || !this.unanswered.size) return;
+    this.aborting = this.stopWork(child).finally(() => {
+      this.aborting = undefined;
+    });
+    return this.aborting;
+  }
+
+  private async stopWork(child: ChildProcess): Promise<void> {
     child.send({ kind: 'cancel' } satisfies WorkerRequest, () => undefined);
     // Callers hear at once; the worker may need a moment to reach its next safe point.
     for (const p of this.pending.values()) p.reject(new JobCancelledError());
