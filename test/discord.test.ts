@@ -5,11 +5,10 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordBot } from '../src/bots/discord/index.js';
-import { TEXT } from '../src/bots/discord/handlers.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
 import { OriginalStore } from '../src/bots/originals.js';
-import { helpText, positionText } from '../src/bots/texts.js';
+import { EXPIRED_TEXT, helpText, NO_IMAGE_TEXT, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { fitWithin } from '../src/pipeline/image.js';
@@ -28,6 +27,7 @@ const FAST = 'animeganv3_cute';
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
 const bob: FakeUser = { id: '200000000000000002', username: 'bob' };
 const carol: FakeUser = { id: '200000000000000003', username: 'carol' };
+const dave: FakeUser = { id: '200000000000000004', username: 'dave' };
 
 const portrait = readFileSync(fixture('single_face', 'insightface_1423.jpg')); // 448×448
 const group = readFileSync(fixture('single_face', 'fairface_race_Middle_Eastern.jpg')); // 450×300
@@ -57,9 +57,9 @@ function buttons(view: InteractionView): { custom_id: string; label: string }[] 
 /** Before the result a reply shows only queue positions, then at most one "Painting…" as the last status. */
 function expectProgress(history: string[]): void {
   const statuses = history.slice(0, -1);
-  const painting = statuses.indexOf(TEXT.painting);
+  const painting = statuses.indexOf(PAINTING_TEXT);
   expect(painting === -1 || painting === statuses.length - 1, statuses.join(' | ')).toBe(true);
-  for (const s of statuses.filter((x) => x !== TEXT.painting)) expect(s).toMatch(/^You're (next|#\d+) in line…$/);
+  for (const s of statuses.filter((x) => x !== PAINTING_TEXT)) expect(s).toMatch(/^You're (next|#\d+) in line…$/);
 }
 
 beforeAll(async () => {
@@ -129,8 +129,9 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.original!.attachments).toHaveLength(1);
     expect(view.original!.attachments[0].name).toBe(`anime-${FAST}.jpg`);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
-    expect(view.original!.content).toMatch(/^Style: cute \(AnimeGANv3 tiny Cute\) · /);
-    expect(view.original!.content).toMatch(/face/);
+    // The same caption as on Telegram: the style's display name and faces kept in shape (wording changed from "Style: cute (…) · 1 face found").
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · (1 face kept in shape|\d+ faces kept in shape)\n/);
+    expect(view.original!.content).toContain(RESTYLE_HINT);
     expect(view.original!.history.length).toBeGreaterThanOrEqual(2);
     expectProgress(view.original!.history);
     const ids = buttons(view).map((b) => b.custom_id);
@@ -145,7 +146,7 @@ describe('Discord bot against a local fake Discord', () => {
     const { width, height } = await expectedSize(group);
     expect(width).toBeGreaterThan(height);
     expect(await resultSize(view)).toEqual({ width, height: height * 2 + 8, format: 'jpeg' });
-    expect(view.original!.content).toMatch(/before \/ after$/);
+    expect(view.original!.content.split('\n')[0]).toMatch(/ · before → after$/);
   });
 
   it('style autocomplete suggests matching styles by alias or title', async () => {
@@ -166,7 +167,7 @@ describe('Discord bot against a local fake Discord', () => {
     const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }, { uploadLimit: 1000 }));
     expect(view.original!.deleted).toBe(true);
     expect(isEphemeral(view.followUps[0])).toBe(true);
-    expect(view.followUps[0].content).toBe(TEXT.resultTooLarge);
+    expect(view.followUps[0].content).toBe(RESULT_TOO_LARGE_TEXT);
   });
 
   it('bad option values get one ephemeral answer listing every problem, and nothing is downloaded', async () => {
@@ -216,7 +217,7 @@ describe('Discord bot against a local fake Discord', () => {
     expect(fake.cdnHits(notes)).toBe(0);
     expect(fake.cdnHits(photo)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(group)), format: 'jpeg' });
-    expect(view.original!.content).toMatch(/^Style: cute/);
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · /);
     expect(view.original!.content).toContain(`From https://discord.com/channels/${fake.guildId}/${fake.channelId}/${message.id}`);
   });
 
@@ -228,25 +229,27 @@ describe('Discord bot against a local fake Discord', () => {
     const view = await fake.settled(fake.messageCommand(carol, 'Anime-fy', message));
     expect(fake.cdnHits(proxied)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(dog)), format: 'jpeg' });
+    // A dog's face is examined but left to the plain style: not counted as a face (Telegram counts the same way).
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · no faces found\n/);
 
     const plain = fake.message(bob, { content: 'just words' });
     const none = await fake.settled(fake.messageCommand(carol, 'Anime-fy', plain));
     expect(none.callbackType).toBe(4);
     expect(isEphemeral(none.original)).toBe(true);
-    expect(none.original!.content).toBe(TEXT.noImage);
+    expect(none.original!.content).toBe(NO_IMAGE_TEXT);
   });
 
   it('a re-style button paints the same picture in another style as a new reply; an expired one answers ephemerally', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
     const first = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }));
     const cartoon = buttons(first).find((b) => b.custom_id.endsWith(':whitebox_cartoon'))!;
-    expect(cartoon.label).toBe('cartoon');
+    expect(cartoon.label).toBe('Cartoon'); // spelled as on Telegram
 
     const again = await fake.settled(fake.clickButton(bob, cartoon.custom_id, fake.botMessage(first)));
     expect(again.callbackType).toBe(5);
     expect(isEphemeral(again.original)).toBe(false);
     expect(again.original!.attachments[0].name).toBe('anime-whitebox_cartoon.jpg');
-    expect(again.original!.content).toMatch(/^Style: cartoon .* · face processing off$/); // the other settings are kept
+    expect(again.original!.content).toMatch(/^🎨 White-box Cartoon · face care off\n/); // the other settings are kept
     expect(await resultSize(again)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
     expect(fake.cdnHits(photo)).toBe(1); // the original came from memory, not a second download
     expect(buttons(again).some((b) => b.custom_id === cartoon.custom_id)).toBe(false);
@@ -254,7 +257,7 @@ describe('Discord bot against a local fake Discord', () => {
     const expired = await fake.settled(fake.clickButton(bob, 'restyle:gone1234:whitebox_cartoon', fake.botMessage(first)));
     expect(expired.callbackType).toBe(4);
     expect(isEphemeral(expired.original)).toBe(true);
-    expect(expired.original!.content).toBe(TEXT.expired);
+    expect(expired.original!.content).toBe(EXPIRED_TEXT);
   });
 
   it('a burst from several users shares the queue: everyone gets a picture and waiting users see their position', async () => {
@@ -305,6 +308,8 @@ describe('Discord bot against a local fake Discord', () => {
   });
 
   it('survives 429s on the interaction callback and on the reply edit (retry-after honoured, nothing lost)', async () => {
+    const rateLimitLogs = () => logLines.filter((l) => l.includes('discord: rate limited')).length;
+    const logsBefore = rateLimitLogs();
     fake.rateLimit('POST', /^\/interactions\/\d+\/[^/]+\/callback$/, 0.2);
     fake.rateLimit('PATCH', /\/messages\/@original$/, 0.3);
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
@@ -318,6 +323,8 @@ describe('Discord bot against a local fake Discord', () => {
     expect(firstPatch).toBeGreaterThan(0);
     expect(statuses[firstPatch + 1]).toBe('PATCH 200');
     expect(logLines.some((l) => l.includes('discord: rate limited') && l.includes('/webhooks/'))).toBe(true);
+    // One log line per 429: @discordjs/rest waits them out, one hook reports each.
+    expect(rateLimitLogs() - logsBefore).toBe(2);
   });
 
   it('repeated 500s and a connection reset on the result edit: retried, the picture still lands in the reply', async () => {
@@ -340,7 +347,7 @@ describe('Discord bot against a local fake Discord', () => {
     await fake.waitFor(() => view.original?.deleted === true, 'the deferred reply to be removed');
     expect(view.followUps).toHaveLength(1);
     expect(view.followUps[0].attachments).toHaveLength(1);
-    expect(view.followUps[0].content).toMatch(/^Style: cute/);
+    expect(view.followUps[0].content).toMatch(/^🎨 AnimeGANv3 Cute · /);
   });
 
   it('when no upload gets through, the reply says so in plain words (no link, no "something went wrong")', async () => {

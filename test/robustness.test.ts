@@ -55,6 +55,11 @@ describe('command grammar', () => {
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
+  it('a bad value is reported under the key the user typed, never the internal setting name', () => {
+    expect(problemsOf('align:5')).toContain('align must be between 0 and 1 (got 5)');
+    expect(problemsOf('align:x eyes:3')).not.toContain('alignThreshold');
+  });
+
   it('a key given twice with different values is refused, not silently the last one', () => {
     expect(problemsOf('smooth:0.2 smooth:0.9')).toContain('smooth is given twice ("0.2" and "0.9"): keep one');
     expect(problemsOf('cute style:shinkai')).toContain('style is given twice ("cute" and "shinkai")');

@@ -76,11 +76,12 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
     set(name, key, m[2]);
   }
   // Validate each override on its own so every bad value is reported, not just the first.
-  for (const [name, { value }] of overrides) {
+  for (const [name, { key, value }] of overrides) {
     try {
       validateParams({ [name]: value }, base);
     } catch (e) {
-      if (e instanceof InputError) problems.push(e.message.replace(/\.$/, ''));
+      // The pipeline names its settings (alignThreshold); the user typed the chat key (align).
+      if (e instanceof InputError) problems.push(e.message.replace(/\.$/, '').replace(new RegExp(`^${name}\\b`), key));
       else throw e;
     }
   }

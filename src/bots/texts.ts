@@ -1,7 +1,7 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
-import { listStyles } from '../pipeline/styles.js';
+import { listStyles, type StyleInfo } from '../pipeline/styles.js';
 import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange } from './grammar.js';
@@ -49,7 +49,7 @@ function commandLines(platform: TextPlatform): string[] {
   return [
     'How to use:',
     '  • /anime image:<file> [style:...] [smooth:...] ... – stylise an attached picture.',
-    '  • Right-click (long-press) a message with a picture → Apps → stylise it.',
+    '  • Right-click (long-press) a message with a picture → Apps → Anime-fy.',
     '  • Buttons under a result let you try another style without uploading again.',
     'Commands:',
     '  /anime – stylise a picture',
@@ -57,6 +57,20 @@ function commandLines(platform: TextPlatform): string[] {
     '  /help – this text',
   ];
 }
+
+/** Telegram's /start: what to send, one example, where the rest is. */
+export function welcomeText(): string {
+  return [
+    "Hi! Send me a photo and I'll paint it as an anime picture — faces stay in shape.",
+    'Settings go in the caption, e.g. /anime style:shinkai smooth:0.4',
+    '/help lists every style and setting.',
+  ].join('\n');
+}
+
+/** Telegram's empty-chat screen ("What can this bot do?", up to 512 characters) and profile line (120). */
+export const TELEGRAM_DESCRIPTION =
+  'I turn your photos into anime-style pictures without deforming faces. Send me a photo to start; /help lists the styles and settings.';
+export const TELEGRAM_SHORT_DESCRIPTION = 'Turns photos into anime-style pictures; faces stay in shape.';
 
 /** `defaults`: the settings this bot actually uses when a user names none (the operator may change the style). */
 export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT_PARAMS): string {
@@ -145,16 +159,48 @@ export function positionText(position: number): string {
   return position <= 1 ? "You're next in line…" : `You're #${position} in line…`;
 }
 
-/** Short human name of a style: "AnimeGANv3 Hayao_36 (…)" → "AnimeGANv3 Hayao_36". */
+/** What users call a style: its display name ("AnimeGANv3 Hayao"), never an internal id or checkpoint name. */
 export function styleTitle(styleId: string): string {
-  const style = listStyles().find((s) => s.id === styleId);
-  return (style?.title ?? styleId).replace(/\s*\(.*\)\s*$/, '');
+  return listStyles().find((s) => s.id === styleId)?.name ?? styleId;
 }
 
-/** What face care did to a result, for captions: "2 faces kept in shape", "no faces found", … */
+/** A style's "another style" button, spelled the same on every platform: its first alias, capitalised. */
+export function styleButtonLabel(style: Pick<StyleInfo, 'id' | 'aliases'>): string {
+  const name = style.aliases[0] ?? style.id;
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/**
+ * What face care did to a result, for captions: "2 faces kept in shape", "no faces found", … Counts the faces
+ * painted on the face path and crowd faces restored; animal and drawn faces are left to the plain style.
+ */
 export function facesSummary(result: Pick<RenderedResult, 'faces'>, params: Pick<StyleParams, 'faces'>): string {
   const kept = result.faces.filter((f) => f.human || f.restored).length;
   return !params.faces ? 'face care off' : kept === 0 ? 'no faces found' : kept === 1 ? '1 face kept in shape' : `${kept} faces kept in shape`;
+}
+
+export const RESTYLE_HINT = 'Pick a style below to try another.';
+
+/** The caption of a result, the same on every platform: "🎨 AnimeGANv3 Hayao · 1 face kept in shape", then the hint. */
+export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: Pick<StyleParams, 'faces' | 'compare'>): string {
+  const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
+  if (params.compare) parts.push('before → after');
+  return `${parts.join(' · ')}\n${RESTYLE_HINT}`;
+}
+
+/** The answer to a button press, while the picture is painted again. */
+export function restylingText(styleId: string): string {
+  return `Painting it as ${styleTitle(styleId)}…`;
+}
+
+export const PAINTING_TEXT = 'Painting… 🎨';
+export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
+export const EXPIRED_TEXT = 'That photo is no longer kept (I only keep photos for a while, in memory). Please send it again.';
+export const NO_IMAGE_TEXT = 'That message has no picture I can use. Pick a message with an image attachment or an image link.';
+export const RESULT_TOO_LARGE_TEXT = 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.';
+
+export function albumCapText(limit: number): string {
+  return `I take at most ${limit} pictures from one album, so I'm painting the first ${limit}. Send the others separately.`;
 }
 
 /**

@@ -106,6 +106,7 @@ export class FakeDiscord {
   private readonly interactions = new Map<string, InteractionView>();
   private readonly cdn = new Map<string, { bytes: Buffer; contentType: string }>();
   private readonly rateLimits: RateLimitRule[] = [];
+  private readonly exhausted: RateLimitRule[] = [];
   private readonly faults: FaultRule[] = [];
   private readonly events = new EventEmitter();
   private server!: Server;
@@ -172,6 +173,14 @@ export class FakeDiscord {
   /** The next `times` requests matching method + path get a 429 with `retry-after` (header and JSON body). */
   rateLimit(method: string, path: RegExp, retryAfterS: number, times = 1): void {
     this.rateLimits.push({ method, path, retryAfterS, remaining: times });
+  }
+
+  /**
+   * The next `times` successful answers to method + path say the route's bucket is used up for `resetAfterS`
+   * (`x-ratelimit-remaining: 0`), as Discord does, so the client plans a wait before its next request there.
+   */
+  exhaustBucket(method: string, path: RegExp, resetAfterS: number, times = 1): void {
+    this.exhausted.push({ method, path, retryAfterS: resetAfterS, remaining: times });
   }
 
   // ---------- fault injection ----------
@@ -481,8 +490,13 @@ export class FakeDiscord {
     try {
       await parseBody(call, body, req.headers['content-type']);
       if (this.injectFault(call, req, res)) return;
-      const { status, json, headers, raw } = this.route(call);
+      const { status, json, raw, headers = {} } = this.route(call);
       call.status = status;
+      const exhausted = status < 300 ? this.exhausted.find((r) => r.remaining > 0 && r.method === method && r.path.test(call.path)) : undefined;
+      if (exhausted) {
+        exhausted.remaining -= 1;
+        Object.assign(headers, { 'x-ratelimit-bucket': `fake-${exhausted.path.source}`, 'x-ratelimit-limit': '1', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': String(exhausted.retryAfterS) });
+      }
       if (raw) {
         res.writeHead(status, { 'content-type': raw.contentType, 'content-length': raw.bytes.length });
         res.end(raw.bytes);

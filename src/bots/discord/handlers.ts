@@ -12,12 +12,24 @@ import type { Logger } from 'pino';
 import { InputError } from '../../pipeline/errors.js';
 import { validateParams, type StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import { findStyle, listStyles } from '../../pipeline/styles.js';
+import { listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
-import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
+import {
+  EXPIRED_TEXT,
+  friendlyError,
+  helpText,
+  lateDeliveryText,
+  NO_IMAGE_TEXT,
+  PAINTING_TEXT,
+  positionText,
+  RESULT_TOO_LARGE_TEXT,
+  resultCaption,
+  stylesText,
+  undeliveredText,
+} from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
 import { sendResultMessage } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
@@ -38,13 +50,6 @@ export interface DiscordContext {
   /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
   hurry: AbortSignal;
 }
-
-export const TEXT = {
-  painting: 'Painting…',
-  noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
-  resultTooLarge: 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.',
-  expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
-} as const;
 
 /** Error details safe for logs: discord.js errors carry request URLs that embed interaction tokens. */
 function describeError(e: unknown): { name: string; message: string; code?: unknown; status?: unknown } {
@@ -78,14 +83,6 @@ async function failDeferred(ctx: DiscordContext, interaction: RepliableInteracti
   await replyEphemeral(interaction, text);
 }
 
-function resultLine(result: RenderedResult, params: StyleParams): string {
-  const style = findStyle(result.style);
-  const name = style ? `${styleLabel(style)} (${style.title.replace(/\s*\(.*$/, '')})` : result.style;
-  const n = result.faces.length;
-  const faces = !params.faces ? 'face processing off' : n === 0 ? 'no faces found' : `${n} face${n === 1 ? '' : 's'} found`;
-  return `Style: ${name} · ${faces}${params.compare ? ' · before / after' : ''}`;
-}
-
 interface Picture {
   /** The bytes, or how to fetch them once the interaction is acknowledged. */
   image: Uint8Array | (() => Promise<Uint8Array>);
@@ -117,7 +114,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       },
       {
         onPosition: (position) => progress.status(positionText(position)),
-        onStart: () => progress.status(TEXT.painting),
+        onStart: () => progress.status(PAINTING_TEXT),
       },
     );
     if (!submitted.accepted) {
@@ -127,7 +124,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
     const result = await submitted.done;
     const uploadLimit = interaction.attachmentSizeLimit;
     if (uploadLimit && result.image.byteLength > uploadLimit) {
-      await progress.finish(() => failDeferred(ctx, interaction, TEXT.resultTooLarge));
+      await progress.finish(() => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT));
       return;
     }
     const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
@@ -135,7 +132,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       sendResultMessage(
         interaction,
         {
-          content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          content: resultCaption(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
           image: result.image,
           filename: `anime-${result.style}.${result.format}`,
           components: restyleRows(key, result.style),
@@ -176,7 +173,7 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
   const ref = firstImageOfMessage(interaction.targetMessage);
   if (!ref) {
-    await replyEphemeral(interaction, TEXT.noImage);
+    await replyEphemeral(interaction, NO_IMAGE_TEXT);
     return;
   }
   try {
@@ -198,7 +195,7 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   if (!request) return;
   const original = ctx.originals.get(request.key);
   if (!original) {
-    await replyEphemeral(interaction, TEXT.expired);
+    await replyEphemeral(interaction, EXPIRED_TEXT);
     return;
   }
   let params: StyleParams;

@@ -1,4 +1,4 @@
-import { Client, Events, GatewayIntentBits, RESTEvents, Routes, type RateLimitData, type REST } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Routes, type RateLimitData, type REST } from 'discord.js';
 import { validateParams } from '../../pipeline/params.js';
 import { DEFAULT_DELIVERY, type DeliveryPolicy } from '../delivery.js';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
@@ -44,8 +44,9 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
   };
 
-  // discord.js waits out every 429 and retries; this hook (called on each 429) only logs it, and only the
-  // route: request URLs and major parameters of webhook routes embed interaction tokens.
+  // @discordjs/rest waits out every rate limit and retries on its own. This hook, called once for each 429
+  // and each planned wait, only logs it, and only the route: request URLs and major parameters of webhook
+  // routes embed interaction tokens. (No RESTEvents.RateLimited listener: it would log planned waits twice.)
   const logRateLimit = (info: RateLimitData): boolean => {
     logger.warn({ route: info.route, method: info.method, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord: rate limited');
     return false;
@@ -63,7 +64,6 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
   });
   client.on(Events.Error, (e) => logger.error({ err: { name: e.name, message: e.message } }, 'discord: client error'));
   client.on(Events.Warn, (message) => logger.warn(message));
-  client.rest.on(RESTEvents.RateLimited, logRateLimit);
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {
     await client.login(token);

@@ -10,24 +10,36 @@ import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
-import { friendlyError, helpText, styleTitle, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
+import {
+  albumCapText,
+  EXPIRED_TEXT,
+  friendlyError,
+  HINT_TEXT,
+  helpText,
+  lateDeliveryText,
+  PAINTING_TEXT,
+  positionText,
+  restylingText,
+  resultCaption,
+  stylesText,
+  undeliveredText,
+  welcomeText,
+} from '../texts.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
 import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
 import { findPicture, type PictureSource } from './picture.js';
-import { parseRestyleData, restyleKeyboard, resultCaption, sendResult } from './reply.js';
-import { withRetryAfter, type RetryOptions } from './retry.js';
-import { PAINTING_TEXT, StatusMessage } from './status.js';
-
-export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
-export const EXPIRED_TEXT = 'That photo expired, please send it again.';
+import { parseRestyleData, restyleKeyboard, sendResult } from './reply.js';
+import type { RetryOptions } from './retry.js';
+import { StatusMessage } from './status.js';
 
 export interface HandlerOptions {
   /** Largest file we download (the Bot API itself stops at 20 MB). */
   downloadLimitBytes: number;
   /** Most pictures taken from one album. */
   albumLimit: number;
+  /** 429 policy installed around the client for every call except result uploads (see ../delivery.ts). */
   retry: RetryOptions;
   /** Retries and fallbacks for a finished picture's upload. */
   delivery: DeliveryPolicy;
@@ -81,7 +93,7 @@ export class TelegramHandlers {
    * waiting out a 429 must not hold up every other chat. Replies and jobs run as tracked background tasks.
    */
   onMessage(message: TgMessage): void {
-    const command = parseCommand(message.text ?? message.caption, this.deps.botUsername);
+    const command = parseCommand(message, this.deps.botUsername);
     if (message.text !== undefined) return this.onText(message, command);
 
     const anime = command?.name === 'anime' ? command : undefined;
@@ -114,8 +126,7 @@ export class TelegramHandlers {
     if (!findPicture(message, this.deps.options.downloadLimitBytes).ok) return this.takePicture(message, params, asked);
     const verdict = this.albums.admit(album);
     if (verdict.take) return this.takePicture(message, params, asked);
-    const n = this.albums.limit;
-    if (verdict.firstSkipped) this.reply(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
+    if (verdict.firstSkipped) this.reply(message, albumCapText(this.albums.limit));
   }
 
   /** Checks the picture of a message and queues it, or explains why not. `asked`: the message had /anime. */
@@ -132,6 +143,7 @@ export class TelegramHandlers {
   private onText(message: TgMessage, command: ParsedCommand | undefined): void {
     switch (command?.name) {
       case 'start':
+        return this.reply(message, welcomeText());
       case 'help':
         return this.reply(message, helpText('telegram', this.deps.options.defaults));
       case 'styles':
@@ -167,7 +179,7 @@ export class TelegramHandlers {
       this.track(this.api('editMessageReplyMarkup', (t) => t.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined)));
       return;
     }
-    this.answerButton(query.id, `Painting it as ${styleTitle(parsed.style.id)}…`);
+    this.answerButton(query.id, restylingText(parsed.style.id));
     const params: StyleParams = { ...original.params, style: parsed.style.id };
     this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, picture: { bytes: original.image, originalKey: parsed.key } });
   }
@@ -207,9 +219,9 @@ export class TelegramHandlers {
     this.track(this.api('sendMessage', (t) => t.sendMessage(message.chat.id, fitted, { reply_parameters: replyParameters })));
   }
 
-  /** One Bot API call with 429 handling; failures are logged, never thrown. */
+  /** One Bot API call (429s are waited out by the client, see installRetryAfter); failures are logged, never thrown. */
   private async api(what: string, call: (telegram: Telegram) => Promise<unknown>): Promise<void> {
-    await withRetryAfter(() => call(this.deps.telegram), this.deps.options.retry).catch((e: unknown) => this.logError(e, what));
+    await call(this.deps.telegram).catch((e: unknown) => this.logError(e, what));
   }
 
   private track(task: Promise<void>): void {
@@ -224,14 +236,13 @@ export class TelegramHandlers {
   private async runJob(req: PictureRequest): Promise<void> {
     const { telegram, queue, logger, options } = this.deps;
     const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
-      retry: options.retry,
       minEditIntervalMs: options.statusEditIntervalMs,
       budget: this.statusBudget,
       onError: (e) => this.logError(e, 'status message'),
     });
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
-      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes, options.retry);
+      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes);
       const submitted: SubmitResult = queue.submit(
         { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), messageRef: `${req.chatId}:${req.replyTo}`, image, params: req.params },
         {

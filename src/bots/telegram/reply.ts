@@ -1,21 +1,15 @@
 import type { Telegram } from 'telegraf';
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
-import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
 import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
-import { facesSummary, styleTitle } from '../texts.js';
-import { classifyTelegramError } from './retry.js';
+import { styleButtonLabel } from '../texts.js';
+import { classifyTelegramError, withOwnRateLimitPolicy } from './retry.js';
 
 const RESTYLE_PREFIX = 'rs';
 const BUTTONS_PER_ROW = 4;
 
-
-function buttonLabel(style: StyleInfo): string {
-  const name = style.aliases[0] ?? style.id;
-  return name.charAt(0).toUpperCase() + name.slice(1);
-}
 
 /** Callback data for "re-style original `key` in style number `index`" (well under Telegram's 64 bytes). */
 export function restyleData(key: string, styleIndex: number): string {
@@ -34,16 +28,10 @@ export function restyleKeyboard(originalKey: string, currentStyle: string): Inli
   const buttons: InlineKeyboardButton[] = listStyles()
     .map((style, index) => ({ style, index }))
     .filter(({ style }) => style.id !== currentStyle)
-    .map(({ style, index }) => ({ text: buttonLabel(style), callback_data: restyleData(originalKey, index) }));
+    .map(({ style, index }) => ({ text: styleButtonLabel(style), callback_data: restyleData(originalKey, index) }));
   const rows: InlineKeyboardButton[][] = [];
   for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) rows.push(buttons.slice(i, i + BUTTONS_PER_ROW));
   return { inline_keyboard: rows };
-}
-
-export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: StyleParams): string {
-  const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
-  if (params.compare) parts.push('before → after');
-  return `${parts.join(' · ')}\nTap a style below to try another.`;
 }
 
 export interface SendResultInput {
@@ -70,12 +58,9 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  return deliver(
-    [
-      { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
-      { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
-    ],
-    policy,
-    { ...hooks, classify: classifyTelegramError },
-  );
+  const ways = [
+    { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
+    { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
+  ];
+  return withOwnRateLimitPolicy(() => deliver(ways, policy, { ...hooks, classify: classifyTelegramError }));
 }
