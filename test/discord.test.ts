@@ -410,6 +410,22 @@ describe('Discord bot start-up', () => {
     expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
   });
 
+  it('registers commands only when they changed: a start with the same definitions does not PUT', async () => {
+    const config = loadConfig({ DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
+    const before = fake.calls.length;
+    const again = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await again.stop();
+    const commandCalls = fake.calls.slice(before).filter((c) => c.path.endsWith('/commands'));
+    expect(commandCalls.map((c) => `${c.method} ${c.path}`)).toEqual([`GET /applications/${fake.applicationId}/commands`]);
+    // A changed definition (here: one command gone on Discord's side) is registered again.
+    fake.registeredCommands.set('global', fake.registeredCommands.get('global')!.slice(1));
+    const changed = fake.calls.length;
+    const third = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await third.stop();
+    expect(fake.calls.slice(changed).filter((c) => c.method === 'PUT')).toHaveLength(1);
+    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+  });
+
   it('fails start-up clearly on a wrong token', async () => {
     const config = loadConfig({ DISCORD_TOKEN: 'not-the-token', DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
     await expect(startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger })).rejects.toThrow(/token/i);

@@ -567,6 +567,11 @@ export class FakeDiscord {
     if (method === 'GET' && path === '/users/@me') {
       return botAuth() ? { status: 200, json: this.botUser } : unauthorized;
     }
+    if (method === 'GET' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
+      if (!botAuth()) return unauthorized;
+      if (m[1] !== this.applicationId) return { status: 404, json: { message: 'Unknown Application', code: 10002 } };
+      return { status: 200, json: this.registeredCommands.get(m[2] ?? 'global') ?? [] };
+    }
     if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
       if (!botAuth()) return unauthorized;
       if (m[1] !== this.applicationId) return { status: 404, json: { message: 'Unknown Application', code: 10002 } };

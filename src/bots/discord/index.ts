@@ -1,4 +1,4 @@
-import { Client, Events, GatewayIntentBits, Routes, type RateLimitData, type REST } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Routes, type ApplicationCommandData, type RateLimitData } from 'discord.js';
 import { validateParams } from '../../pipeline/params.js';
 import { DEFAULT_DELIVERY, type DeliveryPolicy } from '../delivery.js';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
@@ -13,10 +13,20 @@ export interface DiscordBotOptions {
   delivery?: Partial<DeliveryPolicy>;
 }
 
-/** Registers the commands in one guild (instant, for development) or globally. */
-async function registerCommands(rest: REST, applicationId: string, guildId: string | undefined): Promise<void> {
+/**
+ * Registers the commands in one guild (instant, for development) or globally, only when they differ from what
+ * Discord has (compared with discord.js's own ApplicationCommand.equals): a restart must not re-register.
+ * Returns whether it registered.
+ */
+async function registerCommands(client: Client<true>, applicationId: string, guildId: string | undefined): Promise<boolean> {
+  // JSON drops the builders' undefined fields, which `equals` would read as "set to nothing".
+  const wanted = JSON.parse(JSON.stringify(commandDefinitions())) as ReturnType<typeof commandDefinitions>;
+  const current = await client.application.commands.fetch(guildId ? { guildId } : {});
+  const unchanged = current.size === wanted.length && wanted.every((w) => current.some((c) => c.name === w.name && c.equals(w as unknown as ApplicationCommandData, true)));
+  if (unchanged) return false;
   const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
-  await rest.put(route, { body: commandDefinitions() });
+  await client.rest.put(route, { body: wanted });
+  return true;
 }
 
 /**
@@ -69,8 +79,8 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
     await client.login(token);
     const readyClient = await ready;
     const appId = applicationId ?? readyClient.application.id;
-    await registerCommands(client.rest, appId, guildId);
-    logger.info({ user: readyClient.user.tag, scope: guildId ? 'guild' : 'global' }, 'discord: connected, commands registered');
+    const registered = await registerCommands(readyClient, appId, guildId);
+    logger.info({ user: readyClient.user.tag, scope: guildId ? 'guild' : 'global', commands: registered ? 'registered' : 'unchanged' }, 'discord: connected');
   } catch (e) {
     await client.destroy();
     throw e;
