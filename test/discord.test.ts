@@ -108,6 +108,7 @@ describe('Discord bot against a local fake Discord', () => {
     const commands = fake.registeredCommands.get(fake.guildId)!;
     expect(commands.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
     expect(commands[3].type).toBe(3); // message context menu
+    expect(commands[0].options.find((o: { name: string }) => o.name === 'file')).toMatchObject({ type: 5 });
     const anime = commands[0];
     expect(anime.options[0]).toMatchObject({ name: 'image', type: 11, required: true });
     for (const { key, spec } of CHAT_PARAMS) {
@@ -138,6 +139,14 @@ describe('Discord bot against a local fake Discord', () => {
     expect(ids.length).toBeGreaterThanOrEqual(5);
     expect(ids.every((id) => id.startsWith('restyle:'))).toBe(true);
     expect(ids.some((id) => id.endsWith(`:${FAST}`))).toBe(false);
+  });
+
+  it('file:on answers with a lossless PNG attachment of the same size', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: photo, style: FAST, faces: false, file: true }));
+    expect(view.original!.attachments[0].name).toBe(`anime-${FAST}.png`);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'png' });
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · face care off · full-quality PNG\n/);
   });
 
   it('compare:on answers with a before/after picture (landscape photos stacked)', async () => {

@@ -416,6 +416,20 @@ describe('telegram bot against the fake Bot API', () => {
     }
   });
 
+  it('file:on sends the full-quality picture as a lossless PNG document, never as a (recompressed) photo', async () => {
+    const chat = privateChat(alice);
+    const photo = await fake.photoSizes(portrait, PHOTO_SIDES);
+    const msg = fake.injectMessage(chat, alice, { photo, caption: '/anime cute faces:off file:on' });
+    await fake.waitFor(() => okCalls(fake, 'sendDocument', chat.id).some((c) => replyTo(c) === msg.message_id), 30_000, 'the result as a file');
+    const doc = okCalls(fake, 'sendDocument', chat.id).find((c) => replyTo(c) === msg.message_id)!;
+    expect(fake.callsOf('sendPhoto').filter((c) => replyTo(c) === msg.message_id)).toEqual([]);
+    const file = doc.params.document as SentFile;
+    expect(file.filename).toBe('anime.png');
+    const meta = await sharp(file.bytes).metadata();
+    expect({ width: meta.width, height: meta.height, format: meta.format }).toEqual({ ...(await expectedSize(portrait)), format: 'png' });
+    expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute · face care off · full-quality PNG\n/);
+  });
+
   it('a picture Telegram refuses as a photo is sent as a file instead', async () => {
     const chat = privateChat(dave);
     fake.failNext('sendPhoto', 400, 'Bad Request: PHOTO_INVALID_DIMENSIONS');

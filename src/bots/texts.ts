@@ -4,7 +4,7 @@ import type { RenderedResult } from '../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../pipeline/styles.js';
 import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
-import { CHAT_PARAMS, describeRange } from './grammar.js';
+import { CHAT_PARAMS, describeRange, FILE_HELP, FILE_KEY } from './grammar.js';
 
 /**
  * User-facing texts shared by every platform. Plain text only (no Markdown/HTML) so each adapter can send
@@ -28,10 +28,11 @@ function defaultValue(name: (typeof CHAT_PARAMS)[number]['name'], defaults: Styl
 }
 
 function parameterLines(defaults: StyleParams): string[] {
-  return CHAT_PARAMS.map(({ key, name, spec }) => {
+  const lines = CHAT_PARAMS.map(({ key, name, spec }) => {
     const range = key === 'style' ? 'names below' : describeRange(key);
     return `  ${key}: ${spec.help.replace(' (see /styles)', '')} (${range}, default ${defaultValue(name, defaults)})`;
   });
+  return [...lines, `  ${FILE_KEY}: ${FILE_HELP} (on|off, default off)`];
 }
 
 function commandLines(platform: TextPlatform): string[] {
@@ -182,9 +183,10 @@ export function facesSummary(result: Pick<RenderedResult, 'faces'>, params: Pick
 export const RESTYLE_HINT = 'Pick a style below to try another.';
 
 /** The caption of a result, the same on every platform: "🎨 AnimeGANv3 Hayao · 1 face kept in shape", then the hint. */
-export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: Pick<StyleParams, 'faces' | 'compare'>): string {
+export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: Pick<StyleParams, 'faces' | 'compare'>, asFile = false): string {
   const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
   if (params.compare) parts.push('before → after');
+  if (asFile) parts.push('full-quality PNG');
   return `${parts.join(' · ')}\n${RESTYLE_HINT}`;
 }
 

@@ -14,6 +14,7 @@ import { validateParams, type StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
+import type { ChatRequest } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
@@ -34,7 +35,7 @@ import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES
 import { sendResultMessage } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
-import { paramsFromOptions } from './options.js';
+import { requestFromOptions } from './options.js';
 import { ProgressReply } from './progress.js';
 import { parseRestyleCustomId, restyleRows } from './restyle.js';
 
@@ -87,6 +88,8 @@ interface Picture {
   /** The bytes, or how to fetch them once the interaction is acknowledged. */
   image: Uint8Array | (() => Promise<Uint8Array>);
   params: StyleParams;
+  /** `file:on`: a lossless PNG (Discord keeps attachments as they are). */
+  asFile?: boolean;
   /** OriginalStore key when the picture is already kept (re-style buttons). */
   originalKey?: string;
   /** Link to the message the picture came from (context menu), shown under the result. */
@@ -111,6 +114,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         messageRef: interaction.id,
         image,
         params: picture.params,
+        ...(picture.asFile ? { format: 'png' as const } : {}),
       },
       {
         onPosition: (position) => progress.status(positionText(position)),
@@ -132,7 +136,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       sendResultMessage(
         interaction,
         {
-          content: resultCaption(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          content: resultCaption(result, picture.params, picture.asFile) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
           image: result.image,
           filename: `anime-${result.style}.${result.format}`,
           components: restyleRows(key, result.style),
@@ -155,10 +159,10 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
 }
 
 async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
-  let params: StyleParams;
+  let request: ChatRequest;
   let ref: ImageRef;
   try {
-    params = paramsFromOptions(interaction.options.data, ctx.defaults);
+    request = requestFromOptions(interaction.options.data, ctx.defaults);
     ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
@@ -167,7 +171,7 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     return;
   }
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params });
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), ...request });
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {

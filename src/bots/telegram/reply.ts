@@ -40,6 +40,8 @@ export interface SendResultInput {
   result: RenderedResult;
   caption: string;
   keyboard?: InlineKeyboardMarkup;
+  /** Only as a document: the user asked for the full-quality file (`file:on`). */
+  asFile?: boolean;
 }
 
 /**
@@ -58,9 +60,8 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  const ways = [
-    { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
-    { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
-  ];
+  const photo = { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id };
+  const document = { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id };
+  const ways = input.asFile ? [document] : [photo, document];
   return withOwnRateLimitPolicy(() => deliver(ways, policy, { ...hooks, classify: classifyTelegramError }));
 }
