@@ -440,3 +440,74 @@ describe('Discord bot start-up', () => {
     await expect(startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger })).rejects.toThrow(/token/i);
   });
 });
+
+describe('Discord: a job that outlives the interaction token (15 minutes on Discord, short here)', () => {
+  const WINDOW_MS = 400;
+  let late: FakeDiscord;
+  let lateQueue: FairQueue;
+  let lateBot: RunningBot;
+  const rateLimitLogs = () => logLines.filter((l) => l.includes('discord: rate limited') && l.includes('/channels/')).length;
+
+  beforeAll(async () => {
+    late = new FakeDiscord();
+    late.tokenLifetimeMs = WINDOW_MS;
+    await late.start();
+    lateQueue = new FairQueue(service, { userJobsPerMinute: 100, chatJobsPerMinute: 100, maxPending: 20 });
+    const config = loadConfig({ DISCORD_TOKEN: late.token, DISCORD_GUILD_ID: late.guildId, DISCORD_API_BASE: late.apiBase, DEFAULT_STYLE: FAST, MAX_SIDE: String(MAX_SIDE), MODELS_DIR });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+    const identified = late.identified();
+    lateBot = await startDiscordBot(
+      { config, queue: lateQueue, originals: new OriginalStore(), logger },
+      { interactionLifetimeMs: WINDOW_MS, delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } },
+    );
+    await identified;
+  });
+
+  afterAll(async () => {
+    await lateBot?.stop();
+    await lateQueue?.close();
+    await late?.close();
+  });
+
+  it('still reaches the user: a channel message that mentions them, with the picture and the buttons; each planned wait logged once', async () => {
+    // Slow downloads keep the jobs past the window. The channel's bucket is then said to be empty for 2 s (twice:
+    // @discordjs/rest learns the bucket from the first answer), so the third post waits: a wait the client plans
+    // itself, logged once.
+    late.slowNext('GET', /^\/cdn\//, WINDOW_MS + 200, 3);
+    late.exhaustBucket('POST', /^\/channels\/\d+\/messages$/, 2, 2);
+    const logsBefore = rateLimitLogs();
+    const views = [alice, bob, dave].map((user) => {
+      const photo = late.addAttachment('me.jpg', portrait, 'image/jpeg');
+      return { user, view: late.slashCommand(user, 'anime', { image: photo, style: FAST, faces: false }) };
+    });
+    await late.waitFor(() => late.channelMessages.length === 3, 'the three pictures in the channel');
+    for (const { user, view } of views) {
+      expect(view.callbackType).toBe(5); // deferred in time
+      const posted = late.channelMessages.find((m) => m.content.startsWith(`<@${user.id}> `))!;
+      expect(posted.content).toMatch(new RegExp(`^<@${user.id}> 🎨 AnimeGANv3 Cute · face care off\\n`));
+      expect(posted.allowedMentions).toEqual({ users: [user.id] });
+      expect(posted.attachments).toHaveLength(1);
+      const meta = await sharp(posted.attachments[0].bytes).metadata();
+      expect({ width: meta.width, height: meta.height }).toEqual(await expectedSize(portrait));
+      expect(posted.components.flatMap((row: { components: unknown[] }) => row.components).length).toBeGreaterThanOrEqual(5);
+      // The bot knew the token was gone: nothing more was sent through it.
+      expect(late.calls.filter((c) => c.path.includes(view.token) && c.status === 401)).toEqual([]);
+    }
+    expect(rateLimitLogs() - logsBefore).toBe(1);
+  });
+
+  it('a token Discord refuses earlier than expected (Invalid Webhook Token): the picture still comes to the channel', async () => {
+    late.tokenLifetimeMs = 0;
+    try {
+      const photo = late.addAttachment('me.jpg', portrait, 'image/jpeg');
+      const before = late.channelMessages.length;
+      const view = late.slashCommand(carol, 'anime', { image: photo, style: FAST, faces: false });
+      await late.waitFor(() => late.channelMessages.length > before, 'the picture in the channel');
+      expect(late.channelMessages.at(-1)!.content).toMatch(new RegExp(`^<@${carol.id}> 🎨 `));
+      expect(late.channelMessages.at(-1)!.attachments).toHaveLength(1);
+      expect(view.original?.attachments ?? []).toEqual([]);
+    } finally {
+      late.tokenLifetimeMs = WINDOW_MS;
+    }
+  });
+});

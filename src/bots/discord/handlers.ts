@@ -32,7 +32,7 @@ import {
   undeliveredText,
 } from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
-import { sendResultMessage } from './deliver.js';
+import { postToChannel, sendResultMessage, tokenDeadline } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
 import { requestFromOptions } from './options.js';
@@ -50,6 +50,8 @@ export interface DiscordContext {
   delivery: DeliveryPolicy;
   /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
   hurry: AbortSignal;
+  /** How long an interaction's token lives (15 minutes on Discord); later answers go to the channel. */
+  interactionLifetimeMs: number;
 }
 
 /** Error details safe for logs: discord.js errors carry request URLs that embed interaction tokens. */
@@ -98,8 +100,13 @@ interface Picture {
 
 /** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
 async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInteraction, picture: Picture): Promise<void> {
+  const tokenExpiresAt = tokenDeadline(interaction, ctx.interactionLifetimeMs);
+  const tokenAlive = () => Date.now() < tokenExpiresAt;
+  /** A final text: in place while the interaction can still be answered, else in the channel, mentioning the user. */
+  const tell = (text: string, inPlace: () => Promise<void>) =>
+    tokenAlive() ? inPlace() : postToChannel(interaction, text).then(() => undefined, (e: unknown) => ctx.logger.warn({ err: describeError(e) }, 'discord: late answer failed'));
   const progress = new ProgressReply(
-    (content) => interaction.editReply({ content }),
+    (content) => (tokenAlive() ? interaction.editReply({ content }) : Promise.resolve()),
     (e) => ctx.logger.warn({ err: describeError(e) }, 'discord: progress edit failed'),
   );
   const chatId = interaction.channelId ?? interaction.guildId ?? interaction.user.id;
@@ -128,7 +135,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
     const result = await submitted.done;
     const uploadLimit = interaction.attachmentSizeLimit;
     if (uploadLimit && result.image.byteLength > uploadLimit) {
-      await progress.finish(() => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT));
+      await progress.finish(() => tell(RESULT_TOO_LARGE_TEXT, () => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT)));
       return;
     }
     const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
@@ -147,14 +154,16 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
           onLate: (waitS) => void interaction.editReply({ content: lateDeliveryText('discord', waitS) }).catch(() => undefined),
           onRetry: (info) => ctx.logger.warn({ interaction: interaction.id, ...info }, 'discord: result upload failed, retrying'),
         },
+        tokenExpiresAt,
       ),
     );
     if (outcome.delivered) return;
     ctx.logger.error({ err: describeError(outcome.lastError), interaction: interaction.id, reason: outcome.reason, attempts: outcome.attempts }, 'discord: result not delivered');
-    if (outcome.reason !== 'fatal') await answerInPlace(interaction, undeliveredText('discord', outcome));
+    const text = undeliveredText('discord', outcome);
+    if (outcome.reason !== 'fatal') await tell(text, () => answerInPlace(interaction, text));
   } catch (e) {
     if (!(e instanceof InputError)) ctx.logger.error({ err: describeError(e), interaction: interaction.id }, 'discord: job failed');
-    await progress.finish(() => failDeferred(ctx, interaction, friendlyError(e)));
+    await progress.finish(() => tell(friendlyError(e), () => failDeferred(ctx, interaction, friendlyError(e))));
   }
 }
 

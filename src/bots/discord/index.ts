@@ -3,6 +3,7 @@ import { validateParams } from '../../pipeline/params.js';
 import { DEFAULT_DELIVERY, type DeliveryPolicy } from '../delivery.js';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
 import { commandDefinitions } from './commands.js';
+import { INTERACTION_LIFETIME_MS } from './deliver.js';
 import { handleInteraction, type DiscordContext } from './handlers.js';
 
 /** How long stop() waits for replies still being sent when the app gives no deadline. */
@@ -11,6 +12,8 @@ const STOP_GRACE_MS = 15_000;
 export interface DiscordBotOptions {
   /** Overrides of the upload retry policy (tests use short backoffs). */
   delivery?: Partial<DeliveryPolicy>;
+  /** How long Discord keeps an interaction's token (15 minutes; tests use a short window). */
+  interactionLifetimeMs?: number;
 }
 
 /**
@@ -35,8 +38,9 @@ async function registerCommands(client: Client<true>, applicationId: string, gui
  * their answers (until the deadline it is given, or STOP_GRACE_MS), then disconnects.
  *
  * Discord set-up: create an application, add a bot, copy its token to DISCORD_TOKEN and invite it with the
- * scopes `bot applications.commands` (no permissions and no privileged intents are needed: every answer goes
- * through the interaction webhook). Set DISCORD_GUILD_ID while testing: guild commands appear at once,
+ * scopes `bot applications.commands` and the Send Messages and Attach Files permissions (no privileged
+ * intents): answers go through the interaction webhook, except those of a job that outlived the interaction's
+ * 15-minute token, which come as a channel message mentioning the user. Set DISCORD_GUILD_ID while testing: guild commands appear at once,
  * global ones can take a while to propagate.
  */
 export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions = {}): Promise<RunningBot> {
@@ -47,6 +51,7 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
   const ctx: DiscordContext = {
     delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs, ...options.delivery },
     hurry: hurry.signal,
+    interactionLifetimeMs: options.interactionLifetimeMs ?? INTERACTION_LIFETIME_MS,
     queue: deps.queue,
     originals: deps.originals,
     logger,
