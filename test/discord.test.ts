@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTEXT_MENU_COMMAND } from '../src/bots/discord/commands.js';
 import { startDiscordBot } from '../src/bots/discord/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
@@ -376,6 +377,8 @@ describe('Discord bot against a local fake Discord', () => {
     // The help shows the operator's DEFAULT_STYLE as the default, not the built-in one.
     expect(help.original!.content).toBe(helpText('discord', validateParams({ style: FAST })));
     expect(help.original!.content).not.toBe(helpText('discord'));
+    // The context-menu entry is named as Discord shows it.
+    expect(help.original!.content).toContain(`→ Apps → ${CONTEXT_MENU_COMMAND}`);
     const styles = await fake.settled(fake.slashCommand(alice, 'styles'));
     expect(isEphemeral(styles.original)).toBe(true);
     expect(styles.original!.content).toMatch(/cute/);

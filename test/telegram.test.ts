@@ -422,7 +422,7 @@ describe('telegram bot against the fake Bot API', () => {
     const msg = fake.injectMessage(chat, alice, { photo, caption: '/anime cute faces:off file:on' });
     await fake.waitFor(() => okCalls(fake, 'sendDocument', chat.id).some((c) => replyTo(c) === msg.message_id), 30_000, 'the result as a file');
     const doc = okCalls(fake, 'sendDocument', chat.id).find((c) => replyTo(c) === msg.message_id)!;
-    expect(fake.callsOf('sendPhoto').filter((c) => replyTo(c) === msg.message_id)).toEqual([]);
+    expect(fake.callsOf('sendPhoto').filter((c) => Number(c.params.chat_id) === chat.id && replyTo(c) === msg.message_id)).toEqual([]);
     const file = doc.params.document as SentFile;
     expect(file.filename).toBe('anime.png');
     const meta = await sharp(file.bytes).metadata();

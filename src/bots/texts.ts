@@ -205,6 +205,41 @@ export function albumCapText(limit: number): string {
   return `I take at most ${limit} pictures from one album, so I'm painting the first ${limit}. Send the others separately.`;
 }
 
+/** File sizes in answers: "2.0 MB". */
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * Telegram: says how big is too big. Only a file gets the tip to send it as a photo (Telegram shrinks photos);
+ * telling someone who did send a photo to send it as a photo helps nobody.
+ */
+export function telegramTooLargeText(kind: 'photo' | 'document' | 'sticker', limit: number, bytes?: number): string {
+  const what = kind === 'photo' ? 'That photo' : kind === 'sticker' ? 'That sticker' : 'That file';
+  const size = bytes === undefined ? ` is larger than ${megabytes(limit)}` : ` is ${megabytes(bytes)}`;
+  const tip = kind === 'document' ? ' Please send a smaller picture, or send it as a photo instead of a file (Telegram makes photos smaller).' : ' Please send a smaller picture.';
+  return `${what}${size}; I can only fetch pictures up to ${megabytes(limit)} from Telegram (a limit Telegram sets for bots).${tip}`;
+}
+
+export const MOVING_PICTURE_TEXT = 'Animated stickers, GIFs and videos are not supported yet — please send a still picture.';
+export const NO_PICTURE_TEXT = 'There is no picture in that message.';
+
+/** Telegram: a document that is not an image (`mime`: its type, when Telegram says). */
+export function fileNotPictureText(mime: string | undefined): string {
+  return `That file isn't a picture${mime ? ` (${mime})` : ''}. Please send a photo or an image file (JPEG, PNG, WebP…).`;
+}
+
+/** Discord: what is wrong with an attachment (or image link), named as the user sees it. */
+export const ATTACHMENT_TEXTS = {
+  badLink: "I can't open that picture's link.",
+  gone: "I couldn't download that picture (it may have been deleted). Please send it again.",
+  notPicture: (name: string, contentType?: string | null) =>
+    `"${name}"${contentType ? ` (${contentType})` : ''} isn't a picture. Please attach a JPEG, PNG, WebP, GIF or TIFF photo.`,
+  empty: (name: string) => `"${name}" is empty (0 bytes). Please attach the photo again.`,
+  tooLarge: (name: string, bytes: number, limit: number) => `"${name}" is ${megabytes(bytes)}; the limit is ${megabytes(limit)}. Please attach a smaller photo.`,
+  overLimit: (name: string, limit: number) => `"${name}" is larger than the ${megabytes(limit)} limit. Please attach a smaller photo.`,
+};
+
 /**
  * The web page's words. The server fills the page with them and hands the ones its script needs over as JSON
  * (`{size}`/`{limit}`/`{style}` are filled in there); queue, error and position texts are the shared ones above.

@@ -2,7 +2,8 @@ import { readCappedBody } from '../read-capped.js';
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
 import { InputError } from '../../pipeline/errors.js';
-import { tooLargeText, type PictureSource } from './picture.js';
+import { telegramTooLargeText } from '../texts.js';
+import type { PictureSource } from './picture.js';
 
 /** The Bot API serves files up to 20 MB; larger ones can't be fetched at all. */
 export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
@@ -10,7 +11,7 @@ export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 function tooLarge(kind: PictureSource['kind'], limitBytes: number, bytes?: number): InputError {
-  return new InputError('too-large-bytes', tooLargeText(kind, limitBytes, bytes));
+  return new InputError('too-large-bytes', telegramTooLargeText(kind, limitBytes, bytes));
 }
 
 /**
