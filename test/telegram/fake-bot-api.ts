@@ -281,9 +281,11 @@ export class FakeBotApi {
       case 'getMyShortDescription':
         return { short_description: this.shortDescription };
       case 'setMyDescription':
+        if (String(p.description ?? '').length > 512) throw new ApiError(400, 'Bad Request: description is too long');
         this.description = String(p.description ?? '');
         return true;
       case 'setMyShortDescription':
+        if (String(p.short_description ?? '').length > 120) throw new ApiError(400, 'Bad Request: short description is too long');
         this.shortDescription = String(p.short_description ?? '');
         return true;
       case 'deleteWebhook':

@@ -48,7 +48,7 @@ export interface SendResultInput {
  * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio rules
  * for photos are stricter) or photo uploads keep failing, sends the same bytes as a file instead. Transient
  * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
- * arrived, so the caller can explain in a text when it did not.
+ * arrived, so the caller can explain in a text when it did not. `asFile` (file:on): only as a file.
  */
 export function sendResult(telegram: Telegram, input: SendResultInput, policy: DeliveryPolicy, hooks: Omit<DeliveryHooks, 'classify'>): Promise<DeliveryOutcome<number>> {
   const { chatId, replyTo, result, caption, keyboard } = input;
@@ -60,8 +60,9 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  const photo = { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id };
-  const document = { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id };
-  const ways = input.asFile ? [document] : [photo, document];
-  return withOwnRateLimitPolicy(() => deliver(ways, policy, { ...hooks, classify: classifyTelegramError }));
+  // The uploads themselves skip the client's short 429 waits: deliver() waits longer, within its budget, and
+  // tells the user when the picture will be late.
+  const photo = { name: 'photo', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id) };
+  const document = { name: 'document', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendDocument(chatId, source(), extra)).message_id) };
+  return deliver(input.asFile ? [document] : [photo, document], policy, { ...hooks, classify: classifyTelegramError });
 }
