@@ -499,6 +499,20 @@ describe('Discord: a job that outlives the interaction token (15 minutes on Disc
     expect(rateLimitLogs() - logsBefore).toBe(1);
   });
 
+  it('a late job that fails: its explanation comes to the channel too, not to the expired interaction', async () => {
+    late.slowNext('GET', /^\/cdn\//, WINDOW_MS + 200);
+    const broken = late.addAttachment('broken.jpg', Buffer.from('this is not a picture at all'), 'image/jpeg');
+    const before = late.channelMessages.length;
+    const view = late.slashCommand(bob, 'anime', { image: broken, style: FAST });
+    await late.waitFor(() => late.channelMessages.length > before, 'the explanation in the channel');
+    const posted = late.channelMessages.at(-1)!;
+    expect(posted.content.startsWith(`<@${bob.id}> `)).toBe(true);
+    console.log('LATE-TEXT', posted.content);
+    expect(posted.content).not.toContain('something went wrong');
+    expect(posted.attachments).toEqual([]);
+    expect(late.calls.filter((c) => c.path.includes(view.token) && c.status === 401)).toEqual([]);
+  });
+
   it('a token Discord refuses earlier than expected (Invalid Webhook Token): the picture still comes to the channel', async () => {
     late.tokenLifetimeMs = 0;
     try {
