@@ -4,12 +4,12 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTEXT_MENU_COMMAND } from '../src/bots/discord/commands.js';
 import { startDiscordBot } from '../src/bots/discord/index.js';
-import { TEXT } from '../src/bots/discord/handlers.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
 import { OriginalStore } from '../src/bots/originals.js';
-import { helpText, positionText } from '../src/bots/texts.js';
+import { EXPIRED_TEXT, helpText, NO_IMAGE_TEXT, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { fitWithin } from '../src/pipeline/image.js';
@@ -28,6 +28,7 @@ const FAST = 'animeganv3_cute';
 const alice: FakeUser = { id: '200000000000000001', username: 'alice' };
 const bob: FakeUser = { id: '200000000000000002', username: 'bob' };
 const carol: FakeUser = { id: '200000000000000003', username: 'carol' };
+const dave: FakeUser = { id: '200000000000000004', username: 'dave' };
 
 const portrait = readFileSync(fixture('single_face', 'insightface_1423.jpg')); // 448×448
 const group = readFileSync(fixture('single_face', 'fairface_race_Middle_Eastern.jpg')); // 450×300
@@ -57,9 +58,9 @@ function buttons(view: InteractionView): { custom_id: string; label: string }[] 
 /** Before the result a reply shows only queue positions, then at most one "Painting…" as the last status. */
 function expectProgress(history: string[]): void {
   const statuses = history.slice(0, -1);
-  const painting = statuses.indexOf(TEXT.painting);
+  const painting = statuses.indexOf(PAINTING_TEXT);
   expect(painting === -1 || painting === statuses.length - 1, statuses.join(' | ')).toBe(true);
-  for (const s of statuses.filter((x) => x !== TEXT.painting)) expect(s).toMatch(/^You're (next|#\d+) in line…$/);
+  for (const s of statuses.filter((x) => x !== PAINTING_TEXT)) expect(s).toMatch(/^You're (next|#\d+) in line…$/);
 }
 
 beforeAll(async () => {
@@ -108,6 +109,7 @@ describe('Discord bot against a local fake Discord', () => {
     const commands = fake.registeredCommands.get(fake.guildId)!;
     expect(commands.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
     expect(commands[3].type).toBe(3); // message context menu
+    expect(commands[0].options.find((o: { name: string }) => o.name === 'file')).toMatchObject({ type: 5 });
     const anime = commands[0];
     expect(anime.options[0]).toMatchObject({ name: 'image', type: 11, required: true });
     for (const { key, spec } of CHAT_PARAMS) {
@@ -129,8 +131,9 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.original!.attachments).toHaveLength(1);
     expect(view.original!.attachments[0].name).toBe(`anime-${FAST}.jpg`);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
-    expect(view.original!.content).toMatch(/^Style: cute \(AnimeGANv3 tiny Cute\) · /);
-    expect(view.original!.content).toMatch(/face/);
+    // The same caption as on Telegram: the style's display name and faces kept in shape (wording changed from "Style: cute (…) · 1 face found").
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · (1 face kept in shape|\d+ faces kept in shape)\n/);
+    expect(view.original!.content).toContain(RESTYLE_HINT);
     expect(view.original!.history.length).toBeGreaterThanOrEqual(2);
     expectProgress(view.original!.history);
     const ids = buttons(view).map((b) => b.custom_id);
@@ -139,13 +142,21 @@ describe('Discord bot against a local fake Discord', () => {
     expect(ids.some((id) => id.endsWith(`:${FAST}`))).toBe(false);
   });
 
+  it('file:on answers with a lossless PNG attachment of the same size', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: photo, style: FAST, faces: false, file: true }));
+    expect(view.original!.attachments[0].name).toBe(`anime-${FAST}.png`);
+    expect(await resultSize(view)).toEqual({ ...(await expectedSize(portrait)), format: 'png' });
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · face care off · full-quality PNG\n/);
+  });
+
   it('compare:on answers with a before/after picture (landscape photos stacked)', async () => {
     const photo = fake.addAttachment('us.jpg', group, 'image/jpeg');
     const view = await fake.settled(fake.slashCommand(bob, 'anime', { image: photo, style: FAST, compare: true }));
     const { width, height } = await expectedSize(group);
     expect(width).toBeGreaterThan(height);
     expect(await resultSize(view)).toEqual({ width, height: height * 2 + 8, format: 'jpeg' });
-    expect(view.original!.content).toMatch(/before \/ after$/);
+    expect(view.original!.content.split('\n')[0]).toMatch(/ · before → after$/);
   });
 
   it('style autocomplete suggests matching styles by alias or title', async () => {
@@ -166,7 +177,7 @@ describe('Discord bot against a local fake Discord', () => {
     const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }, { uploadLimit: 1000 }));
     expect(view.original!.deleted).toBe(true);
     expect(isEphemeral(view.followUps[0])).toBe(true);
-    expect(view.followUps[0].content).toBe(TEXT.resultTooLarge);
+    expect(view.followUps[0].content).toBe(RESULT_TOO_LARGE_TEXT);
   });
 
   it('bad option values get one ephemeral answer listing every problem, and nothing is downloaded', async () => {
@@ -216,7 +227,7 @@ describe('Discord bot against a local fake Discord', () => {
     expect(fake.cdnHits(notes)).toBe(0);
     expect(fake.cdnHits(photo)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(group)), format: 'jpeg' });
-    expect(view.original!.content).toMatch(/^Style: cute/);
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · /);
     expect(view.original!.content).toContain(`From https://discord.com/channels/${fake.guildId}/${fake.channelId}/${message.id}`);
   });
 
@@ -228,25 +239,27 @@ describe('Discord bot against a local fake Discord', () => {
     const view = await fake.settled(fake.messageCommand(carol, 'Anime-fy', message));
     expect(fake.cdnHits(proxied)).toBe(1);
     expect(await resultSize(view)).toEqual({ ...(await expectedSize(dog)), format: 'jpeg' });
+    // A dog's face is examined but left to the plain style: not counted as a face (Telegram counts the same way).
+    expect(view.original!.content).toMatch(/^🎨 AnimeGANv3 Cute · no faces found\n/);
 
     const plain = fake.message(bob, { content: 'just words' });
     const none = await fake.settled(fake.messageCommand(carol, 'Anime-fy', plain));
     expect(none.callbackType).toBe(4);
     expect(isEphemeral(none.original)).toBe(true);
-    expect(none.original!.content).toBe(TEXT.noImage);
+    expect(none.original!.content).toBe(NO_IMAGE_TEXT);
   });
 
   it('a re-style button paints the same picture in another style as a new reply; an expired one answers ephemerally', async () => {
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
     const first = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, faces: false }));
     const cartoon = buttons(first).find((b) => b.custom_id.endsWith(':whitebox_cartoon'))!;
-    expect(cartoon.label).toBe('cartoon');
+    expect(cartoon.label).toBe('Cartoon'); // spelled as on Telegram
 
     const again = await fake.settled(fake.clickButton(bob, cartoon.custom_id, fake.botMessage(first)));
     expect(again.callbackType).toBe(5);
     expect(isEphemeral(again.original)).toBe(false);
     expect(again.original!.attachments[0].name).toBe('anime-whitebox_cartoon.jpg');
-    expect(again.original!.content).toMatch(/^Style: cartoon .* · face processing off$/); // the other settings are kept
+    expect(again.original!.content).toMatch(/^🎨 White-box Cartoon · face care off\n/); // the other settings are kept
     expect(await resultSize(again)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
     expect(fake.cdnHits(photo)).toBe(1); // the original came from memory, not a second download
     expect(buttons(again).some((b) => b.custom_id === cartoon.custom_id)).toBe(false);
@@ -254,7 +267,7 @@ describe('Discord bot against a local fake Discord', () => {
     const expired = await fake.settled(fake.clickButton(bob, 'restyle:gone1234:whitebox_cartoon', fake.botMessage(first)));
     expect(expired.callbackType).toBe(4);
     expect(isEphemeral(expired.original)).toBe(true);
-    expect(expired.original!.content).toBe(TEXT.expired);
+    expect(expired.original!.content).toBe(EXPIRED_TEXT);
   });
 
   it('a burst from several users shares the queue: everyone gets a picture and waiting users see their position', async () => {
@@ -305,6 +318,8 @@ describe('Discord bot against a local fake Discord', () => {
   });
 
   it('survives 429s on the interaction callback and on the reply edit (retry-after honoured, nothing lost)', async () => {
+    const rateLimitLogs = () => logLines.filter((l) => l.includes('discord: rate limited')).length;
+    const logsBefore = rateLimitLogs();
     fake.rateLimit('POST', /^\/interactions\/\d+\/[^/]+\/callback$/, 0.2);
     fake.rateLimit('PATCH', /\/messages\/@original$/, 0.3);
     const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
@@ -318,6 +333,8 @@ describe('Discord bot against a local fake Discord', () => {
     expect(firstPatch).toBeGreaterThan(0);
     expect(statuses[firstPatch + 1]).toBe('PATCH 200');
     expect(logLines.some((l) => l.includes('discord: rate limited') && l.includes('/webhooks/'))).toBe(true);
+    // One log line per 429: @discordjs/rest waits them out, one hook reports each.
+    expect(rateLimitLogs() - logsBefore).toBe(2);
   });
 
   it('repeated 500s and a connection reset on the result edit: retried, the picture still lands in the reply', async () => {
@@ -340,7 +357,7 @@ describe('Discord bot against a local fake Discord', () => {
     await fake.waitFor(() => view.original?.deleted === true, 'the deferred reply to be removed');
     expect(view.followUps).toHaveLength(1);
     expect(view.followUps[0].attachments).toHaveLength(1);
-    expect(view.followUps[0].content).toMatch(/^Style: cute/);
+    expect(view.followUps[0].content).toMatch(/^🎨 AnimeGANv3 Cute · /);
   });
 
   it('when no upload gets through, the reply says so in plain words (no link, no "something went wrong")', async () => {
@@ -360,6 +377,8 @@ describe('Discord bot against a local fake Discord', () => {
     // The help shows the operator's DEFAULT_STYLE as the default, not the built-in one.
     expect(help.original!.content).toBe(helpText('discord', validateParams({ style: FAST })));
     expect(help.original!.content).not.toBe(helpText('discord'));
+    // The context-menu entry is named as Discord shows it.
+    expect(help.original!.content).toContain(`→ Apps → ${CONTEXT_MENU_COMMAND}`);
     const styles = await fake.settled(fake.slashCommand(alice, 'styles'));
     expect(isEphemeral(styles.original)).toBe(true);
     expect(styles.original!.content).toMatch(/cute/);
@@ -403,8 +422,107 @@ describe('Discord bot start-up', () => {
     expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
   });
 
+  it('registers commands only when they changed: a start with the same definitions does not PUT', async () => {
+    const config = loadConfig({ DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
+    const before = fake.calls.length;
+    const again = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await again.stop();
+    const commandCalls = fake.calls.slice(before).filter((c) => c.path.endsWith('/commands'));
+    expect(commandCalls.map((c) => `${c.method} ${c.path}`)).toEqual([`GET /applications/${fake.applicationId}/commands`]);
+    // A changed definition (here: one command gone on Discord's side) is registered again.
+    fake.registeredCommands.set('global', fake.registeredCommands.get('global')!.slice(1));
+    const changed = fake.calls.length;
+    const third = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await third.stop();
+    expect(fake.calls.slice(changed).filter((c) => c.method === 'PUT')).toHaveLength(1);
+    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+  });
+
   it('fails start-up clearly on a wrong token', async () => {
     const config = loadConfig({ DISCORD_TOKEN: 'not-the-token', DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
     await expect(startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger })).rejects.toThrow(/token/i);
+  });
+});
+
+describe('Discord: a job that outlives the interaction token (15 minutes on Discord, short here)', () => {
+  const WINDOW_MS = 400;
+  let late: FakeDiscord;
+  let lateQueue: FairQueue;
+  let lateBot: RunningBot;
+  const rateLimitLogs = () => logLines.filter((l) => l.includes('discord: rate limited') && l.includes('/channels/')).length;
+
+  beforeAll(async () => {
+    late = new FakeDiscord();
+    late.tokenLifetimeMs = WINDOW_MS;
+    await late.start();
+    lateQueue = new FairQueue(service, { userJobsPerMinute: 100, chatJobsPerMinute: 100, maxPending: 20 });
+    const config = loadConfig({ DISCORD_TOKEN: late.token, DISCORD_GUILD_ID: late.guildId, DISCORD_API_BASE: late.apiBase, DEFAULT_STYLE: FAST, MAX_SIDE: String(MAX_SIDE), MODELS_DIR });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+    const identified = late.identified();
+    lateBot = await startDiscordBot(
+      { config, queue: lateQueue, originals: new OriginalStore(), logger },
+      { interactionLifetimeMs: WINDOW_MS, delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } },
+    );
+    await identified;
+  });
+
+  afterAll(async () => {
+    await lateBot?.stop();
+    await lateQueue?.close();
+    await late?.close();
+  });
+
+  it('still reaches the user: a channel message that mentions them, with the picture and the buttons; each planned wait logged once', async () => {
+    // Slow downloads keep the jobs past the window. The channel's bucket is then said to be empty for 2 s (twice:
+    // @discordjs/rest learns the bucket from the first answer), so the third post waits: a wait the client plans
+    // itself, logged once.
+    late.slowNext('GET', /^\/cdn\//, WINDOW_MS + 200, 3);
+    late.exhaustBucket('POST', /^\/channels\/\d+\/messages$/, 2, 2);
+    const logsBefore = rateLimitLogs();
+    const views = [alice, bob, dave].map((user) => {
+      const photo = late.addAttachment('me.jpg', portrait, 'image/jpeg');
+      return { user, view: late.slashCommand(user, 'anime', { image: photo, style: FAST, faces: false }) };
+    });
+    await late.waitFor(() => late.channelMessages.length === 3, 'the three pictures in the channel');
+    for (const { user, view } of views) {
+      expect(view.callbackType).toBe(5); // deferred in time
+      const posted = late.channelMessages.find((m) => m.content.startsWith(`<@${user.id}> `))!;
+      expect(posted.content).toMatch(new RegExp(`^<@${user.id}> 🎨 AnimeGANv3 Cute · face care off\\n`));
+      expect(posted.allowedMentions).toEqual({ users: [user.id] });
+      expect(posted.attachments).toHaveLength(1);
+      const meta = await sharp(posted.attachments[0].bytes).metadata();
+      expect({ width: meta.width, height: meta.height }).toEqual(await expectedSize(portrait));
+      expect(posted.components.flatMap((row: { components: unknown[] }) => row.components).length).toBeGreaterThanOrEqual(5);
+      // The bot knew the token was gone: nothing more was sent through it.
+      expect(late.calls.filter((c) => c.path.includes(view.token) && c.status === 401)).toEqual([]);
+    }
+    expect(rateLimitLogs() - logsBefore).toBe(1);
+  });
+
+  it('a late job that fails: its explanation comes to the channel too, not to the expired interaction', async () => {
+    late.slowNext('GET', /^\/cdn\//, WINDOW_MS + 200);
+    const broken = late.addAttachment('broken.jpg', Buffer.from('this is not a picture at all'), 'image/jpeg');
+    const before = late.channelMessages.length;
+    const view = late.slashCommand(bob, 'anime', { image: broken, style: FAST });
+    await late.waitFor(() => late.channelMessages.length > before, 'the explanation in the channel');
+    const posted = late.channelMessages.at(-1)!;
+    expect(posted.content).toBe(`<@${bob.id}> That file isn't a picture I can read. Please send a JPEG, PNG, WebP, GIF or TIFF photo.`);
+    expect(posted.attachments).toEqual([]);
+    expect(late.calls.filter((c) => c.path.includes(view.token) && c.status === 401)).toEqual([]);
+  });
+
+  it('a token Discord refuses earlier than expected (Invalid Webhook Token): the picture still comes to the channel', async () => {
+    late.tokenLifetimeMs = 0;
+    try {
+      const photo = late.addAttachment('me.jpg', portrait, 'image/jpeg');
+      const before = late.channelMessages.length;
+      const view = late.slashCommand(carol, 'anime', { image: photo, style: FAST, faces: false });
+      await late.waitFor(() => late.channelMessages.length > before, 'the picture in the channel');
+      expect(late.channelMessages.at(-1)!.content).toMatch(new RegExp(`^<@${carol.id}> 🎨 `));
+      expect(late.channelMessages.at(-1)!.attachments).toHaveLength(1);
+      expect(view.original?.attachments ?? []).toEqual([]);
+    } finally {
+      late.tokenLifetimeMs = WINDOW_MS;
+    }
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { deliver, DEFAULT_DELIVERY, type Fault } from '../src/bots/delivery.js';
-import { parseCommandArgs } from '../src/bots/grammar.js';
+import { parseChatRequest, parseCommandArgs } from '../src/bots/grammar.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
 import { fitText, splitText, TELEGRAM_TEXT_LIMIT } from '../src/bots/text-limits.js';
 import { friendlyError, RESTART_TEXT } from '../src/bots/texts.js';
@@ -53,6 +53,17 @@ describe('command grammar', () => {
     expect(() => validateParams({ constructor: 1 } as never)).toThrow(/Unknown parameter "constructor"/);
     // Nothing leaked onto Object.prototype.
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('a bad value is reported under the key the user typed, never the internal setting name', () => {
+    expect(problemsOf('align:5')).toContain('align must be between 0 and 1 (got 5)');
+    expect(problemsOf('align:x eyes:3')).not.toContain('alignThreshold');
+  });
+
+  it('file:on|off is how the answer is sent, not a painting setting; bad values are explained like the others', () => {
+    expect(parseChatRequest('cute file:on')).toEqual({ params: parseCommandArgs('cute'), asFile: true });
+    expect(parseChatRequest('cute').asFile).toBe(false);
+    expect(problemsOf('file:maybe')).toContain('file must be on or off (got "maybe")');
   });
 
   it('a key given twice with different values is refused, not silently the last one', () => {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ChatBudget } from '../src/bots/telegram/chat-budget.js';
 import { parseCommand, type TgMessage } from '../src/bots/telegram/message.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
-import { parseRestyleData, restyleData, restyleKeyboard, resultCaption } from '../src/bots/telegram/reply.js';
+import { parseRestyleData, restyleData, restyleKeyboard } from '../src/bots/telegram/reply.js';
+import { resultCaption } from '../src/bots/texts.js';
 import { validateParams } from '../src/pipeline/params.js';
 import type { FaceReport } from '../src/pipeline/pipeline.js';
 import { withRetryAfter } from '../src/bots/telegram/retry.js';
@@ -37,12 +38,26 @@ describe('findPicture', () => {
 });
 
 describe('parseCommand', () => {
+  // What Telegram marks in a text: a bot_command entity over the leading /command.
+  const msg = (text: string | undefined) => {
+    const command = text ? /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text) : null;
+    return { text, entities: command ? [{ type: 'bot_command' as const, offset: 0, length: command[0].length }] : [] };
+  };
+
   it('reads the command at the start, for us or for no bot in particular', () => {
-    expect(parseCommand('/anime style:cute  smooth:0.2', 'my_bot')).toEqual({ name: 'anime', args: 'style:cute  smooth:0.2' });
-    expect(parseCommand('/Anime@My_Bot cute', 'my_bot')).toEqual({ name: 'anime', args: 'cute' });
-    expect(parseCommand('/anime@other_bot cute', 'my_bot')).toBeUndefined();
-    expect(parseCommand('look /anime', 'my_bot')).toBeUndefined();
-    expect(parseCommand(undefined, 'my_bot')).toBeUndefined();
+    expect(parseCommand(msg('/anime style:cute  smooth:0.2'), 'my_bot')).toEqual({ name: 'anime', args: 'style:cute  smooth:0.2' });
+    expect(parseCommand(msg('/Anime@My_Bot cute'), 'my_bot')).toEqual({ name: 'anime', args: 'cute' });
+    expect(parseCommand(msg('/anime@other_bot cute'), 'my_bot')).toBeUndefined();
+    expect(parseCommand(msg('look /anime'), 'my_bot')).toBeUndefined();
+    expect(parseCommand(msg(undefined), 'my_bot')).toBeUndefined();
+  });
+
+  it('goes by the entities, not the text: a caption command counts, an unmarked or later one does not', () => {
+    const caption = '/anime@my_bot cute';
+    expect(parseCommand({ caption, caption_entities: [{ type: 'bot_command', offset: 0, length: 13 }] }, 'my_bot')).toEqual({ name: 'anime', args: 'cute' });
+    expect(parseCommand({ text: '/anime cute', entities: [{ type: 'code', offset: 0, length: 6 }] }, 'my_bot')).toBeUndefined();
+    expect(parseCommand({ text: '/anime cute' }, 'my_bot')).toBeUndefined();
+    expect(parseCommand({ text: 'hi /anime', entities: [{ type: 'bot_command', offset: 3, length: 6 }] }, 'my_bot')).toBeUndefined();
   });
 });
 

@@ -3,10 +3,20 @@ import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OriginalStore } from '../src/bots/originals.js';
-import { EXPIRED_TEXT, HINT_TEXT } from '../src/bots/telegram/handlers.js';
 import { startTelegramBot } from '../src/bots/telegram/index.js';
-import { PAINTING_TEXT } from '../src/bots/telegram/status.js';
-import { friendlyError, positionText, rejectionText } from '../src/bots/texts.js';
+import {
+  EXPIRED_TEXT,
+  friendlyError,
+  helpText,
+  HINT_TEXT,
+  PAINTING_TEXT,
+  positionText,
+  rejectionText,
+  TELEGRAM_DESCRIPTION,
+  TELEGRAM_SHORT_DESCRIPTION,
+  welcomeText,
+} from '../src/bots/texts.js';
+import { validateParams } from '../src/pipeline/params.js';
 import { loadConfig } from '../src/config.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
@@ -152,6 +162,31 @@ describe('telegram bot against the fake Bot API', () => {
     const commands = okCalls(fake, 'setMyCommands')[0].params.commands as { command: string }[];
     expect(commands.map((c) => c.command)).toEqual(['anime', 'styles', 'help']);
     expect(okCalls(fake, 'getMe').length).toBeGreaterThan(0);
+    // The empty chat's "What can this bot do?" and the profile line.
+    expect(fake.description).toBe(TELEGRAM_DESCRIPTION);
+    expect(fake.shortDescription).toBe(TELEGRAM_SHORT_DESCRIPTION);
+  });
+
+  it('/start is a short welcome; /help keeps the full reference', async () => {
+    const chat = privateChat(alice);
+    const start = fake.injectMessage(chat, alice, { text: '/start' });
+    const welcome = await waitForText(fake, chat.id, start.message_id);
+    expect(welcome).toBe(welcomeText());
+    expect(welcome.split('\n').length).toBeLessThanOrEqual(4);
+    expect(welcome).toContain('/anime style:');
+    expect(welcome).toContain('/help');
+    const help = fake.injectMessage(chat, alice, { text: '/help' });
+    expect(await waitForText(fake, chat.id, help.message_id)).toBe(helpText('telegram', validateParams({ style: 'cute' })));
+  });
+
+  it('reads commands from the bot_command entity at offset 0, addressed to this bot or to none', async () => {
+    const chat = privateChat(bob);
+    const answerTo = async (text: string, fields: Record<string, unknown> = {}) => waitForText(fake, chat.id, fake.injectMessage(chat, bob, { text, ...fields }).message_id);
+    expect(await answerTo(`/styles@${fake.bot.username!.toUpperCase()}`)).toMatch(/^Styles/);
+    // Another bot's command, and "/styles" that Telegram did not mark as a command (a code span): not ours.
+    expect(await answerTo('/styles@other_bot')).toBe(HINT_TEXT);
+    expect(await answerTo('/styles', { entities: [{ type: 'code', offset: 0, length: 7 }] })).toBe(HINT_TEXT);
+    expect(await answerTo('see /styles', { entities: [{ type: 'bot_command', offset: 4, length: 7 }] })).toBe(HINT_TEXT);
   });
 
   it('private photo: stylised with defaults, one status message, reply with caption and style buttons', async () => {
@@ -166,7 +201,7 @@ describe('telegram bot against the fake Bot API', () => {
     expect(fetched).not.toContain(photo[0].file_id);
 
     expect(await imageSize(result)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
-    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute · (no faces found|1 face kept in shape|\d+ faces kept in shape)\n/);
+    expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute · (no faces found|1 face kept in shape|\d+ faces kept in shape)\n/);
     const buttons = (JSON.parse(String(result.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
     expect(buttons.map((b) => b.text)).toContain('Cartoon');
     expect(buttons.map((b) => b.text)).not.toContain('Cute');
@@ -197,7 +232,7 @@ describe('telegram bot against the fake Bot API', () => {
 
     const queryId = fake.callbackQuery(alice, resultMessage, cartoon.callback_data);
     const restyled = await waitForResult(fake, chat.id, resultMessage.message_id);
-    expect(String(restyled.params.caption)).toMatch(/^🎨 White-box Cartoonization/);
+    expect(String(restyled.params.caption)).toMatch(/^🎨 White-box Cartoon/);
     expect(await imageSize(restyled)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
     expect(okCalls(fake, 'answerCallbackQuery').find((c) => c.params.callback_query_id === queryId)?.params.text).toMatch(/^Painting it as White-box/);
     expect(fake.callsOf('getFile').length).toBe(getFilesBefore);
@@ -222,7 +257,7 @@ describe('telegram bot against the fake Bot API', () => {
 
     const command = fake.injectMessage(group, carol, { text: '/anime@anime_test_bot style:cartoon smooth:0.3', reply_to_message: posted });
     const result = await waitForResult(fake, group.id, command.message_id);
-    expect(String(result.params.caption)).toMatch(/^🎨 White-box Cartoonization · /);
+    expect(String(result.params.caption)).toMatch(/^🎨 White-box Cartoon · /);
     expect(await imageSize(result)).toEqual({ ...(await expectedSize(groupPhoto)), format: 'jpeg' });
     // A command for another bot is not ours.
     const other = fake.injectMessage(group, carol, { text: '/anime@some_other_bot', reply_to_message: posted });
@@ -325,7 +360,7 @@ describe('telegram bot against the fake Bot API', () => {
     }
     for (const item of items.slice(0, 5)) {
       const result = await waitForResult(fake, chat.id, item.message_id);
-      expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
+      expect(String(result.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute/);
     }
     expect(await waitForText(fake, chat.id, items[5].message_id)).toBe("I take at most 5 pictures from one album, so I'm painting the first 5. Send the others separately.");
     await syncPoint(fake, chat, dave);
@@ -350,7 +385,7 @@ describe('telegram bot against the fake Bot API', () => {
 
     for (const item of asked) expect(String((await waitForResult(fake, group.id, item.message_id)).params.caption)).toMatch(/^🎨 White-box/);
     expect(okCalls(fake, 'sendPhoto', group.id).map(replyTo).filter((id) => asked.some((m) => m.message_id === id))).toEqual(asked.map((m) => m.message_id));
-    for (const item of plain) expect(String((await waitForResult(fake, chat.id, item.message_id)).params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
+    for (const item of plain) expect(String((await waitForResult(fake, chat.id, item.message_id)).params.caption)).toMatch(/^🎨 AnimeGANv3 Cute/);
     await syncPoint(fake, group, bob);
     for (const item of quiet) expect(callsReplyingTo(fake, group.id, item.message_id)).toEqual([]);
   });
@@ -365,6 +400,36 @@ describe('telegram bot against the fake Bot API', () => {
     expect(attempts.map((c) => (c.ok ? 'ok' : c.errorCode))).toEqual([429, 'ok']);
   });
 
+  it('every other Bot API call waits out a short 429 too: the policy is installed once around the client', async () => {
+    const chat = privateChat(bob);
+    const methods = ['getFile', 'sendMessage', 'sendChatAction'];
+    const since = fake.calls.length;
+    for (const method of methods) fake.rateLimitNext(method, 0);
+    const msg = fake.injectMessage(chat, bob, { photo: await fake.photoSizes(portrait, [128]), caption: '/anime cute faces:off' });
+    await waitForResult(fake, chat.id, msg.message_id);
+    const later = () => fake.calls.slice(since);
+    await fake.waitFor(() => methods.every((m) => later().some((c) => c.method === m && c.errorCode === 429)), 10_000, 'a 429 on each method');
+    for (const method of methods) {
+      const limited = later().find((c) => c.method === method && c.errorCode === 429)!;
+      const retried = later().find((c) => c.seq > limited.seq && c.method === method && c.ok && JSON.stringify(c.params) === JSON.stringify(limited.params));
+      expect(retried, method).toBeDefined();
+    }
+  });
+
+  it('file:on sends the full-quality picture as a lossless PNG document, never as a (recompressed) photo', async () => {
+    const chat = privateChat(alice);
+    const photo = await fake.photoSizes(portrait, PHOTO_SIDES);
+    const msg = fake.injectMessage(chat, alice, { photo, caption: '/anime cute faces:off file:on' });
+    await fake.waitFor(() => okCalls(fake, 'sendDocument', chat.id).some((c) => replyTo(c) === msg.message_id), 30_000, 'the result as a file');
+    const doc = okCalls(fake, 'sendDocument', chat.id).find((c) => replyTo(c) === msg.message_id)!;
+    expect(fake.callsOf('sendPhoto').filter((c) => Number(c.params.chat_id) === chat.id && replyTo(c) === msg.message_id)).toEqual([]);
+    const file = doc.params.document as SentFile;
+    expect(file.filename).toBe('anime.png');
+    const meta = await sharp(file.bytes).metadata();
+    expect({ width: meta.width, height: meta.height, format: meta.format }).toEqual({ ...(await expectedSize(portrait)), format: 'png' });
+    expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute · face care off · full-quality PNG\n/);
+  });
+
   it('a picture Telegram refuses as a photo is sent as a file instead', async () => {
     const chat = privateChat(dave);
     fake.failNext('sendPhoto', 400, 'Bad Request: PHOTO_INVALID_DIMENSIONS');
@@ -374,7 +439,7 @@ describe('telegram bot against the fake Bot API', () => {
     const file = doc.params.document as SentFile;
     expect(file.filename).toBe('anime.jpg');
     expect((await sharp(file.bytes).metadata()).format).toBe('jpeg');
-    expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 tiny Cute/);
+    expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute/);
     if (process.env.PRINT_TRANSCRIPTS) {
       console.log(`[telegram private chat]\n${fake.chatLog(alice.id).join('\n')}`);
       console.log(`[telegram group chat]\n${fake.chatLog(group.id).join('\n')}`);
@@ -383,6 +448,26 @@ describe('telegram bot against the fake Bot API', () => {
 });
 
 describe('telegram bot: start-up', () => {
+  it('sets its descriptions only when they changed: a second start sets nothing again', async () => {
+    const fake = new FakeBotApi();
+    await fake.start();
+    try {
+      const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR });
+      for (let i = 0; i < 2; i++) {
+        const queue = new FairQueue(service, { logger });
+        const bot = await startTelegramBot({ config, queue, originals: new OriginalStore(), logger });
+        await bot.stop();
+        await queue.close();
+      }
+      expect(okCalls(fake, 'getMyDescription')).toHaveLength(2);
+      expect(okCalls(fake, 'setMyDescription')).toHaveLength(1);
+      expect(okCalls(fake, 'setMyShortDescription')).toHaveLength(1);
+      expect(fake.description).toBe(TELEGRAM_DESCRIPTION);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('a wrong token fails start-up with a clear message (and the token is not in it)', async () => {
     const fake = new FakeBotApi();
     await fake.start();

@@ -115,7 +115,7 @@ describe('web page in a real headless Chromium, real pipeline', () => {
     const meanDiff = diff / photo.length;
     expect(meanDiff).toBeGreaterThan(6);
     expect(meanDiff).toBeLessThan(80);
-    await expect(page.textContent('#caption')).resolves.toContain('White-box Cartoonization');
+    await expect(page.textContent('#caption')).resolves.toContain('White-box Cartoon');
     await expect(page.getAttribute('#download', 'download')).resolves.toBe('anime-whitebox_cartoon.jpg');
 
     // The slider is a real range input: keyboard moves the split.

@@ -1,5 +1,5 @@
 import { InputError } from '../pipeline/errors.js';
-import { PARAM_SPECS, validateParams, type ParamName, type StyleParams } from '../pipeline/params.js';
+import { checkBoolean, PARAM_SPECS, validateParams, type ParamName, type StyleParams } from '../pipeline/params.js';
 import { listStyles } from '../pipeline/styles.js';
 
 /**
@@ -19,6 +19,17 @@ const KEY_ALIASES = new Map<string, ParamName>([
 
 /** Chat-facing parameter keys with their meaning and range, for help texts and Discord options. */
 export const CHAT_PARAMS = [...KEY_ALIASES].map(([key, name]) => ({ key, name, spec: PARAM_SPECS[name] }));
+
+/** Not a painting setting but how the answer is sent: `file:on` = lossless PNG as a file, no recompression. */
+export const FILE_KEY = 'file';
+export const FILE_HELP = 'send the result as a full-quality PNG file (no recompression by the chat app)';
+const KNOWN_KEYS = [...KEY_ALIASES.keys(), FILE_KEY];
+
+/** What a user asked for: the painting settings and how to send the result. */
+export interface ChatRequest {
+  params: StyleParams;
+  asFile: boolean;
+}
 
 /** An error lists at most this many problems, then how many more there were. */
 const MAX_LISTED_PROBLEMS = 5;
@@ -44,14 +55,20 @@ export function describeRange(key: string): string {
   return listStyles().map((s) => s.aliases[0] ?? s.id).join('|');
 }
 
-/**
- * Parses the words after the command (`/anime style:hayao smooth:0.4`) into validated StyleParams.
- * Throws InputError('bad-parameter') listing every problem: unknown keys, bad values, stray words.
- */
+/** The painting settings of `parseChatRequest` (for the web page, which always answers with a download). */
 export function parseCommandArgs(text: string, base?: StyleParams): StyleParams {
-  const overrides = new Map<ParamName, { key: string; value: string }>();
+  return parseChatRequest(text, base).params;
+}
+
+/**
+ * Parses the words after the command (`/anime style:hayao smooth:0.4 file:on`) into validated StyleParams and
+ * the delivery choice. Throws InputError('bad-parameter') listing every problem: unknown keys, bad values,
+ * stray words.
+ */
+export function parseChatRequest(text: string, base?: StyleParams): ChatRequest {
+  const overrides = new Map<ParamName | typeof FILE_KEY, { key: string; value: string }>();
   const problems: string[] = [];
-  const set = (name: ParamName, key: string, value: string) => {
+  const set = (name: ParamName | typeof FILE_KEY, key: string, value: string) => {
     const earlier = overrides.get(name);
     if (earlier) {
       // Taking the last silently would paint something the user did not mean half the time.
@@ -68,19 +85,21 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
       continue;
     }
     const key = m[1].toLowerCase();
-    const name = KEY_ALIASES.get(key);
+    const name = key === FILE_KEY ? FILE_KEY : KEY_ALIASES.get(key);
     if (!name) {
-      problems.push(`unknown parameter ${quote(key)} (known: ${[...KEY_ALIASES.keys()].join(', ')})`);
+      problems.push(`unknown parameter ${quote(key)} (known: ${KNOWN_KEYS.join(', ')})`);
       continue;
     }
     set(name, key, m[2]);
   }
   // Validate each override on its own so every bad value is reported, not just the first.
-  for (const [name, { value }] of overrides) {
+  for (const [name, { key, value }] of overrides) {
     try {
-      validateParams({ [name]: value }, base);
+      if (name === FILE_KEY) checkBoolean(key, value);
+      else validateParams({ [name]: value }, base);
     } catch (e) {
-      if (e instanceof InputError) problems.push(e.message.replace(/\.$/, ''));
+      // The pipeline names its settings (alignThreshold); the user typed the chat key (align).
+      if (e instanceof InputError) problems.push(e.message.replace(/\.$/, '').replace(new RegExp(`^${name}\\b`), key));
       else throw e;
     }
   }
@@ -91,7 +110,10 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
     const tail = more > 0 ? `\n…and ${more} more problem${more === 1 ? '' : 's'}` : '';
     throw new InputError('bad-parameter', `I couldn't use those settings:\n• ${listed.join('\n• ')}${tail}`);
   }
-  return validateParams(Object.fromEntries([...overrides].map(([name, { value }]) => [name, value])), base);
+  const file = overrides.get(FILE_KEY);
+  overrides.delete(FILE_KEY);
+  const params = validateParams(Object.fromEntries([...overrides].map(([name, { value }]) => [name, value])), base);
+  return { params, asFile: file ? checkBoolean(FILE_KEY, file.value) : false };
 }
 
 /** Renders params back into the grammar (for captions and "same settings" buttons). */

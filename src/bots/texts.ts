@@ -1,10 +1,10 @@
 import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
-import { listStyles } from '../pipeline/styles.js';
+import { listStyles, type StyleInfo } from '../pipeline/styles.js';
 import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { RejectReason } from '../queue/types.js';
-import { CHAT_PARAMS, describeRange } from './grammar.js';
+import { CHAT_PARAMS, describeRange, FILE_HELP, FILE_KEY } from './grammar.js';
 
 /**
  * User-facing texts shared by every platform. Plain text only (no Markdown/HTML) so each adapter can send
@@ -28,10 +28,11 @@ function defaultValue(name: (typeof CHAT_PARAMS)[number]['name'], defaults: Styl
 }
 
 function parameterLines(defaults: StyleParams): string[] {
-  return CHAT_PARAMS.map(({ key, name, spec }) => {
+  const lines = CHAT_PARAMS.map(({ key, name, spec }) => {
     const range = key === 'style' ? 'names below' : describeRange(key);
     return `  ${key}: ${spec.help.replace(' (see /styles)', '')} (${range}, default ${defaultValue(name, defaults)})`;
   });
+  return [...lines, `  ${FILE_KEY}: ${FILE_HELP} (on|off, default off)`];
 }
 
 function commandLines(platform: TextPlatform): string[] {
@@ -49,7 +50,7 @@ function commandLines(platform: TextPlatform): string[] {
   return [
     'How to use:',
     '  • /anime image:<file> [style:...] [smooth:...] ... – stylise an attached picture.',
-    '  • Right-click (long-press) a message with a picture → Apps → stylise it.',
+    '  • Right-click (long-press) a message with a picture → Apps → Anime-fy.',
     '  • Buttons under a result let you try another style without uploading again.',
     'Commands:',
     '  /anime – stylise a picture',
@@ -57,6 +58,20 @@ function commandLines(platform: TextPlatform): string[] {
     '  /help – this text',
   ];
 }
+
+/** Telegram's /start: what to send, one example, where the rest is. */
+export function welcomeText(): string {
+  return [
+    "Hi! Send me a photo and I'll paint it as an anime picture — faces stay in shape.",
+    'Settings go in the caption, e.g. /anime style:shinkai smooth:0.4',
+    '/help lists every style and setting.',
+  ].join('\n');
+}
+
+/** Telegram's empty-chat screen ("What can this bot do?", up to 512 characters) and profile line (120). */
+export const TELEGRAM_DESCRIPTION =
+  'I turn your photos into anime-style pictures without deforming faces. Send me a photo to start; /help lists the styles and settings.';
+export const TELEGRAM_SHORT_DESCRIPTION = 'Turns photos into anime-style pictures; faces stay in shape.';
 
 /** `defaults`: the settings this bot actually uses when a user names none (the operator may change the style). */
 export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT_PARAMS): string {
@@ -145,17 +160,85 @@ export function positionText(position: number): string {
   return position <= 1 ? "You're next in line…" : `You're #${position} in line…`;
 }
 
-/** Short human name of a style: "AnimeGANv3 Hayao_36 (…)" → "AnimeGANv3 Hayao_36". */
+/** What users call a style: its display name ("AnimeGANv3 Hayao"), never an internal id or checkpoint name. */
 export function styleTitle(styleId: string): string {
-  const style = listStyles().find((s) => s.id === styleId);
-  return (style?.title ?? styleId).replace(/\s*\(.*\)\s*$/, '');
+  return listStyles().find((s) => s.id === styleId)?.name ?? styleId;
 }
 
-/** What face care did to a result, for captions: "2 faces kept in shape", "no faces found", … */
+/** A style's "another style" button, spelled the same on every platform: its first alias, capitalised. */
+export function styleButtonLabel(style: Pick<StyleInfo, 'id' | 'aliases'>): string {
+  const name = style.aliases[0] ?? style.id;
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/**
+ * What face care did to a result, for captions: "2 faces kept in shape", "no faces found", … Counts the faces
+ * painted on the face path and crowd faces restored; animal and drawn faces are left to the plain style.
+ */
 export function facesSummary(result: Pick<RenderedResult, 'faces'>, params: Pick<StyleParams, 'faces'>): string {
   const kept = result.faces.filter((f) => f.human || f.restored).length;
   return !params.faces ? 'face care off' : kept === 0 ? 'no faces found' : kept === 1 ? '1 face kept in shape' : `${kept} faces kept in shape`;
 }
+
+export const RESTYLE_HINT = 'Pick a style below to try another.';
+
+/** The caption of a result, the same on every platform: "🎨 AnimeGANv3 Hayao · 1 face kept in shape", then the hint. */
+export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: Pick<StyleParams, 'faces' | 'compare'>, asFile = false): string {
+  const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
+  if (params.compare) parts.push('before → after');
+  if (asFile) parts.push('full-quality PNG');
+  return `${parts.join(' · ')}\n${RESTYLE_HINT}`;
+}
+
+/** The answer to a button press, while the picture is painted again. */
+export function restylingText(styleId: string): string {
+  return `Painting it as ${styleTitle(styleId)}…`;
+}
+
+export const PAINTING_TEXT = 'Painting… 🎨';
+export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
+export const EXPIRED_TEXT = 'That photo is no longer kept (I only keep photos for a while, in memory). Please send it again.';
+export const NO_IMAGE_TEXT = 'That message has no picture I can use. Pick a message with an image attachment or an image link.';
+export const RESULT_TOO_LARGE_TEXT = 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.';
+
+export function albumCapText(limit: number): string {
+  return `I take at most ${limit} pictures from one album, so I'm painting the first ${limit}. Send the others separately.`;
+}
+
+/** File sizes in answers: "2.0 MB". */
+export function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/**
+ * Telegram: says how big is too big. Only a file gets the tip to send it as a photo (Telegram shrinks photos);
+ * telling someone who did send a photo to send it as a photo helps nobody.
+ */
+export function telegramTooLargeText(kind: 'photo' | 'document' | 'sticker', limit: number, bytes?: number): string {
+  const what = kind === 'photo' ? 'That photo' : kind === 'sticker' ? 'That sticker' : 'That file';
+  const size = bytes === undefined ? ` is larger than ${megabytes(limit)}` : ` is ${megabytes(bytes)}`;
+  const tip = kind === 'document' ? ' Please send a smaller picture, or send it as a photo instead of a file (Telegram makes photos smaller).' : ' Please send a smaller picture.';
+  return `${what}${size}; I can only fetch pictures up to ${megabytes(limit)} from Telegram (a limit Telegram sets for bots).${tip}`;
+}
+
+export const MOVING_PICTURE_TEXT = 'Animated stickers, GIFs and videos are not supported yet — please send a still picture.';
+export const NO_PICTURE_TEXT = 'There is no picture in that message.';
+
+/** Telegram: a document that is not an image (`mime`: its type, when Telegram says). */
+export function fileNotPictureText(mime: string | undefined): string {
+  return `That file isn't a picture${mime ? ` (${mime})` : ''}. Please send a photo or an image file (JPEG, PNG, WebP…).`;
+}
+
+/** Discord: what is wrong with an attachment (or image link), named as the user sees it. */
+export const ATTACHMENT_TEXTS = {
+  badLink: "I can't open that picture's link.",
+  gone: "I couldn't download that picture (it may have been deleted). Please send it again.",
+  notPicture: (name: string, contentType?: string | null) =>
+    `"${name}"${contentType ? ` (${contentType})` : ''} isn't a picture. Please attach a JPEG, PNG, WebP, GIF or TIFF photo.`,
+  empty: (name: string) => `"${name}" is empty (0 bytes). Please attach the photo again.`,
+  tooLarge: (name: string, bytes: number, limit: number) => `"${name}" is ${megabytes(bytes)}; the limit is ${megabytes(limit)}. Please attach a smaller photo.`,
+  overLimit: (name: string, limit: number) => `"${name}" is larger than the ${megabytes(limit)} limit. Please attach a smaller photo.`,
+};
 
 /**
  * The web page's words. The server fills the page with them and hands the ones its script needs over as JSON

@@ -7,6 +7,8 @@ const modelSpec = z.object({
   task: z.enum(['style', 'face-detection', 'face-landmarks', 'person-segmentation', 'evaluation-landmarks']),
   file: z.string(),
   title: z.string(),
+  /** Short display name users see (captions, buttons' tooltips); styles only. */
+  name: z.string().optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().positive(),
   aliases: z.array(z.string()).optional(),

@@ -63,7 +63,8 @@ function checkNumber(name: NumericParam, value: unknown): number {
 const TRUE_WORDS = new Set(['on', 'true', 'yes', '1']);
 const FALSE_WORDS = new Set(['off', 'false', 'no', '0']);
 
-function checkBoolean(name: BooleanParam, value: unknown): boolean {
+/** on/off words (also true/false, yes/no, 1/0); `name` is what an error calls the setting. */
+export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   const w = String(value).trim().toLowerCase();
   if (TRUE_WORDS.has(w)) return true;

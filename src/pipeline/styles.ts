@@ -4,6 +4,8 @@ import { loadManifest, type ModelSpec } from './manifest.js';
 export interface StyleInfo {
   id: string;
   title: string;
+  /** What users see in captions: "AnimeGANv3 Hayao", never an internal id or checkpoint name. */
+  name: string;
   aliases: string[];
   licence: string;
   sizeMultiple: number;
@@ -17,6 +19,7 @@ function toStyle(m: ModelSpec): StyleInfo {
   return {
     id: m.id,
     title: m.title,
+    name: m.name ?? m.title,
     aliases: m.aliases ?? [],
     licence: m.licence,
     sizeMultiple: m.sizeMultiple ?? 1,

@@ -1,3 +1,4 @@
+import type { OutputFormat } from '../pipeline/encode.js';
 import type { StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 
@@ -15,6 +16,8 @@ export interface Job {
   /** The image file bytes, already downloaded (after size/type checks) by the adapter. Memory only. */
   image: Uint8Array;
   params: StyleParams;
+  /** Encoding asked for by the user (lossless PNG for a full-quality file); the queue's default otherwise. */
+  format?: OutputFormat;
   /** Paint the picture in every style as one grid of small pictures (one job for the queue and its limits). */
   grid?: { cellSide: number };
 }

@@ -6,7 +6,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 /**
  * A local fake of the parts of Discord the bot touches, speaking the real protocols so the real discord.js
  * client runs against it unchanged: REST (`/api/v10/...`), the gateway WebSocket (JSON, no compression) and a
- * CDN serving attachment bytes from memory. Every REST/CDN request is recorded in `calls`.
+ * CDN serving attachment bytes from memory. Every REST/CDN request is recorded in `calls`. Interaction tokens
+ * expire after `tokenLifetimeMs` (401 Invalid Webhook Token, as Discord answers after 15 minutes); messages the
+ * bot posts in a channel are kept in `channelMessages`.
  */
 
 export interface RecordedFile {
@@ -44,6 +46,7 @@ export interface FakeMessage {
 export interface InteractionView {
   id: string;
   token: string;
+  createdAt: number;
   /** Callback type: 4 reply, 5 deferred ("thinking…"), 8 autocomplete result. */
   callbackType?: number;
   callbackFlags: number;
@@ -102,10 +105,16 @@ export class FakeDiscord {
   readonly channelId: string;
   readonly calls: RecordedCall[] = [];
   readonly registeredCommands = new Map<string, any[]>();
+  /** Messages the bot posted in channels (not through an interaction), with the mentions it allowed. */
+  readonly channelMessages: (FakeMessage & { channelId: string; allowedMentions: any })[] = [];
+  /** How long an interaction token can be used for replies (Discord: 15 minutes); tests shorten it. */
+  tokenLifetimeMs = 15 * 60_000;
   readonly gatewayLog: { dir: 'in' | 'out'; op: number; t?: string }[] = [];
   private readonly interactions = new Map<string, InteractionView>();
   private readonly cdn = new Map<string, { bytes: Buffer; contentType: string }>();
   private readonly rateLimits: RateLimitRule[] = [];
+  private readonly exhausted: RateLimitRule[] = [];
+  private readonly delays: RateLimitRule[] = [];
   private readonly faults: FaultRule[] = [];
   private readonly events = new EventEmitter();
   private server!: Server;
@@ -174,11 +183,24 @@ export class FakeDiscord {
     this.rateLimits.push({ method, path, retryAfterS, remaining: times });
   }
 
+  /**
+   * The next `times` successful answers to method + path say the route's bucket is used up for `resetAfterS`
+   * (`x-ratelimit-remaining: 0`), as Discord does, so the client plans a wait before its next request there.
+   */
+  exhaustBucket(method: string, path: RegExp, resetAfterS: number, times = 1): void {
+    this.exhausted.push({ method, path, retryAfterS: resetAfterS, remaining: times });
+  }
+
   // ---------- fault injection ----------
 
   /** The next `times` requests matching method + path fail with `status` (5xx: Discord's "internal error" body). */
   failNext(method: string, path: RegExp, status: number, times = 1, opts: { code?: number; withFiles?: boolean } = {}): void {
     this.faults.push({ method, path, fault: { status, code: opts.code }, remaining: times, withFiles: opts.withFiles });
+  }
+
+  /** The next `times` requests matching method + path are answered only after `delayMs` (a slow CDN, say). */
+  slowNext(method: string, path: RegExp, delayMs: number, times = 1): void {
+    this.delays.push({ method, path, retryAfterS: delayMs / 1000, remaining: times });
   }
 
   /** The next `times` requests matching method + path have their connection reset before any answer. */
@@ -318,7 +340,7 @@ export class FakeDiscord {
   private interactionBase(type: number, user: FakeUser, place: InteractionPlace = {}): any {
     const id = this.snowflake();
     const token = `itoken-${id}`;
-    this.interactions.set(token, { id, token, callbackFlags: 0, followUps: [] });
+    this.interactions.set(token, { id, token, createdAt: Date.now(), callbackFlags: 0, followUps: [] });
     const common = {
       id,
       application_id: this.applicationId,
@@ -480,9 +502,19 @@ export class FakeDiscord {
     };
     try {
       await parseBody(call, body, req.headers['content-type']);
+      const delay = this.delays.find((r) => r.remaining > 0 && r.method === method && r.path.test(call.path));
+      if (delay) {
+        delay.remaining -= 1;
+        await new Promise((resolve) => setTimeout(resolve, delay.retryAfterS * 1000));
+      }
       if (this.injectFault(call, req, res)) return;
-      const { status, json, headers, raw } = this.route(call);
+      const { status, json, raw, headers = {} } = this.route(call);
       call.status = status;
+      const exhausted = status < 300 ? this.exhausted.find((r) => r.remaining > 0 && r.method === method && r.path.test(call.path)) : undefined;
+      if (exhausted) {
+        exhausted.remaining -= 1;
+        Object.assign(headers, { 'x-ratelimit-bucket': `fake-${exhausted.path.source}`, 'x-ratelimit-limit': '1', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': String(exhausted.retryAfterS) });
+      }
       if (raw) {
         res.writeHead(status, { 'content-type': raw.contentType, 'content-length': raw.bytes.length });
         res.end(raw.bytes);
@@ -553,6 +585,11 @@ export class FakeDiscord {
     if (method === 'GET' && path === '/users/@me') {
       return botAuth() ? { status: 200, json: this.botUser } : unauthorized;
     }
+    if (method === 'GET' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
+      if (!botAuth()) return unauthorized;
+      if (m[1] !== this.applicationId) return { status: 404, json: { message: 'Unknown Application', code: 10002 } };
+      return { status: 200, json: this.registeredCommands.get(m[2] ?? 'global') ?? [] };
+    }
     if (method === 'PUT' && (m = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path))) {
       if (!botAuth()) return unauthorized;
       if (m[1] !== this.applicationId) return { status: 404, json: { message: 'Unknown Application', code: 10002 } };
@@ -560,6 +597,13 @@ export class FakeDiscord {
       const commands = (call.json as any[]).map((c) => ({ ...c, id: this.snowflake(), application_id: this.applicationId, version: this.snowflake(), ...(m![2] ? { guild_id: m![2] } : {}) }));
       this.registeredCommands.set(scope, commands);
       return { status: 200, json: commands };
+    }
+    if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
+      if (!botAuth()) return unauthorized;
+      const data = call.json as any;
+      const msg = { ...this.newMessage(data?.content ?? '', 0, call.files, data?.components ?? []), channelId: m[1], allowedMentions: data?.allowed_mentions };
+      this.channelMessages.push(msg);
+      return { status: 200, json: this.messageJson(msg) };
     }
     if (method === 'POST' && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
       const view = this.interactions.get(m[2]);
@@ -577,6 +621,7 @@ export class FakeDiscord {
     if ((m = /^\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/([^/]+))?$/.exec(path))) {
       const view = this.interactions.get(m[2]);
       if (!view || m[1] !== this.applicationId) return { status: 404, json: { message: 'Unknown Webhook', code: 10015 } };
+      if (Date.now() - view.createdAt > this.tokenLifetimeMs) return { status: 401, json: { message: 'Invalid Webhook Token', code: 50027 } };
       const target = m[3] === '@original' ? view.original : view.followUps.find((f) => f.id === m![3]);
       if (method === 'POST' && !m[3]) {
         const data = call.json as any;

@@ -6,7 +6,7 @@
  * until an update arrives), deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
  * `/file/bot<token>/<path>`, sendPhoto/sendDocument (multipart, parsed with the standard `Request.formData()`,
  * or a file_id string), sendMessage, editMessageText, deleteMessage, sendChatAction, setMyCommands,
- * answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
+ * get/setMyDescription, get/setMyShortDescription, answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
  * sent with `addFile`/`photoSizes` (real bytes served from memory; a declared size may exceed the bytes, to
  * test limits without allocating them), wait on the transcript with `waitFor`, make a method answer 429 with
@@ -80,6 +80,9 @@ export class FakeBotApi {
   readonly token = '123456789:TEST-token-never-real_abcdefghij';
   readonly bot: TgUser = { id: 123456789, is_bot: true, first_name: 'Anime Bot', username: 'anime_test_bot' };
   readonly calls: ApiCall[] = [];
+  /** What the empty chat with the bot shows ("What can this bot do?") and its profile line. */
+  description = '';
+  shortDescription = '';
 
   private server: Server | undefined;
   private port = 0;
@@ -145,7 +148,9 @@ export class FakeBotApi {
     for (const key of ['text', 'caption'] as const) {
       const text = message[key];
       const command = typeof text === 'string' ? /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text) : null;
-      if (command) message[key === 'text' ? 'entities' : 'caption_entities'] = [{ type: 'bot_command', offset: 0, length: command[0].length }];
+      const entitiesKey = key === 'text' ? 'entities' : 'caption_entities';
+      // Like a Telegram client, marks a leading /command; a test may pass its own entities (e.g. none: a code span).
+      if (command && !(entitiesKey in fields)) message[entitiesKey] = [{ type: 'bot_command', offset: 0, length: command[0].length }];
     }
     this.messages.set(msgKey(chat.id, message.message_id), message);
     this.logChat(chat.id, `${from.first_name}: ${describeUserMessage(message)}`);
@@ -271,6 +276,18 @@ export class FakeBotApi {
     switch (method) {
       case 'getMe':
         return { ...this.bot, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false };
+      case 'getMyDescription':
+        return { description: this.description };
+      case 'getMyShortDescription':
+        return { short_description: this.shortDescription };
+      case 'setMyDescription':
+        if (String(p.description ?? '').length > 512) throw new ApiError(400, 'Bad Request: description is too long');
+        this.description = String(p.description ?? '');
+        return true;
+      case 'setMyShortDescription':
+        if (String(p.short_description ?? '').length > 120) throw new ApiError(400, 'Bad Request: short description is too long');
+        this.shortDescription = String(p.short_description ?? '');
+        return true;
       case 'deleteWebhook':
       case 'setMyCommands':
       case 'answerCallbackQuery':

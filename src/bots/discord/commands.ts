@@ -5,7 +5,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   type RESTPutAPIApplicationCommandsJSONBody,
 } from 'discord.js';
-import { CHAT_PARAMS } from '../grammar.js';
+import { CHAT_PARAMS, FILE_HELP, FILE_KEY } from '../grammar.js';
 import { listStyles } from '../../pipeline/styles.js';
 
 export const ANIME_COMMAND = 'anime';
@@ -45,6 +45,7 @@ function animeCommand(): RESTPostAPIChatInputApplicationCommandsJSONBody {
       cmd.addBooleanOption((o) => o.setName(key).setDescription(description));
     }
   }
+  cmd.addBooleanOption((o) => o.setName(FILE_KEY).setDescription(FILE_HELP.slice(0, 100)));
   return cmd.toJSON();
 }
 

@@ -1,5 +1,6 @@
 import { readCappedBody } from '../read-capped.js';
 import { InputError } from '../../pipeline/errors.js';
+import { ATTACHMENT_TEXTS } from '../texts.js';
 
 /** A picture an interaction points at: an attachment (size and type known up front) or an embed image. */
 export interface ImageRef {
@@ -14,10 +15,6 @@ export interface ImageRef {
 const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
 const DOWNLOAD_TIMEOUT_MS = 30_000;
 
-function megabytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
 export function looksLikeImage(ref: Pick<ImageRef, 'name' | 'contentType'>): boolean {
   if (ref.contentType) return ref.contentType.toLowerCase().startsWith('image/');
   return IMAGE_EXTENSIONS.test(ref.name);
@@ -28,10 +25,10 @@ function parseHttpUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new InputError('not-an-image', "I can't open that picture's link.");
+    throw new InputError('not-an-image', ATTACHMENT_TEXTS.badLink);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new InputError('not-an-image', "I can't open that picture's link.");
+    throw new InputError('not-an-image', ATTACHMENT_TEXTS.badLink);
   }
   return parsed;
 }
@@ -42,14 +39,11 @@ function parseHttpUrl(url: string): URL {
  */
 export function checkImageRef(ref: ImageRef, maxBytes: number): void {
   if (!looksLikeImage(ref)) {
-    const kind = ref.contentType ? ` (${ref.contentType})` : '';
-    throw new InputError('not-an-image', `"${ref.name}"${kind} isn't a picture. Please attach a JPEG, PNG, WebP, GIF or TIFF photo.`);
+    throw new InputError('not-an-image', ATTACHMENT_TEXTS.notPicture(ref.name, ref.contentType));
   }
   if (ref.size !== undefined) {
-    if (ref.size === 0) throw new InputError('empty', `"${ref.name}" is empty (0 bytes). Please attach the photo again.`);
-    if (ref.size > maxBytes) {
-      throw new InputError('too-large-bytes', `"${ref.name}" is ${megabytes(ref.size)}; the limit is ${megabytes(maxBytes)}. Please attach a smaller photo.`);
-    }
+    if (ref.size === 0) throw new InputError('empty', ATTACHMENT_TEXTS.empty(ref.name));
+    if (ref.size > maxBytes) throw new InputError('too-large-bytes', ATTACHMENT_TEXTS.tooLarge(ref.name, ref.size, maxBytes));
   }
   parseHttpUrl(ref.url);
 }
@@ -70,11 +64,9 @@ export async function downloadImage(ref: ImageRef, maxBytes: number): Promise<Ui
   if (!response.ok || !response.body) {
     await response.body?.cancel();
     if (response.status === 404 || response.status === 403) {
-      throw new InputError('not-an-image', "I couldn't download that picture (it may have been deleted). Please send it again.");
+      throw new InputError('not-an-image', ATTACHMENT_TEXTS.gone);
     }
     throw new Error(`download failed: HTTP ${response.status}`);
   }
-  const tooLarge = () =>
-    new InputError('too-large-bytes', `"${ref.name}" is larger than the ${megabytes(maxBytes)} limit. Please attach a smaller photo.`);
-  return readCappedBody(response, maxBytes, tooLarge);
+  return readCappedBody(response, maxBytes, () => new InputError('too-large-bytes', ATTACHMENT_TEXTS.overLimit(ref.name, maxBytes)));
 }

@@ -12,17 +12,30 @@ import type { Logger } from 'pino';
 import { InputError } from '../../pipeline/errors.js';
 import { validateParams, type StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import { findStyle, listStyles } from '../../pipeline/styles.js';
+import { listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
+import type { ChatRequest } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
-import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
+import {
+  EXPIRED_TEXT,
+  friendlyError,
+  helpText,
+  lateDeliveryText,
+  NO_IMAGE_TEXT,
+  PAINTING_TEXT,
+  positionText,
+  RESULT_TOO_LARGE_TEXT,
+  resultCaption,
+  stylesText,
+  undeliveredText,
+} from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
-import { sendResultMessage } from './deliver.js';
+import { postToChannel, sendResultMessage, tokenDeadline } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
-import { paramsFromOptions } from './options.js';
+import { requestFromOptions } from './options.js';
 import { ProgressReply } from './progress.js';
 import { parseRestyleCustomId, restyleRows } from './restyle.js';
 
@@ -37,14 +50,9 @@ export interface DiscordContext {
   delivery: DeliveryPolicy;
   /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
   hurry: AbortSignal;
+  /** How long an interaction's token lives (15 minutes on Discord); later answers go to the channel. */
+  interactionLifetimeMs: number;
 }
-
-export const TEXT = {
-  painting: 'Painting…',
-  noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
-  resultTooLarge: 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.',
-  expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
-} as const;
 
 /** Error details safe for logs: discord.js errors carry request URLs that embed interaction tokens. */
 function describeError(e: unknown): { name: string; message: string; code?: unknown; status?: unknown } {
@@ -78,18 +86,12 @@ async function failDeferred(ctx: DiscordContext, interaction: RepliableInteracti
   await replyEphemeral(interaction, text);
 }
 
-function resultLine(result: RenderedResult, params: StyleParams): string {
-  const style = findStyle(result.style);
-  const name = style ? `${styleLabel(style)} (${style.title.replace(/\s*\(.*$/, '')})` : result.style;
-  const n = result.faces.length;
-  const faces = !params.faces ? 'face processing off' : n === 0 ? 'no faces found' : `${n} face${n === 1 ? '' : 's'} found`;
-  return `Style: ${name} · ${faces}${params.compare ? ' · before / after' : ''}`;
-}
-
 interface Picture {
   /** The bytes, or how to fetch them once the interaction is acknowledged. */
   image: Uint8Array | (() => Promise<Uint8Array>);
   params: StyleParams;
+  /** `file:on`: a lossless PNG (Discord keeps attachments as they are). */
+  asFile?: boolean;
   /** OriginalStore key when the picture is already kept (re-style buttons). */
   originalKey?: string;
   /** Link to the message the picture came from (context menu), shown under the result. */
@@ -98,8 +100,13 @@ interface Picture {
 
 /** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
 async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInteraction, picture: Picture): Promise<void> {
+  const tokenExpiresAt = tokenDeadline(interaction, ctx.interactionLifetimeMs);
+  const tokenAlive = () => Date.now() < tokenExpiresAt;
+  /** A final text: in place while the interaction can still be answered, else in the channel, mentioning the user. */
+  const tell = (text: string, inPlace: () => Promise<void>) =>
+    tokenAlive() ? inPlace() : postToChannel(interaction, text).then(() => undefined, (e: unknown) => ctx.logger.warn({ err: describeError(e) }, 'discord: late answer failed'));
   const progress = new ProgressReply(
-    (content) => interaction.editReply({ content }),
+    (content) => (tokenAlive() ? interaction.editReply({ content }) : Promise.resolve()),
     (e) => ctx.logger.warn({ err: describeError(e) }, 'discord: progress edit failed'),
   );
   const chatId = interaction.channelId ?? interaction.guildId ?? interaction.user.id;
@@ -114,10 +121,11 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         messageRef: interaction.id,
         image,
         params: picture.params,
+        ...(picture.asFile ? { format: 'png' as const } : {}),
       },
       {
         onPosition: (position) => progress.status(positionText(position)),
-        onStart: () => progress.status(TEXT.painting),
+        onStart: () => progress.status(PAINTING_TEXT),
       },
     );
     if (!submitted.accepted) {
@@ -127,7 +135,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
     const result = await submitted.done;
     const uploadLimit = interaction.attachmentSizeLimit;
     if (uploadLimit && result.image.byteLength > uploadLimit) {
-      await progress.finish(() => failDeferred(ctx, interaction, TEXT.resultTooLarge));
+      await progress.finish(() => tell(RESULT_TOO_LARGE_TEXT, () => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT)));
       return;
     }
     const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
@@ -135,7 +143,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       sendResultMessage(
         interaction,
         {
-          content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          content: resultCaption(result, picture.params, picture.asFile) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
           image: result.image,
           filename: `anime-${result.style}.${result.format}`,
           components: restyleRows(key, result.style),
@@ -146,22 +154,24 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
           onLate: (waitS) => void interaction.editReply({ content: lateDeliveryText('discord', waitS) }).catch(() => undefined),
           onRetry: (info) => ctx.logger.warn({ interaction: interaction.id, ...info }, 'discord: result upload failed, retrying'),
         },
+        tokenExpiresAt,
       ),
     );
     if (outcome.delivered) return;
     ctx.logger.error({ err: describeError(outcome.lastError), interaction: interaction.id, reason: outcome.reason, attempts: outcome.attempts }, 'discord: result not delivered');
-    if (outcome.reason !== 'fatal') await answerInPlace(interaction, undeliveredText('discord', outcome));
+    const text = undeliveredText('discord', outcome);
+    if (outcome.reason !== 'fatal') await tell(text, () => answerInPlace(interaction, text));
   } catch (e) {
     if (!(e instanceof InputError)) ctx.logger.error({ err: describeError(e), interaction: interaction.id }, 'discord: job failed');
-    await progress.finish(() => failDeferred(ctx, interaction, friendlyError(e)));
+    await progress.finish(() => tell(friendlyError(e), () => failDeferred(ctx, interaction, friendlyError(e))));
   }
 }
 
 async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
-  let params: StyleParams;
+  let request: ChatRequest;
   let ref: ImageRef;
   try {
-    params = paramsFromOptions(interaction.options.data, ctx.defaults);
+    request = requestFromOptions(interaction.options.data, ctx.defaults);
     ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
@@ -170,13 +180,13 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     return;
   }
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params });
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), ...request });
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
   const ref = firstImageOfMessage(interaction.targetMessage);
   if (!ref) {
-    await replyEphemeral(interaction, TEXT.noImage);
+    await replyEphemeral(interaction, NO_IMAGE_TEXT);
     return;
   }
   try {
@@ -198,7 +208,7 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   if (!request) return;
   const original = ctx.originals.get(request.key);
   if (!original) {
-    await replyEphemeral(interaction, TEXT.expired);
+    await replyEphemeral(interaction, EXPIRED_TEXT);
     return;
   }
   let params: StyleParams;

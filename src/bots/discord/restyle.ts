@@ -1,6 +1,6 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
 import { listStyles } from '../../pipeline/styles.js';
-import { styleLabel } from './commands.js';
+import { styleButtonLabel } from '../texts.js';
 
 const PREFIX = 'restyle';
 const BUTTONS_PER_ROW = 5;
@@ -29,7 +29,7 @@ export function restyleRows(key: string, currentStyle: string): ActionRowBuilder
     .filter((s) => s.id !== currentStyle)
     .slice(0, BUTTONS_PER_ROW * MAX_ROWS)
     .map((s) =>
-      new ButtonBuilder().setCustomId(restyleCustomId(key, s.id)).setLabel(styleLabel(s).slice(0, 80)).setStyle(ButtonStyle.Secondary),
+      new ButtonBuilder().setCustomId(restyleCustomId(key, s.id)).setLabel(styleButtonLabel(s).slice(0, 80)).setStyle(ButtonStyle.Secondary),
     );
   const rows: ActionRowBuilder<ButtonBuilder>[] = [];
   for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) {

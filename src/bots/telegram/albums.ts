@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { StyleParams } from '../../pipeline/params.js';
+import type { ChatRequest } from '../grammar.js';
 import type { TgMessage } from './message.js';
 
 /** How long album items wait for the item that carries the album's `/anime …` caption. */
@@ -9,7 +9,7 @@ interface AlbumState {
   taken: number;
   skipped: number;
   /** Settings from the album's `/anime …` caption (applied to every item), or 'refused' after bad settings. */
-  settings?: StyleParams | 'refused';
+  settings?: ChatRequest | 'refused';
   held: TgMessage[];
   timer?: NodeJS.Timeout;
 }
@@ -38,7 +38,7 @@ export class AlbumTracker {
     return s;
   }
 
-  settings(groupId: string): StyleParams | 'refused' | undefined {
+  settings(groupId: string): ChatRequest | 'refused' | undefined {
     return this.albums.get(groupId)?.settings;
   }
 
@@ -53,7 +53,7 @@ export class AlbumTracker {
   }
 
   /** Records the album's settings and returns the items that were waiting for them, in album order. */
-  settle(groupId: string, settings: StyleParams | 'refused'): TgMessage[] {
+  settle(groupId: string, settings: ChatRequest | 'refused'): TgMessage[] {
     this.state(groupId).settings = settings;
     return this.release(groupId);
   }

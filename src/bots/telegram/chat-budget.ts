@@ -1,3 +1,5 @@
+import { SlidingWindowLimiter } from '../../queue/rate-limit.js';
+
 const MINUTE_MS = 60_000;
 
 /**
@@ -6,39 +8,29 @@ const MINUTE_MS = 60_000;
  * ones that wait: status traffic takes only what this budget leaves it.
  */
 export class ChatBudget {
-  private readonly sent = new Map<number, number[]>();
+  private readonly groups: SlidingWindowLimiter;
+  private readonly privateChats: SlidingWindowLimiter;
 
-  constructor(
-    private readonly perMinute: { group: number; private: number },
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  private recent(chatId: number): number[] {
-    const cutoff = this.now() - MINUTE_MS;
-    const times = (this.sent.get(chatId) ?? []).filter((t) => t > cutoff);
-    if (times.length) this.sent.set(chatId, times);
-    else this.sent.delete(chatId);
-    return times;
+  constructor(perMinute: { group: number; private: number }, now: () => number = Date.now) {
+    this.groups = new SlidingWindowLimiter(perMinute.group, MINUTE_MS, now);
+    this.privateChats = new SlidingWindowLimiter(perMinute.private, MINUTE_MS, now);
   }
 
-  private limit(chatId: number): number {
+  private limiter(chatId: number): SlidingWindowLimiter {
     // Telegram chat ids: users are positive, groups and supergroups negative.
-    return chatId < 0 ? this.perMinute.group : this.perMinute.private;
+    return chatId < 0 ? this.groups : this.privateChats;
   }
 
   /** Takes one message from the chat's budget if there is one left. */
   tryTake(chatId: number): boolean {
-    const times = this.recent(chatId);
-    if (times.length >= this.limit(chatId)) return false;
-    times.push(this.now());
-    this.sent.set(chatId, times);
+    const limiter = this.limiter(chatId);
+    if (!limiter.check(String(chatId)).allowed) return false;
+    limiter.record(String(chatId));
     return true;
   }
 
   /** Time until `tryTake` can succeed again. */
   waitMs(chatId: number): number {
-    const times = this.recent(chatId);
-    if (times.length < this.limit(chatId)) return 0;
-    return times[times.length - this.limit(chatId)] + MINUTE_MS - this.now();
+    return this.limiter(chatId).check(String(chatId)).retryAfterMs;
   }
 }

@@ -2,8 +2,8 @@ import { readCappedBody } from '../read-capped.js';
 import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
 import { InputError } from '../../pipeline/errors.js';
-import { tooLargeText, type PictureSource } from './picture.js';
-import { withRetryAfter, type RetryOptions } from './retry.js';
+import { telegramTooLargeText } from '../texts.js';
+import type { PictureSource } from './picture.js';
 
 /** The Bot API serves files up to 20 MB; larger ones can't be fetched at all. */
 export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
@@ -11,18 +11,18 @@ export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 60_000;
 
 function tooLarge(kind: PictureSource['kind'], limitBytes: number, bytes?: number): InputError {
-  return new InputError('too-large-bytes', tooLargeText(kind, limitBytes, bytes));
+  return new InputError('too-large-bytes', telegramTooLargeText(kind, limitBytes, bytes));
 }
 
 /**
  * Fetches a user's picture into memory (never to disk), refusing anything over `limitBytes` as soon as the
  * size is known. Errors never carry the file URL: it contains the bot token.
  */
-export async function downloadPicture(telegram: Telegram, source: PictureSource, limitBytes: number, retry?: RetryOptions): Promise<Uint8Array> {
+export async function downloadPicture(telegram: Telegram, source: PictureSource, limitBytes: number): Promise<Uint8Array> {
   if (source.fileSize !== undefined && source.fileSize > limitBytes) throw tooLarge(source.kind, limitBytes, source.fileSize);
   let file;
   try {
-    file = await withRetryAfter(() => telegram.getFile(source.fileId), retry);
+    file = await telegram.getFile(source.fileId);
   } catch (e) {
     if (e instanceof TelegramError && /too big/i.test(e.description)) throw tooLarge(source.kind, limitBytes);
     throw new Error(`getFile failed: ${e instanceof TelegramError ? e.description : 'network error'}`);

@@ -6,28 +6,40 @@ import { InputError } from '../../pipeline/errors.js';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { JobQueue, SubmitResult } from '../../queue/types.js';
-import { parseCommandArgs } from '../grammar.js';
+import { parseChatRequest, type ChatRequest } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
-import { friendlyError, helpText, styleTitle, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
+import {
+  albumCapText,
+  EXPIRED_TEXT,
+  friendlyError,
+  HINT_TEXT,
+  helpText,
+  lateDeliveryText,
+  PAINTING_TEXT,
+  positionText,
+  restylingText,
+  resultCaption,
+  stylesText,
+  undeliveredText,
+  welcomeText,
+} from '../texts.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
 import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
 import { findPicture, type PictureSource } from './picture.js';
-import { parseRestyleData, restyleKeyboard, resultCaption, sendResult } from './reply.js';
-import { withRetryAfter, type RetryOptions } from './retry.js';
-import { PAINTING_TEXT, StatusMessage } from './status.js';
-
-export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
-export const EXPIRED_TEXT = 'That photo expired, please send it again.';
+import { parseRestyleData, restyleKeyboard, sendResult } from './reply.js';
+import type { RetryOptions } from './retry.js';
+import { StatusMessage } from './status.js';
 
 export interface HandlerOptions {
   /** Largest file we download (the Bot API itself stops at 20 MB). */
   downloadLimitBytes: number;
   /** Most pictures taken from one album. */
   albumLimit: number;
+  /** 429 policy installed around the client for every call except result uploads (see ../delivery.ts). */
   retry: RetryOptions;
   /** Retries and fallbacks for a finished picture's upload. */
   delivery: DeliveryPolicy;
@@ -54,6 +66,8 @@ interface PictureRequest {
   userId: number;
   replyTo: number;
   params: StyleParams;
+  /** `file:on`: a lossless PNG sent as a document, which Telegram does not recompress. */
+  asFile: boolean;
   picture: { source: PictureSource } | { bytes: Uint8Array; originalKey: string };
 }
 
@@ -81,7 +95,7 @@ export class TelegramHandlers {
    * waiting out a 429 must not hold up every other chat. Replies and jobs run as tracked background tasks.
    */
   onMessage(message: TgMessage): void {
-    const command = parseCommand(message.text ?? message.caption, this.deps.botUsername);
+    const command = parseCommand(message, this.deps.botUsername);
     if (message.text !== undefined) return this.onText(message, command);
 
     const anime = command?.name === 'anime' ? command : undefined;
@@ -89,16 +103,16 @@ export class TelegramHandlers {
     if (album) return this.onAlbumItem(album, message, anime?.args);
     // Groups: only pictures that ask for it. No spam.
     if (!anime && !isPrivate(message)) return;
-    const params = anime ? this.parseArgs(message, anime.args) : this.deps.options.defaults;
-    if (params) this.takePicture(message, params, !!anime);
+    const request = anime ? this.parseArgs(message, anime.args) : this.plainRequest();
+    if (request) this.takePicture(message, request, !!anime);
   }
 
   private onAlbumItem(album: string, message: TgMessage, commandArgs: string | undefined): void {
     if (commandArgs !== undefined) {
-      const params = this.parseArgs(message, commandArgs);
-      const held = this.albums.settle(album, params ?? 'refused');
-      if (!params) return;
-      for (const item of [...held, message].sort((a, b) => a.message_id - b.message_id)) this.takeAlbumItem(album, item, params, item === message);
+      const request = this.parseArgs(message, commandArgs);
+      const held = this.albums.settle(album, request ?? 'refused');
+      if (!request) return;
+      for (const item of [...held, message].sort((a, b) => a.message_id - b.message_id)) this.takeAlbumItem(album, item, request, item === message);
       return;
     }
     const settings = this.albums.settings(album);
@@ -106,32 +120,37 @@ export class TelegramHandlers {
     if (settings) return this.takeAlbumItem(album, message, settings, false);
     this.albums.hold(album, message, (held) => {
       // No `/anime` caption came: a private album is stylised with defaults, a group album is not for us.
-      if (isPrivate(message)) for (const item of held) this.takeAlbumItem(album, item, this.deps.options.defaults, false);
+      if (isPrivate(message)) for (const item of held) this.takeAlbumItem(album, item, this.plainRequest(), false);
     });
   }
 
-  private takeAlbumItem(album: string, message: TgMessage, params: StyleParams, asked: boolean): void {
-    if (!findPicture(message, this.deps.options.downloadLimitBytes).ok) return this.takePicture(message, params, asked);
+  private takeAlbumItem(album: string, message: TgMessage, request: ChatRequest, asked: boolean): void {
+    if (!findPicture(message, this.deps.options.downloadLimitBytes).ok) return this.takePicture(message, request, asked);
     const verdict = this.albums.admit(album);
-    if (verdict.take) return this.takePicture(message, params, asked);
-    const n = this.albums.limit;
-    if (verdict.firstSkipped) this.reply(message, `I take at most ${n} pictures from one album, so I'm painting the first ${n}. Send the others separately.`);
+    if (verdict.take) return this.takePicture(message, request, asked);
+    if (verdict.firstSkipped) this.reply(message, albumCapText(this.albums.limit));
   }
 
   /** Checks the picture of a message and queues it, or explains why not. `asked`: the message had /anime. */
-  private takePicture(message: TgMessage, params: StyleParams, asked: boolean): void {
+  private takePicture(message: TgMessage, request: ChatRequest, asked: boolean): void {
     const lookup = findPicture(message, this.deps.options.downloadLimitBytes);
     if (!lookup.ok) {
       if (lookup.problem !== 'none') this.reply(message, lookup.message);
       else if (isPrivate(message) || asked) this.reply(message, HINT_TEXT);
       return;
     }
-    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
+    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, ...request, picture: { source: lookup.source } });
+  }
+
+  /** A picture sent without settings: the operator's defaults, as a photo. */
+  private plainRequest(): ChatRequest {
+    return { params: this.deps.options.defaults, asFile: false };
   }
 
   private onText(message: TgMessage, command: ParsedCommand | undefined): void {
     switch (command?.name) {
       case 'start':
+        return this.reply(message, welcomeText());
       case 'help':
         return this.reply(message, helpText('telegram', this.deps.options.defaults));
       case 'styles':
@@ -149,10 +168,10 @@ export class TelegramHandlers {
     const target = message.reply_to_message;
     const lookup = target ? findPicture(target, this.deps.options.downloadLimitBytes) : undefined;
     if (!lookup || (!lookup.ok && lookup.problem === 'none')) return this.reply(message, HINT_TEXT);
-    const params = this.parseArgs(message, args);
-    if (!params) return;
+    const request = this.parseArgs(message, args);
+    if (!request) return;
     if (!lookup.ok) return this.reply(message, lookup.message);
-    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, picture: { source: lookup.source } });
+    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, ...request, picture: { source: lookup.source } });
   }
 
   onCallback(query: CallbackQuery): void {
@@ -167,9 +186,9 @@ export class TelegramHandlers {
       this.track(this.api('editMessageReplyMarkup', (t) => t.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined)));
       return;
     }
-    this.answerButton(query.id, `Painting it as ${styleTitle(parsed.style.id)}…`);
+    this.answerButton(query.id, restylingText(parsed.style.id));
     const params: StyleParams = { ...original.params, style: parsed.style.id };
-    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, picture: { bytes: original.image, originalKey: parsed.key } });
+    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, asFile: false, picture: { bytes: original.image, originalKey: parsed.key } });
   }
 
   /** Resolves when every job and reply handed over so far has been sent (or has failed and been logged). */
@@ -188,9 +207,9 @@ export class TelegramHandlers {
   }
 
   /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
-  private parseArgs(message: TgMessage, args: string): StyleParams | undefined {
+  private parseArgs(message: TgMessage, args: string): ChatRequest | undefined {
     try {
-      return parseCommandArgs(args, this.deps.options.defaults);
+      return parseChatRequest(args, this.deps.options.defaults);
     } catch (e) {
       this.reply(message, friendlyError(e));
       return undefined;
@@ -207,9 +226,9 @@ export class TelegramHandlers {
     this.track(this.api('sendMessage', (t) => t.sendMessage(message.chat.id, fitted, { reply_parameters: replyParameters })));
   }
 
-  /** One Bot API call with 429 handling; failures are logged, never thrown. */
+  /** One Bot API call (429s are waited out by the client, see installRetryAfter); failures are logged, never thrown. */
   private async api(what: string, call: (telegram: Telegram) => Promise<unknown>): Promise<void> {
-    await withRetryAfter(() => call(this.deps.telegram), this.deps.options.retry).catch((e: unknown) => this.logError(e, what));
+    await call(this.deps.telegram).catch((e: unknown) => this.logError(e, what));
   }
 
   private track(task: Promise<void>): void {
@@ -224,16 +243,15 @@ export class TelegramHandlers {
   private async runJob(req: PictureRequest): Promise<void> {
     const { telegram, queue, logger, options } = this.deps;
     const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
-      retry: options.retry,
       minEditIntervalMs: options.statusEditIntervalMs,
       budget: this.statusBudget,
       onError: (e) => this.logError(e, 'status message'),
     });
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
-      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes, options.retry);
+      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes);
       const submitted: SubmitResult = queue.submit(
-        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), messageRef: `${req.chatId}:${req.replyTo}`, image, params: req.params },
+        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), messageRef: `${req.chatId}:${req.replyTo}`, image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) },
         {
           onPosition: (position) => status.set(positionText(position)),
           onStart: () => {
@@ -276,8 +294,8 @@ export class TelegramHandlers {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
       'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
-    const caption = resultCaption(result, req.params);
-    const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style) };
+    const caption = resultCaption(result, req.params, req.asFile);
+    const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style), asFile: req.asFile };
     const outcome = await sendResult(telegram, input, options.delivery, {
       signal: this.hurry.signal,
       onLate: (waitS) => status.set(lateDeliveryText('telegram', waitS), true),

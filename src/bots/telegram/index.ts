@@ -1,11 +1,12 @@
-import { Telegraf, TelegramError } from 'telegraf';
+import { Telegraf, TelegramError, type Telegram } from 'telegraf';
+import { TELEGRAM_DESCRIPTION, TELEGRAM_SHORT_DESCRIPTION } from '../texts.js';
 import { validateParams } from '../../pipeline/params.js';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../deps.js';
 import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
 import { TelegramHandlers, type HandlerOptions } from './handlers.js';
 import type { TgMessage } from './message.js';
 import { DEFAULT_DELIVERY } from '../delivery.js';
-import { DEFAULT_RETRY, withRetryAfter } from './retry.js';
+import { DEFAULT_RETRY, installRetryAfter } from './retry.js';
 
 export const TELEGRAM_COMMANDS = [
   { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
@@ -19,6 +20,13 @@ const STATUS_EDIT_INTERVAL_MS = 3_000;
 const STATUS_PER_MINUTE = { group: 10, private: 30 };
 /** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
 const STOP_RETRY_MS = 50;
+
+/** Commands menu, empty-chat screen and profile line; the descriptions only when they differ from what Telegram shows. */
+async function describeBot(telegram: Telegram): Promise<void> {
+  await telegram.setMyCommands(TELEGRAM_COMMANDS);
+  if ((await telegram.getMyDescription()).description !== TELEGRAM_DESCRIPTION) await telegram.setMyDescription(TELEGRAM_DESCRIPTION);
+  if ((await telegram.getMyShortDescription()).short_description !== TELEGRAM_SHORT_DESCRIPTION) await telegram.setMyShortDescription(TELEGRAM_SHORT_DESCRIPTION);
+}
 
 /**
  * Starts the Telegram adapter with long polling. `stop(deadline)` stops polling, then waits until every
@@ -40,8 +48,9 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
   };
+  installRetryAfter(bot.telegram, options.retry);
   try {
-    bot.botInfo = await withRetryAfter(() => bot.telegram.getMe(), options.retry);
+    bot.botInfo = await bot.telegram.getMe();
   } catch (e) {
     if (e instanceof TelegramError && e.code === 401) {
       throw new Error('Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): copy the token again from @BotFather.');
@@ -62,8 +71,8 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
   bot.on('callback_query', (ctx) => handlers.onCallback(ctx.callbackQuery));
   bot.catch((err) => logger.error({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'telegram: update failed'));
 
-  await withRetryAfter(() => bot.telegram.setMyCommands(TELEGRAM_COMMANDS), options.retry).catch((e: unknown) =>
-    logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'telegram: setMyCommands failed'),
+  await describeBot(bot.telegram).catch((e: unknown) =>
+    logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'telegram: could not set the commands or descriptions'),
   );
 
   let pollingEnded = false;

@@ -1,4 +1,4 @@
-import type { Animation, Chat, Document, PhotoSize, Sticker, User, Video } from 'telegraf/types';
+import type { Animation, Chat, Document, MessageEntity, PhotoSize, Sticker, User, Video } from 'telegraf/types';
 
 /**
  * The fields of an incoming Telegram message this adapter reads. telegraf types messages as a wide union
@@ -9,7 +9,9 @@ export interface TgMessage {
   chat: Chat;
   from?: User;
   text?: string;
+  entities?: MessageEntity[];
   caption?: string;
+  caption_entities?: MessageEntity[];
   media_group_id?: string;
   photo?: PhotoSize[];
   document?: Document;
@@ -30,9 +32,16 @@ export interface ParsedCommand {
   args: string;
 }
 
-export function parseCommand(text: string | undefined, botUsername: string | undefined): ParsedCommand | undefined {
-  const m = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text?.trim() ?? '');
-  if (!m) return undefined;
-  if (m[2] && botUsername && m[2].toLowerCase() !== botUsername.toLowerCase()) return undefined;
-  return { name: m[1].toLowerCase(), args: (m[3] ?? '').trim() };
+/**
+ * Reads the command the way Telegram marks it (as telegraf and grammY do): a `bot_command` entity at offset 0
+ * of the text or caption; `/cmd@name` only when `name` is this bot's username.
+ */
+export function parseCommand(message: Pick<TgMessage, 'text' | 'entities' | 'caption' | 'caption_entities'>, botUsername: string | undefined): ParsedCommand | undefined {
+  const text = message.text ?? message.caption ?? '';
+  const entities = (message.text !== undefined ? message.entities : message.caption_entities) ?? [];
+  const command = entities.find((e) => e.type === 'bot_command' && e.offset === 0);
+  if (!command) return undefined;
+  const [name, addressee] = text.slice(1, command.length).split('@');
+  if (addressee && botUsername && addressee.toLowerCase() !== botUsername.toLowerCase()) return undefined;
+  return { name: name.toLowerCase(), args: text.slice(command.length).trim() };
 }

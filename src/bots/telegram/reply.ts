@@ -1,21 +1,15 @@
 import type { Telegram } from 'telegraf';
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
-import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
 import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
-import { facesSummary, styleTitle } from '../texts.js';
-import { classifyTelegramError } from './retry.js';
+import { styleButtonLabel } from '../texts.js';
+import { classifyTelegramError, withOwnRateLimitPolicy } from './retry.js';
 
 const RESTYLE_PREFIX = 'rs';
 const BUTTONS_PER_ROW = 4;
 
-
-function buttonLabel(style: StyleInfo): string {
-  const name = style.aliases[0] ?? style.id;
-  return name.charAt(0).toUpperCase() + name.slice(1);
-}
 
 /** Callback data for "re-style original `key` in style number `index`" (well under Telegram's 64 bytes). */
 export function restyleData(key: string, styleIndex: number): string {
@@ -34,16 +28,10 @@ export function restyleKeyboard(originalKey: string, currentStyle: string): Inli
   const buttons: InlineKeyboardButton[] = listStyles()
     .map((style, index) => ({ style, index }))
     .filter(({ style }) => style.id !== currentStyle)
-    .map(({ style, index }) => ({ text: buttonLabel(style), callback_data: restyleData(originalKey, index) }));
+    .map(({ style, index }) => ({ text: styleButtonLabel(style), callback_data: restyleData(originalKey, index) }));
   const rows: InlineKeyboardButton[][] = [];
   for (let i = 0; i < buttons.length; i += BUTTONS_PER_ROW) rows.push(buttons.slice(i, i + BUTTONS_PER_ROW));
   return { inline_keyboard: rows };
-}
-
-export function resultCaption(result: Pick<RenderedResult, 'style' | 'faces'>, params: StyleParams): string {
-  const parts = [`🎨 ${styleTitle(result.style)}`, facesSummary(result, params)];
-  if (params.compare) parts.push('before → after');
-  return `${parts.join(' · ')}\nTap a style below to try another.`;
 }
 
 export interface SendResultInput {
@@ -52,13 +40,15 @@ export interface SendResultInput {
   result: RenderedResult;
   caption: string;
   keyboard?: InlineKeyboardMarkup;
+  /** Only as a document: the user asked for the full-quality file (`file:on`). */
+  asFile?: boolean;
 }
 
 /**
  * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio rules
  * for photos are stricter) or photo uploads keep failing, sends the same bytes as a file instead. Transient
  * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
- * arrived, so the caller can explain in a text when it did not.
+ * arrived, so the caller can explain in a text when it did not. `asFile` (file:on): only as a file.
  */
 export function sendResult(telegram: Telegram, input: SendResultInput, policy: DeliveryPolicy, hooks: Omit<DeliveryHooks, 'classify'>): Promise<DeliveryOutcome<number>> {
   const { chatId, replyTo, result, caption, keyboard } = input;
@@ -70,12 +60,9 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  return deliver(
-    [
-      { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
-      { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
-    ],
-    policy,
-    { ...hooks, classify: classifyTelegramError },
-  );
+  // The uploads themselves skip the client's short 429 waits: deliver() waits longer, within its budget, and
+  // tells the user when the picture will be late.
+  const photo = { name: 'photo', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id) };
+  const document = { name: 'document', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendDocument(chatId, source(), extra)).message_id) };
+  return deliver(input.asFile ? [document] : [photo, document], policy, { ...hooks, classify: classifyTelegramError });
 }

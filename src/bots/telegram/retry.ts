@@ -1,4 +1,5 @@
-import { TelegramError } from 'telegraf';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { TelegramError, type Telegram } from 'telegraf';
 import type { Fault } from '../delivery.js';
 
 export interface RetryOptions {
@@ -29,6 +30,26 @@ export async function withRetryAfter<T>(call: () => Promise<T>, opts: RetryOptio
       await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
     }
   }
+}
+
+const ownRateLimitPolicy = new AsyncLocalStorage<true>();
+
+/**
+ * Installs the 429 policy once around the client (as grammY's auto-retry plugs into `bot.api.config`): every
+ * Bot API call made through `telegram`, present and future, waits out short `retry_after`s.
+ */
+export function installRetryAfter(telegram: Telegram, opts: RetryOptions = DEFAULT_RETRY): void {
+  const callApi = telegram.callApi.bind(telegram);
+  telegram.callApi = ((method, payload, extra) =>
+    ownRateLimitPolicy.getStore() ? callApi(method, payload, extra) : withRetryAfter(() => callApi(method, payload, extra), opts)) as Telegram['callApi'];
+}
+
+/**
+ * Calls made inside `work` get no automatic 429 wait: their caller has its own policy (a finished picture's
+ * delivery waits much longer, within a budget, tells the user when it will be late, and falls back).
+ */
+export function withOwnRateLimitPolicy<T>(work: () => Promise<T>): Promise<T> {
+  return ownRateLimitPolicy.run(true, work);
 }
 
 /** What a Bot API error means for delivering a result (see ../delivery.ts). */

@@ -2,9 +2,6 @@ import type { Telegram } from 'telegraf';
 import { TelegramError } from 'telegraf';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
 import type { ChatBudget } from './chat-budget.js';
-import { withRetryAfter, type RetryOptions } from './retry.js';
-
-export const PAINTING_TEXT = 'Painting… 🎨';
 
 /** Chat actions expire after ~5 s on the client, so they are repeated while the job runs. */
 const CHAT_ACTION_EVERY_MS = 4_500;
@@ -32,7 +29,7 @@ export class StatusMessage {
     private readonly telegram: Telegram,
     private readonly chatId: number,
     private readonly replyTo: number,
-    private readonly opts: { retry: RetryOptions; minEditIntervalMs: number; budget: ChatBudget; onError: (e: unknown) => void },
+    private readonly opts: { minEditIntervalMs: number; budget: ChatBudget; onError: (e: unknown) => void },
   ) {}
 
   /** `urgent` skips the spacing (for the once-per-job "painting" state). */
@@ -67,7 +64,7 @@ export class StatusMessage {
     if (text === undefined && this.messageId !== undefined) {
       const id = this.messageId;
       this.messageId = undefined;
-      await withRetryAfter(() => this.telegram.deleteMessage(this.chatId, id), this.opts.retry).catch(this.opts.onError);
+      await this.telegram.deleteMessage(this.chatId, id).catch(this.opts.onError);
     }
   }
 
@@ -86,14 +83,11 @@ export class StatusMessage {
       this.urgent = false;
       try {
         if (this.messageId === undefined) {
-          const sent = await withRetryAfter(
-            () => this.telegram.sendMessage(this.chatId, text, { reply_parameters: { message_id: this.replyTo, allow_sending_without_reply: true } }),
-            this.opts.retry,
-          );
+          const sent = await this.telegram.sendMessage(this.chatId, text, { reply_parameters: { message_id: this.replyTo, allow_sending_without_reply: true } });
           this.messageId = sent.message_id;
         } else {
           const id = this.messageId;
-          await withRetryAfter(() => this.telegram.editMessageText(this.chatId, id, undefined, text), this.opts.retry);
+          await this.telegram.editMessageText(this.chatId, id, undefined, text);
         }
         this.shown = text;
       } catch (e) {
