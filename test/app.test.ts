@@ -193,7 +193,7 @@ describe('http health and metrics', () => {
     server = await startHttpServer({ queue, errors, port: 0, isShuttingDown: () => shuttingDown });
     const base = `http://127.0.0.1:${server.port}`;
     const params = validateParams({ style: 'cute' });
-    const job = (id: string, userId: string, first: number) => ({ id, platform: 'discord' as const, chatId: 'c', userId, messageRef: id, image: Uint8Array.of(first), params });
+    const job = (id: string, userId: string, first: number) => ({ id, platform: 'discord' as const, chatId: 'c', userId, image: Uint8Array.of(first), params });
 
     const ok = queue.submit(job('1', 'u1', 1));
     const bad = queue.submit(job('2', 'u2', 0));

@@ -71,7 +71,7 @@ function fakeResult(tag: number): RenderedResult {
 }
 
 function job(tag: number, userId: string, chatId = 'group'): Job {
-  return { id: `job-${tag}`, platform: 'telegram', chatId, userId, messageRef: String(tag), image: Uint8Array.of(tag), params: PARAMS };
+  return { id: `job-${tag}`, platform: 'telegram', chatId, userId, image: Uint8Array.of(tag), params: PARAMS };
 }
 
 function accepted(r: SubmitResult): Extract<SubmitResult, { accepted: true }> {

@@ -203,7 +203,7 @@ class GatedService implements PipelineService {
 }
 
 function job(tag: number, userId: string): Job {
-  return { id: `job-${tag}`, platform: 'telegram', chatId: `chat-${userId}`, userId, messageRef: String(tag), image: Uint8Array.of(tag), params: PARAMS };
+  return { id: `job-${tag}`, platform: 'telegram', chatId: `chat-${userId}`, userId, image: Uint8Array.of(tag), params: PARAMS };
 }
 
 function outcome(r: SubmitResult): string {

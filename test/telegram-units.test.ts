@@ -5,7 +5,7 @@ import { parseCommand, type TgMessage } from '../src/bots/telegram/message.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
 import { parseRestyleData, restyleData, restyleKeyboard, resultCaption } from '../src/bots/telegram/reply.js';
 import { validateParams } from '../src/pipeline/params.js';
-import type { FaceReport } from '../src/pipeline/pipeline.js';
+import type { FaceReport } from '../src/pipeline/face/report.js';
 import { withRetryAfter } from '../src/bots/telegram/retry.js';
 import { listStyles } from '../src/pipeline/styles.js';
 

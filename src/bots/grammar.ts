@@ -93,8 +93,3 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
   }
   return validateParams(Object.fromEntries([...overrides].map(([name, { value }]) => [name, value])), base);
 }
-
-/** Renders params back into the grammar (for captions and "same settings" buttons). */
-export function formatParams(p: StyleParams): string {
-  return `style:${p.style} smooth:${p.smooth} eyes:${p.eyes} sharpen:${p.sharpen} faces:${p.faces ? 'on' : 'off'}`;
-}

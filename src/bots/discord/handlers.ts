@@ -111,7 +111,6 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         platform: 'discord',
         chatId,
         userId: interaction.user.id,
-        messageRef: interaction.id,
         image,
         params: picture.params,
       },
@@ -130,7 +129,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       await progress.finish(() => failDeferred(ctx, interaction, TEXT.resultTooLarge));
       return;
     }
-    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
+    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId });
     const outcome = await progress.finish(() =>
       sendResultMessage(
         interaction,
