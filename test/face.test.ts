@@ -9,7 +9,9 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { addWarpedDelta, blendBackWarped, boxMean, clahe, createMask, guidedRestore, matchLowFrequency, pasteWarped } from '../src/pipeline/pixels.js';
+import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipeline/pixels/filters.js';
+import { createMask } from '../src/pipeline/pixels/masks.js';
+import { addWarpedDelta, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
 import { DRIFT_BROKEN, DRIFT_OK, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';

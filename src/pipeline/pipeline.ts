@@ -3,7 +3,7 @@ import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from '
 import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
 import { composeGrid, type GridCell } from './grid.js';
-import { blendBackWarped, type WarpedMask } from './pixels.js';
+import { blendBackWarped, type WarpedMask } from './pixels/warp.js';
 import type { RgbImage } from './image.js';
 import type { FaceReport } from './face/report.js';
 import type { StyleParams } from './params.js';

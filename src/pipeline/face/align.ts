@@ -1,7 +1,7 @@
 import type { RgbImage } from '../image.js';
 import type { DetectedFace } from './detect.js';
 import { estimateSimilarity, invertAffine, type Affine, type Point } from './geometry.js';
-import { warpAffineBilinear } from '../pixels.js';
+import { warpAffineBilinear } from '../pixels/warp.js';
 
 /** FFHQ 5-point template for a 512×512 aligned face (DESIGN §3). */
 export const TEMPLATE_SIDE = 512;

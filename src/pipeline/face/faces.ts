@@ -1,6 +1,6 @@
 import { createImage, type RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
-import type { WarpedMask } from '../pixels.js';
+import type { WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
 import { resolveStyle } from '../styles.js';
 import { stylize } from '../stylize.js';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { applyAffine, type Affine, type Point } from './geometry.js';
-import { combineMasks, maskFromBytes, type Mask } from '../pixels.js';
+import { combineMasks, maskFromBytes, type Mask } from '../pixels/masks.js';
 
 /**
  * MediaPipe face-mesh index loops (FACEMESH_* connection sets walked in order). "Left"/"right" are the

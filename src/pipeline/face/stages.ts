@@ -1,8 +1,8 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
-import {
-  addWarpedDelta, ellipseMask, extractRect, guidedRestore, matchLowFrequency, maxMasks, pasteWarped, putRect, replaceFineDetail, warpAffineBilinear, type WarpedMask,
-} from '../pixels.js';
+import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
+import { ellipseMask, maxMasks } from '../pixels/masks.js';
+import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
 import { stylize } from '../stylize.js';
 import { timed, type Timings } from '../timings.js';
