@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type RunningHttpServer } from '../src/app/http.js';
 import { createLogger, REDACTED } from '../src/app/logger.js';
-import { ErrorCounter } from '../src/app/metrics.js';
+import { AppMetrics, ErrorCounter } from '../src/app/metrics.js';
 import { CHAT_PARAMS, describeRange } from '../src/bots/grammar.js';
 import { friendlyError, helpText, rejectionText, stylesText } from '../src/bots/texts.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -20,6 +20,7 @@ import { FairQueue } from '../src/queue/fair-queue.js';
 import { FakeDiscord } from './discord/fake-discord.js';
 import { FakeBotApi } from './telegram/fake-bot-api.js';
 import { fixture, MODELS_DIR } from './helpers/paths.js';
+import { parseExposition } from './helpers/prometheus.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TELEGRAM_TOKEN = '987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ';
@@ -176,7 +177,7 @@ describe('logger', () => {
 class InstantService implements PipelineService {
   async stylize(job: StylizeJob): Promise<RenderedResult> {
     if (job.file[0] === 0) throw new Error('boom');
-    return { image: Buffer.from('img'), format: 'jpg', width: 1, height: 1, style: job.params.style, faces: [], timings: {}, source: { format: 'jpeg', width: 1, height: 1, bytes: 1, animated: false } };
+    return { image: Buffer.from('img'), format: 'jpg', width: 1, height: 1, style: job.params.style, faces: [], timings: { decode: 1, stylize: 5, total: 6 }, source: { format: 'jpeg', width: 1, height: 1, bytes: 1, animated: false } };
   }
   async warmUp(): Promise<void> {}
   async close(): Promise<void> {}
@@ -187,10 +188,12 @@ describe('http health and metrics', () => {
   afterAll(async () => server?.close());
 
   it('serves /healthz and Prometheus /metrics over real HTTP', async () => {
-    const queue = new FairQueue(new InstantService(), { userJobsPerMinute: 1 });
     const errors = new ErrorCounter();
+    const appMetrics = new AppMetrics(errors);
+    const queue = new FairQueue(new InstantService(), { userJobsPerMinute: 1, observer: appMetrics });
+    appMetrics.watchQueue(queue);
     let shuttingDown = false;
-    server = await startHttpServer({ queue, errors, port: 0, isShuttingDown: () => shuttingDown });
+    server = await startHttpServer({ queue, metrics: appMetrics, port: 0, isShuttingDown: () => shuttingDown });
     const base = `http://127.0.0.1:${server.port}`;
     const params = validateParams({ style: 'cute' });
     const job = (id: string, userId: string, first: number) => ({ id, platform: 'discord' as const, chatId: 'c', userId, image: Uint8Array.of(first), params });
@@ -211,22 +214,31 @@ describe('http health and metrics', () => {
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
-    const body = await metrics.text();
-    for (const line of [
-      'anime_queue_pending 0',
-      'anime_queue_running 0',
-      'anime_jobs_completed_total 1',
-      'anime_jobs_failed_total{kind="internal"} 1',
-      'anime_jobs_failed_total{kind="input"} 0',
-      'anime_jobs_rejected_total{reason="rate-limited-user"} 1',
-      'anime_job_latency_seconds_count 2',
-      'anime_errors_total 1',
-      '# TYPE anime_job_latency_seconds summary',
-    ]) {
-      expect(body.split('\n')).toContain(line);
-    }
-    expect(body).toMatch(/^anime_job_latency_seconds\{quantile="0.5"\} \d/m);
-    expect(body).toMatch(/^process_resident_memory_bytes \d+$/m);
+    const exposition = parseExposition(await metrics.text());
+    const job1 = { platform: 'discord', style: params.style };
+    expect(exposition.value('anime_queue_pending')).toBe(0);
+    expect(exposition.value('anime_queue_running')).toBe(0);
+    expect(exposition.value('anime_jobs_completed_total')).toBe(1);
+    expect(exposition.value('anime_jobs_failed_total', { kind: 'internal' })).toBe(1);
+    expect(exposition.value('anime_jobs_failed_total', { kind: 'input' })).toBe(0);
+    expect(exposition.value('anime_jobs_rejected_total', { reason: 'rate-limited-user' })).toBe(1);
+    expect(exposition.value('anime_jobs_rejected_total', { reason: 'busy' })).toBe(0);
+    expect(exposition.value('anime_errors_total')).toBe(1);
+    // Latency: a histogram per platform and style, over both settled jobs (answered and failed).
+    expect(exposition.types.get('anime_job_latency_seconds')).toBe('histogram');
+    expect(exposition.value('anime_job_latency_seconds_count', job1)).toBe(2);
+    expect(exposition.value('anime_job_latency_seconds_bucket', { ...job1, le: '+Inf' })).toBe(2);
+    const buckets = exposition.samples.filter((x) => x.name === 'anime_job_latency_seconds_bucket').map((x) => x.value);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    expect(exposition.value('anime_job_latency_seconds_sum', job1)).toBeGreaterThan(0);
+    // Stage durations of the answered job, from its timings (ms → s); `total` is not a stage.
+    expect(exposition.types.get('anime_stage_seconds')).toBe('histogram');
+    expect(exposition.value('anime_stage_seconds_count', { stage: 'stylize' })).toBe(1);
+    expect(exposition.value('anime_stage_seconds_sum', { stage: 'stylize' })).toBeCloseTo(0.005, 9);
+    expect(exposition.samples.some((x) => x.name.startsWith('anime_stage_seconds') && x.labels.stage === 'total')).toBe(false);
+    // prom-client's default process metrics, standard names.
+    expect(exposition.value('process_resident_memory_bytes')).toBeGreaterThan(1_000_000);
+    expect(exposition.types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
 
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/healthz`, { method: 'POST' })).status).toBe(405);
