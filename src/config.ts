@@ -68,6 +68,9 @@ const envSchema = pipelineEnvSchema.extend({
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
 
+/** Every variable loadConfig reads (the keys of its schema), for the docs check. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface AppConfig {
   telegram: { token?: string; apiRoot?: string };
   discord: { token?: string; applicationId?: string; guildId?: string; apiBase?: string };

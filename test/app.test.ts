@@ -8,11 +8,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHttpServer, type RunningHttpServer } from '../src/app/http.js';
 import { createLogger, REDACTED } from '../src/app/logger.js';
 import { AppMetrics, ErrorCounter } from '../src/app/metrics.js';
-import { CHAT_PARAMS, describeRange } from '../src/bots/grammar.js';
-import { friendlyError, helpText, rejectionText, stylesText } from '../src/bots/texts.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { InputError, ModelError } from '../src/pipeline/errors.js';
-import { listStyles } from '../src/pipeline/styles.js';
 import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import type { PipelineService, StylizeJob } from '../src/pipeline/service.js';
@@ -25,101 +20,6 @@ import { parseExposition } from './helpers/prometheus.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TELEGRAM_TOKEN = '987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ';
 const DISCORD_TOKEN = 'MTA5ODc2NTQzMjEwOTg3NjU0.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB';
-
-describe('texts', () => {
-  it('help lists every setting with its range, every style with its alias, and the licence limits', () => {
-    for (const platform of ['telegram', 'discord'] as const) {
-      const help = helpText(platform);
-      for (const { key } of CHAT_PARAMS) {
-        expect(help).toContain(`  ${key}: `);
-        if (key !== 'style') expect(help).toContain(describeRange(key));
-      }
-      for (const style of listStyles()) expect(help).toContain(style.aliases[0] ?? style.id);
-      expect(help).toContain('NON-COMMERCIAL');
-      expect(help).not.toMatch(/\*\*|__|```|<\/?(b|i|u|s|a|code|pre|strong|em)\b/); // plain text: no Markdown/HTML markup
-    }
-    expect(helpText('telegram')).toContain('reply /anime');
-    expect(helpText('discord')).toContain('/anime image:');
-  });
-
-  it("help shows the defaults the bot really uses (the operator's DEFAULT_STYLE)", () => {
-    const styleLine = (help: string) => help.split('\n').find((l) => l.startsWith('  style: '));
-    expect(styleLine(helpText('telegram'))).toContain('default hayao-v3)');
-    expect(styleLine(helpText('telegram', validateParams({ style: 'cute', smooth: 0.2 })))).toContain('default cute)');
-    expect(helpText('discord', validateParams({ smooth: 0.2 }))).toMatch(/smooth: .*default 0\.2\)/);
-  });
-
-  it('styles: one line per style with alias, id and title', () => {
-    const lines = stylesText().split('\n');
-    for (const style of listStyles()) {
-      expect(lines.filter((l) => l.includes(`(${style.id}`) && l.includes(style.title))).toHaveLength(1);
-    }
-  });
-
-  it('friendly errors show user mistakes in full and hide our internals', () => {
-    expect(friendlyError(new InputError('too-small', 'That picture is too small (min 16 px).'))).toBe('That picture is too small (min 16 px).');
-    for (const e of [new ModelError('Model file missing: /srv/models/x.onnx'), new Error('ECONNRESET 10.0.0.1'), 'weird']) {
-      const text = friendlyError(e);
-      expect(text).toBe('Sorry, something went wrong on our side, please try again later.');
-    }
-    expect(rejectionText('busy', 42)).toBe("I'm busy right now, please try again in ~42 s.");
-  });
-});
-
-describe('config', () => {
-  it('applies defaults, treats blank values as unset and resolves style aliases', () => {
-    const c = loadConfig({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, DISCORD_TOKEN: '', ORT_THREADS: '', DEFAULT_STYLE: 'Shinkai', JOB_TIMEOUT_S: '30' });
-    expect(c.telegram.token).toBe(TELEGRAM_TOKEN);
-    expect(c.discord.token).toBeUndefined();
-    expect(c.pipeline).toMatchObject({ modelsDir: 'models', threads: undefined, instances: 1, maxSide: 1536, maxUploadBytes: 20 * 1024 * 1024, defaultStyle: 'animeganv3_shinkai' });
-    expect(c.queue).toEqual({ maxPending: 50, userJobsPerMinute: 6, chatJobsPerMinute: 20, jobTimeoutMs: 30_000 });
-    expect(c.http.port).toBe(0);
-    expect(c.logLevel).toBe('info');
-  });
-
-  it('web page: on 127.0.0.1:8080 without any bot token; with a token only when WEB_PORT is set', () => {
-    expect(loadConfig({}).web).toEqual({ port: 8080, host: '127.0.0.1', password: undefined });
-    expect(loadConfig({ TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN }).web.port).toBe(0);
-    expect(loadConfig({ DISCORD_TOKEN: DISCORD_TOKEN, WEB_PORT: '9000', WEB_HOST: '0.0.0.0', WEB_PASSWORD: 'pw-for-friends' }).web).toEqual({ port: 9000, host: '0.0.0.0', password: 'pw-for-friends' });
-    expect(loadConfig({ WEB_PORT: '0' }).web.port).toBe(0);
-  });
-
-  it('names every bad variable at once, without echoing secret values', () => {
-    let error: unknown;
-    try {
-      loadConfig({
-        TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN,
-        TELEGRAM_API_ROOT: 'not a url',
-        DISCORD_GUILD_ID: 'my-server',
-        MAX_SIDE: 'huge',
-        PIPELINE_INSTANCES: '0',
-        HTTP_PORT: '70000',
-        DEFAULT_STYLE: 'vangogh',
-        LOG_LEVEL: 'loud',
-        OUTPUT_FORMAT: 'bmp',
-      });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join('\n');
-    for (const name of ['TELEGRAM_API_ROOT', 'DISCORD_GUILD_ID', 'MAX_SIDE', 'PIPELINE_INSTANCES', 'HTTP_PORT', 'DEFAULT_STYLE', 'LOG_LEVEL', 'OUTPUT_FORMAT']) {
-      expect(problems).toContain(`${name}:`);
-    }
-    expect((error as ConfigError).problems).toHaveLength(8);
-    expect(problems).toContain('unknown style "vangogh"');
-    expect((error as Error).message).toContain('see .env.example');
-    expect((error as Error).message).not.toContain(TELEGRAM_TOKEN);
-  });
-
-  it('documents every variable it reads in .env.example', async () => {
-    const example = await readFile(path.join(ROOT, '.env.example'), 'utf8');
-    const source = await readFile(path.join(ROOT, 'src', 'config.ts'), 'utf8');
-    const read = [...source.matchAll(/^\s{2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
-    expect(read.length).toBeGreaterThan(15);
-    for (const name of read) expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
-  });
-});
 
 describe('logger', () => {
   function capture(secrets: string[] = []) {
