@@ -200,7 +200,6 @@ describe('FairQueue with a gated fake pipeline', () => {
     expect(latency.count).toBe(1);
     expect(latency.sumS).toBeGreaterThan(0);
     expect(latency.sumS).toBeGreaterThanOrEqual(0.04);
-    expect(latency.sumS).toBeGreaterThanOrEqual(runTime.sumS);
     expect(latency.quantiles.map((q) => q.q)).toEqual([0.5, 0.9, 0.99]);
     expect(runTime.count).toBe(1);
   });
