@@ -6,13 +6,13 @@
  * side in one process (ratio), because this machine is noisy.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { loadPipelineEnv } from '../src/config.js';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
-import { resizeImage, type RgbImage } from '../src/pipeline/image.js';
+import type { RgbImage } from '../src/pipeline/image.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
 import { LocalPipelineService } from '../src/pipeline/service.js';
 import { listStyles } from '../src/pipeline/styles.js';
@@ -28,8 +28,7 @@ const { values } = parseArgs({
     json: { type: 'boolean' },
   },
 });
-const modelsDir = process.env.MODELS_DIR ?? path.resolve(here, '..', '..', 'shared', 'models');
-const threads = Number(process.env.ORT_THREADS) || undefined;
+const { modelsDir, threads } = loadPipelineEnv();
 const runs = Math.max(1, Number(values.runs));
 const photoPath = values.photo ?? path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
 

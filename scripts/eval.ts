@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ConfigError, loadPipelineEnv } from '../src/config.js';
 import { InputError, ModelError } from '../src/pipeline/errors.js';
 import { DEFAULT_STYLE, listStyles, resolveStyle } from '../src/pipeline/styles.js';
 import { indexHtml } from './eval/html.js';
@@ -111,14 +112,14 @@ async function main(argv: string[]): Promise<number> {
   const outDir = path.resolve(values.out);
   if (isInside(outDir, REPO_ROOT)) throw new UsageError(`--out must be outside the repository (${REPO_ROOT}), e.g. /tmp/eval`);
   const jobs = positiveInt('jobs', values.jobs, 1);
-  const envThreads = Number(process.env.ORT_THREADS);
+  const env = loadPipelineEnv();
   const config: EvalConfig = {
-    modelsDir: process.env.MODELS_DIR ?? path.join(REPO_ROOT, 'models'),
+    modelsDir: env.modelsDir,
     outDir,
     styles: parseStyles(values.style),
     maxSide: positiveInt('max-side', values['max-side'], 1024),
     minFace: positiveInt('min-face', values['min-face'], 48),
-    threads: Number.isInteger(envThreads) && envThreads > 0 ? envThreads : Math.max(1, Math.floor(availableParallelism() / jobs)),
+    threads: env.threads ?? Math.max(1, Math.floor(availableParallelism() / jobs)),
     annotationsRoot: path.resolve(values.dir),
     revision: codeRevision(),
   };
@@ -194,8 +195,8 @@ try {
   if (e instanceof UsageError || e instanceof InputError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
     console.error(`error: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
-  } else if (e instanceof ModelError) {
+  } else if (e instanceof ModelError || e instanceof ConfigError) {
     console.error(`error: ${e.message}`);
-    process.exitCode = 3;
+    process.exitCode = e instanceof ModelError ? 3 : 2;
   } else throw e;
 }

@@ -29,7 +29,7 @@ const MODELS_DIR = process.env.MODELS_DIR ?? path.resolve(import.meta.dirname, '
 const params = validateParams({ style: values.style, faces: false });
 
 function job(i: number, userId: string, image: Uint8Array): Job {
-  return { id: String(i), platform: 'telegram', chatId: 'bench', userId, messageRef: String(i), image, params };
+  return { id: String(i), platform: 'telegram', chatId: 'bench', userId, image, params };
 }
 
 const unlimited = { userJobsPerMinute: 1e6, chatJobsPerMinute: 1e6 };

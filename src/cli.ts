@@ -4,6 +4,7 @@ import 'dotenv/config';
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError, loadPipelineEnv } from './config.js';
 import { DEFAULT_DECODE_LIMITS } from './pipeline/decode.js';
 import { formatFromPath, OUTPUT_FORMATS, type OutputFormat } from './pipeline/encode.js';
 import { InputError, ModelError } from './pipeline/errors.js';
@@ -21,14 +22,6 @@ const USAGE = `Usage:
 Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores).`;
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
-
-function modelsDir(): string {
-  return process.env.MODELS_DIR ?? 'models';
-}
-function threads(): number | undefined {
-  const n = Number(process.env.ORT_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
 
 class UsageError extends Error {}
 
@@ -94,7 +87,7 @@ async function cmdStylize(argv: string[]): Promise<number> {
   const outIsDir = files.length > 1 || positionals.some((p) => !IMAGE_EXT.test(p)) || outInfo?.isDirectory() || values.output.endsWith('/');
   if (outIsDir) await mkdir(values.output, { recursive: true });
 
-  const service = new LocalPipelineService({ modelsDir: modelsDir(), threads: threads(), limits: { ...DEFAULT_DECODE_LIMITS, maxSide } });
+  const service = new LocalPipelineService({ ...loadPipelineEnv(), limits: { ...DEFAULT_DECODE_LIMITS, maxSide } });
   let failures = 0;
   try {
     for (const [i, file] of files.entries()) {
@@ -140,7 +133,7 @@ function cmdStyles(): number {
 }
 
 async function cmdModels(): Promise<number> {
-  const registry = new ModelRegistry({ modelsDir: modelsDir() });
+  const registry = new ModelRegistry(loadPipelineEnv());
   console.log(`models directory: ${registry.modelsDir}`);
   const statuses = await registry.check();
   for (const s of statuses) {
@@ -175,6 +168,10 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
     if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
       console.error(`error: ${e.message}\n\n${USAGE}`);
       return 2;

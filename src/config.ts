@@ -30,15 +30,19 @@ export const DEFAULT_WEB_PORT = 8080;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const envSchema = z.object({
+/** The pipeline's own variables: everything that runs a pipeline (app, CLI, bench, eval) reads them here. */
+const pipelineEnvSchema = z.object({
+  MODELS_DIR: optionalString.pipe(z.string().default('models')),
+  ORT_THREADS: optionalIntVar(1, 256),
+});
+
+const envSchema = pipelineEnvSchema.extend({
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: urlVar,
   DISCORD_TOKEN: optionalString,
   DISCORD_APPLICATION_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
   DISCORD_GUILD_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
   DISCORD_API_BASE: urlVar,
-  MODELS_DIR: optionalString.pipe(z.string().default('models')),
-  ORT_THREADS: optionalIntVar(1, 256),
   MAX_SIDE: intVar(1536, 64, 8192),
   MAX_UPLOAD_MB: intVar(20, 1, 100),
   MAX_PIXELS: intVar(64_000_000, 1_000, 500_000_000),
@@ -63,6 +67,9 @@ const envSchema = z.object({
   WEB_PASSWORD: optionalString,
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
+
+/** Every variable loadConfig reads (the keys of its schema), for the docs check. */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface AppConfig {
   telegram: { token?: string; apiRoot?: string };
@@ -96,13 +103,26 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates the environment; throws ConfigError naming every bad variable (values are never echoed: they may be secrets). */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = envSchema.safeParse(env);
+/** Validates the environment against a schema; throws ConfigError naming every bad variable (values are never echoed: they may be secrets). */
+function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+export type PipelineEnv = Pick<AppConfig['pipeline'], 'modelsDir' | 'threads'>;
+
+/** MODELS_DIR (default ./models) and ORT_THREADS (default: every core), for tools that run a pipeline without the bots. */
+export function loadPipelineEnv(env: NodeJS.ProcessEnv = process.env): PipelineEnv {
+  const e = parseEnv(pipelineEnvSchema, env);
+  return { modelsDir: e.MODELS_DIR, threads: e.ORT_THREADS };
+}
+
+/** Validates the whole environment of the app (see parseEnv). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const e = parseEnv(envSchema, env);
   return {
     telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT },
     discord: { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE },

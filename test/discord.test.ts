@@ -440,7 +440,18 @@ describe('Discord bot start-up', () => {
 
   it('fails start-up clearly on a wrong token', async () => {
     const config = loadConfig({ DISCORD_TOKEN: 'not-the-token', DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
-    await expect(startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger })).rejects.toThrow(/token/i);
+    const before = fake.calls.length;
+    const gatewayBefore = fake.gatewayLog.length;
+    const failed = startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    await expect(failed).rejects.toThrow(/token/i);
+    // It is Discord's refusal of this token (the fake answered 401 to the bot's first call with it), not any
+    // error that happens to say "token"; the gateway was never opened with it.
+    await expect(failed).rejects.toMatchObject({ code: 'TokenInvalid' });
+    const first = fake.calls.slice(before).find((c) => c.path === '/gateway/bot');
+    expect(first).toMatchObject({ method: 'GET', auth: 'Bot not-the-token', status: 401 });
+    expect(fake.gatewayLog.slice(gatewayBefore).filter((e) => e.dir === 'in' && e.op === 2)).toEqual([]);
+    // Nothing is registered with a token that does not work.
+    expect(fake.calls.slice(before).filter((c) => c.method === 'PUT')).toEqual([]);
   });
 });
 

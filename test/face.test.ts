@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { alignFace, templateFor } from '../src/pipeline/face/align.js';
-import { analyseFaces, DEFAULT_FACE_STAGE, smoothingScale, stylizeWithFaces } from '../src/pipeline/face/faces.js';
+import { analyseFaces, stylizeWithFaces } from '../src/pipeline/face/faces.js';
+import { DEFAULT_FACE_STAGE, smoothingScale } from '../src/pipeline/face/options.js';
 import { boxIou, detectFaces, type DetectedFace } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { addWarpedDelta, blendBackWarped, boxMean, clahe, createMask, guidedRestore, matchLowFrequency, pasteWarped } from '../src/pipeline/pixels.js';
+import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipeline/pixels/filters.js';
+import { createMask } from '../src/pipeline/pixels/masks.js';
+import { addWarpedDelta, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
 import { DRIFT_BROKEN, DRIFT_OK, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
@@ -158,7 +161,7 @@ describe('guided structure restore', () => {
     };
     const none = createMask(side, side, 0);
     const regions: FaceRegions = {
-      side, skin: createMask(side, side, 1), eyes: none, brows: none, lips: none, nose: none, face: createMask(side, side, 1),
+      side, skin: createMask(side, side, 1), eyes: none, brows: none, lips: none, face: createMask(side, side, 1),
       faceGrown: createMask(side, side, 1), lensArea: none, browArea: none, mouthArea: none, ovalBand: none, bridge: { x0: 0, x1: 1, y0: 0, y1: 1 },
     };
     const notes = { glasses: false, specular: none, light: 'ok' as const, lipSaturation: 0 };

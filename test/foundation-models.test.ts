@@ -10,7 +10,7 @@ import { InputError, ModelError } from '../src/pipeline/errors.js';
 import type { RgbImage } from '../src/pipeline/image.js';
 import { loadManifest } from '../src/pipeline/manifest.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
-import { paddedSize, reflectIndex } from '../src/pipeline/pixels.js';
+import { paddedSize, reflectIndex } from '../src/pipeline/pixels/tensor.js';
 import { ModelRegistry } from '../src/pipeline/registry.js';
 import { WorkerPipelineService } from '../src/pipeline/service.js';
 import { findStyle, listStyles, resolveStyle } from '../src/pipeline/styles.js';
@@ -95,6 +95,15 @@ describe('model manifest and registry', () => {
     const a = await registry.session('animeganv3_cute');
     const b = await registry.session('animeganv3_cute');
     expect(a).toBe(b);
+  });
+
+  it('names every model input and output the code reads as the model itself does', async () => {
+    for (const spec of loadManifest()) {
+      const session = await registry.session(spec.id);
+      expect(session.inputNames, spec.id).toContain(spec.input);
+      for (const name of spec.outputs ?? []) expect(session.outputNames, spec.id).toContain(name);
+    }
+    expect(loadManifest().find((m) => m.id === 'face_mesh')?.outputs).toHaveLength(2);
   });
 });
 

@@ -9,13 +9,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { deliver, DEFAULT_DELIVERY, type Fault } from '../src/bots/delivery.js';
-import { parseChatRequest, parseCommandArgs } from '../src/bots/grammar.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
-import { fitText, splitText, TELEGRAM_TEXT_LIMIT } from '../src/bots/text-limits.js';
 import { friendlyError, RESTART_TEXT } from '../src/bots/texts.js';
 import { JobCancelledError } from '../src/pipeline/cancel.js';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
-import { InputError } from '../src/pipeline/errors.js';
 import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import { LocalPipelineService, WorkerPipelineService, type PipelineService, type StylizeJob } from '../src/pipeline/service.js';
@@ -27,74 +24,6 @@ import { fixture, MODELS_DIR } from './helpers/paths.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const PARAMS = validateParams({ style: 'cute', faces: false });
-
-function problemsOf(args: string): string {
-  try {
-    parseCommandArgs(args);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return (e as Error).message;
-  }
-  throw new Error(`"${args}" was accepted`);
-}
-
-describe('command grammar', () => {
-  it('refuses hex, binary, octal and exponent numbers (smooth:0x1 is not 1)', () => {
-    for (const v of ['0x1', '0b1', '0o1', '1e0', '0x0', ' ', 'Infinity', '1_0']) expect(problemsOf(`smooth:${v}`)).toMatch(/smooth must be a number from 0 to 1/);
-    expect(parseCommandArgs('smooth:.5 eyes:+1.5 sharpen:0.').smooth).toBe(0.5);
-  });
-
-  it('prototype names are unknown parameters, named as typed', () => {
-    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
-      const message = problemsOf(`${key}:1`);
-      expect(message).toContain(`unknown parameter "${key.toLowerCase()}"`);
-      expect(message).not.toMatch(/native code|function/);
-    }
-    expect(() => validateParams({ constructor: 1 } as never)).toThrow(/Unknown parameter "constructor"/);
-    // Nothing leaked onto Object.prototype.
-    expect(({} as Record<string, unknown>).x).toBeUndefined();
-  });
-
-  it('a bad value is reported under the key the user typed, never the internal setting name', () => {
-    expect(problemsOf('align:5')).toContain('align must be between 0 and 1 (got 5)');
-    expect(problemsOf('align:x eyes:3')).not.toContain('alignThreshold');
-  });
-
-  it('file:on|off is how the answer is sent, not a painting setting; bad values are explained like the others', () => {
-    expect(parseChatRequest('cute file:on')).toEqual({ params: parseCommandArgs('cute'), asFile: true });
-    expect(parseChatRequest('cute').asFile).toBe(false);
-    expect(problemsOf('file:maybe')).toContain('file must be on or off (got "maybe")');
-  });
-
-  it('a key given twice with different values is refused, not silently the last one', () => {
-    expect(problemsOf('smooth:0.2 smooth:0.9')).toContain('smooth is given twice ("0.2" and "0.9"): keep one');
-    expect(problemsOf('cute style:shinkai')).toContain('style is given twice ("cute" and "shinkai")');
-    expect(parseCommandArgs('smooth:0.4 smooth:0.4').smooth).toBe(0.4);
-  });
-
-  it('an error names at most five distinct problems, then how many more', () => {
-    const many = Array.from({ length: 30 }, (_, i) => `bad${String.fromCharCode(97 + (i % 26))}${i}:1`).join(' ');
-    const message = problemsOf(many);
-    expect(message.split('\n• ')).toHaveLength(6);
-    expect(message).toMatch(/\n…and 25 more problems$/);
-    expect(problemsOf(Array(48).fill('a:1').join(' ')).split('\n')).toHaveLength(2);
-    expect(problemsOf('q'.repeat(10_000)).length).toBeLessThan(200);
-  });
-});
-
-describe('text limits', () => {
-  it('fitText keeps whole lines and says how many were left out; splitText keeps everything', () => {
-    const lines = Array.from({ length: 500 }, (_, i) => `line ${i} ${'x'.repeat(20)}`).join('\n');
-    const fitted = fitText(lines, TELEGRAM_TEXT_LIMIT);
-    expect(fitted.length).toBeLessThanOrEqual(TELEGRAM_TEXT_LIMIT);
-    expect(fitted).toMatch(/\n…and \d+ more lines$/);
-    expect(fitText('y'.repeat(5000), 100)).toHaveLength(100);
-    expect(fitText('short', 100)).toBe('short');
-    const parts = splitText(lines, 2000);
-    expect(parts.every((p) => p.length <= 2000)).toBe(true);
-    expect(parts.join('\n')).toBe(lines);
-  });
-});
 
 describe('delivery retries', () => {
   const classify = (e: unknown): Fault => e as Fault;
@@ -214,7 +143,7 @@ class GatedService implements PipelineService {
 }
 
 function job(tag: number, userId: string): Job {
-  return { id: `job-${tag}`, platform: 'telegram', chatId: `chat-${userId}`, userId, messageRef: String(tag), image: Uint8Array.of(tag), params: PARAMS };
+  return { id: `job-${tag}`, platform: 'telegram', chatId: `chat-${userId}`, userId, image: Uint8Array.of(tag), params: PARAMS };
 }
 
 function outcome(r: SubmitResult): string {

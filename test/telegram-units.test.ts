@@ -6,7 +6,7 @@ import { findPicture } from '../src/bots/telegram/picture.js';
 import { parseRestyleData, restyleData, restyleKeyboard } from '../src/bots/telegram/reply.js';
 import { resultCaption } from '../src/bots/texts.js';
 import { validateParams } from '../src/pipeline/params.js';
-import type { FaceReport } from '../src/pipeline/pipeline.js';
+import type { FaceReport } from '../src/pipeline/face/report.js';
 import { withRetryAfter } from '../src/bots/telegram/retry.js';
 import { listStyles } from '../src/pipeline/styles.js';
 

@@ -7,7 +7,7 @@ import { FACE_MESH_ID } from '../pipeline/face/mesh.js';
 import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
 import { FairQueue } from '../queue/fair-queue.js';
 import { startHttpServer, type RunningHttpServer } from './http.js';
-import type { ErrorCounter } from './metrics.js';
+import { AppMetrics, type ErrorCounter } from './metrics.js';
 
 export interface AppParts {
   config: AppConfig;
@@ -63,6 +63,7 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
   const started: { name: string; bot: RunningBot }[] = [];
   let http: RunningHttpServer | undefined;
 
+  const metrics = new AppMetrics(parts.errors);
   const queue = new FairQueue(services, {
     maxPending: config.queue.maxPending,
     userJobsPerMinute: config.queue.userJobsPerMinute,
@@ -70,7 +71,9 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
     jobTimeoutMs: config.queue.jobTimeoutMs,
     outputFormat: config.pipeline.outputFormat,
     logger: logger.child({ component: 'queue' }),
+    observer: metrics,
   });
+  metrics.watchQueue(queue);
   const originals = new OriginalStore();
 
   const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
@@ -82,7 +85,7 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
     logger.info({ models: warm, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
 
     if (config.http.port > 0) {
-      http = await startHttpServer({ queue, errors: parts.errors, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
+      http = await startHttpServer({ queue, metrics, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
       logger.info({ port: http.port, host: config.http.host }, 'health and metrics on /healthz and /metrics');
     }
 

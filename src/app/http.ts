@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { QueueStats } from '../queue/types.js';
-import { ErrorCounter, renderMetrics } from './metrics.js';
+import type { AppMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
   queue: { stats(): QueueStats };
-  errors?: ErrorCounter;
+  metrics: AppMetrics;
   port: number;
   host?: string;
   /** Set while shutting down: /healthz answers 503 so a load balancer or orchestrator stops sending work. */
@@ -20,8 +20,6 @@ export interface RunningHttpServer {
 
 /** Tiny health and metrics endpoint: GET /healthz (JSON) and GET /metrics (Prometheus text). */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const errors = opts.errors ?? new ErrorCounter();
-  const startedAt = Date.now();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -38,9 +36,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return;
     }
     if (path === '/metrics') {
-      res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' })
-        .end(renderMetrics(opts.queue.stats(), errors, startedAt));
+      opts.metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': opts.metrics.contentType, 'cache-control': 'no-store' }).end(text),
+        () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics failed\n'),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -1,79 +1,98 @@
-import type { LatencySummary } from '../queue/latency.js';
-import type { FairQueueStats } from '../queue/fair-queue.js';
-import type { QueueStats } from '../queue/types.js';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RenderedResult } from '../pipeline/pipeline.js';
+import type { JobOutcome, QueueObserver } from '../queue/fair-queue.js';
+import type { Job, QueueStats, RejectReason } from '../queue/types.js';
 
 /** Counts error-level log lines (wired to the logger's onError), so /metrics shows errors without a second channel. */
 export class ErrorCounter {
   total = 0;
+  /** Registered by each AppMetrics that reports it. */
+  readonly metric = new Counter({ name: 'anime_errors_total', help: 'Error-level log lines (pipeline, platform and app errors).', registers: [] });
   increment(): void {
     this.total++;
+    this.metric.inc();
   }
 }
 
-type Sample = { labels?: Record<string, string>; value: number };
+const REJECT_REASONS: readonly RejectReason[] = ['rate-limited-user', 'rate-limited-chat', 'busy', 'shutting-down'];
 
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
+/** Seconds from submit to answer: a queue wait of minutes is as normal as a painting of 2 s. */
+const LATENCY_BUCKETS = [0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300, 600];
+/** Seconds per pipeline stage: most take milliseconds, the style model seconds. */
+const STAGE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-function line(name: string, { labels, value }: Sample): string {
-  const l = labels && Object.keys(labels).length ? `{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
-  return `${name}${l} ${Number.isFinite(value) ? value : 0}`;
-}
+/**
+ * The app's Prometheus metrics (prom-client, one registry per app): job latency per platform and style,
+ * pipeline stage durations, queue depth, finished jobs by outcome, refusals by reason, error log lines,
+ * and prom-client's default process metrics (standard names: process_resident_memory_bytes, …).
+ */
+export class AppMetrics implements QueueObserver {
+  readonly registry = new Registry();
+  private readonly latency = new Histogram({
+    name: 'anime_job_latency_seconds',
+    help: 'Time from submit to answer of accepted jobs, by platform and style.',
+    labelNames: ['platform', 'style'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly stages = new Histogram({
+    name: 'anime_stage_seconds',
+    help: 'Pipeline stage durations of answered jobs (decode, detect, stylize, encode, …).',
+    labelNames: ['stage'],
+    buckets: STAGE_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly completed = new Counter({ name: 'anime_jobs_completed_total', help: 'Jobs answered with a picture.', registers: [this.registry] });
+  private readonly failed = new Counter({
+    name: 'anime_jobs_failed_total',
+    help: "Jobs that ended with an error, by kind (input = the user's picture or settings).",
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  private readonly rejections = new Counter({
+    name: 'anime_jobs_rejected_total',
+    help: 'Jobs refused at submit, by reason.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
 
-function metric(name: string, type: 'gauge' | 'counter' | 'summary', help: string, samples: Sample[]): string[] {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((s) => line(name, s))];
-}
-
-function summary(name: string, help: string, s: LatencySummary): string[] {
-  return [
-    `# HELP ${name} ${help}`,
-    `# TYPE ${name} summary`,
-    ...s.quantiles.map((q) => line(name, { labels: { quantile: String(q.q) }, value: q.valueS })),
-    line(`${name}_sum`, { value: s.sumS }),
-    line(`${name}_count`, { value: s.count }),
-  ];
-}
-
-function isFairStats(s: QueueStats): s is FairQueueStats {
-  return 'latency' in s && 'rejectedBy' in s;
-}
-
-/** Prometheus text exposition (format 0.0.4) of the queue and process. */
-export function renderMetrics(stats: QueueStats, errors: ErrorCounter, startedAt: number): string {
-  const out: string[] = [
-    ...metric('anime_queue_pending', 'gauge', 'Jobs waiting in the queue.', [{ value: stats.pending }]),
-    ...metric('anime_queue_running', 'gauge', 'Jobs the pipeline is working on.', [{ value: stats.running }]),
-    ...metric('anime_jobs_completed_total', 'counter', 'Jobs answered with a picture.', [{ value: stats.completed }]),
-  ];
-  if (isFairStats(stats)) {
-    const other = stats.failed - stats.inputErrors - stats.timedOut;
-    out.push(
-      ...metric('anime_jobs_failed_total', 'counter', 'Jobs that ended with an error, by kind (input = the user\'s picture or settings).', [
-        { labels: { kind: 'input' }, value: stats.inputErrors },
-        { labels: { kind: 'timeout' }, value: stats.timedOut },
-        { labels: { kind: 'internal' }, value: Math.max(0, other) },
-      ]),
-      ...metric(
-        'anime_jobs_rejected_total',
-        'counter',
-        'Jobs refused at submit, by reason.',
-        Object.entries(stats.rejectedBy).map(([reason, value]) => ({ labels: { reason }, value })),
-      ),
-      ...summary('anime_job_latency_seconds', 'Time from submit to answer (quantiles over the last 500 jobs).', stats.latency),
-      ...summary('anime_job_run_seconds', 'Pipeline time per job (quantiles over the last 500 jobs).', stats.runTime),
-    );
-  } else {
-    out.push(
-      ...metric('anime_jobs_failed_total', 'counter', 'Jobs that ended with an error.', [{ value: stats.failed }]),
-      ...metric('anime_jobs_rejected_total', 'counter', 'Jobs refused at submit.', [{ value: stats.rejected }]),
-    );
+  constructor(errors?: ErrorCounter) {
+    collectDefaultMetrics({ register: this.registry });
+    for (const kind of ['input', 'timeout', 'internal']) this.failed.inc({ kind }, 0);
+    for (const reason of REJECT_REASONS) this.rejections.inc({ reason }, 0);
+    if (errors) this.registry.registerMetric(errors.metric);
   }
-  const mem = process.memoryUsage();
-  out.push(
-    ...metric('anime_errors_total', 'counter', 'Error-level log lines (pipeline, platform and app errors).', [{ value: errors.total }]),
-    ...metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [{ value: mem.rss }]),
-    ...metric('process_uptime_seconds', 'gauge', 'Seconds since the app started.', [{ value: Math.round((Date.now() - startedAt) / 1000) }]),
-  );
-  return out.join('\n') + '\n';
+
+  /** Queue depth, read from the queue whenever /metrics is scraped. */
+  watchQueue(queue: { stats(): QueueStats }): void {
+    const gauge = (name: string, help: string, read: (s: QueueStats) => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(queue.stats())); } });
+    gauge('anime_queue_pending', 'Jobs waiting in the queue.', (s) => s.pending);
+    gauge('anime_queue_running', 'Jobs the pipeline is working on.', (s) => s.running);
+  }
+
+  rejected(_job: Job, reason: RejectReason): void {
+    this.rejections.inc({ reason });
+  }
+
+  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: RenderedResult): void {
+    this.latency.observe({ platform: job.platform, style: job.grid ? 'all' : job.params.style }, latencyS);
+    if (outcome !== 'completed') {
+      this.failed.inc({ kind: outcome });
+      return;
+    }
+    this.completed.inc();
+    for (const [stage, ms] of Object.entries(result?.timings ?? {})) {
+      if (stage !== 'total' && ms !== undefined) this.stages.observe({ stage }, ms / 1000);
+    }
+  }
+
+  /** The Prometheus text exposition of everything above. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 }

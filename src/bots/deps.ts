@@ -47,5 +47,3 @@ export async function settleBy(work: Promise<unknown>, at: number): Promise<'don
     clearTimeout(timer);
   }
 }
-
-export type StartBot = (deps: BotDeps) => Promise<RunningBot>;

@@ -115,8 +115,3 @@ export function parseChatRequest(text: string, base?: StyleParams): ChatRequest 
   const params = validateParams(Object.fromEntries([...overrides].map(([name, { value }]) => [name, value])), base);
   return { params, asFile: file ? checkBoolean(FILE_KEY, file.value) : false };
 }
-
-/** Renders params back into the grammar (for captions and "same settings" buttons). */
-export function formatParams(p: StyleParams): string {
-  return `style:${p.style} smooth:${p.smooth} eyes:${p.eyes} sharpen:${p.sharpen} faces:${p.faces ? 'on' : 'off'}`;
-}

@@ -6,8 +6,8 @@ import type { StyleParams } from '../pipeline/params.js';
 export interface StoredOriginal {
   image: Uint8Array;
   params: StyleParams;
+  /** Where it was sent (web: the visitor); the web page re-styles only a visitor's own originals. */
   chatId: string;
-  userId: string;
 }
 
 export interface OriginalStoreOptions {

@@ -29,7 +29,3 @@ export class ModelError extends Error {
     this.name = 'ModelError';
   }
 }
-
-export function isInputError(e: unknown): e is InputError {
-  return e instanceof InputError;
-}

@@ -31,6 +31,13 @@ export function loadManifest(): ModelSpec[] {
   return cached;
 }
 
+/** The output names the manifest lists for a model, in the order its decoding code reads them. */
+export function outputNames(spec: ModelSpec, count: number): string[] {
+  const names = spec.outputs ?? [];
+  if (names.length !== count) throw new Error(`models/manifest.json: model "${spec.id}" must list ${count} outputs, lists ${names.length}`);
+  return names;
+}
+
 export function getModelSpec(id: string): ModelSpec {
   const spec = loadManifest().find((m) => m.id === id);
   if (!spec) throw new Error(`unknown model id "${id}"`);

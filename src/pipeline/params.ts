@@ -1,5 +1,5 @@
 import { InputError } from './errors.js';
-import { DEFAULT_STYLE, listStyles, resolveStyle } from './styles.js';
+import { DEFAULT_STYLE, resolveStyle } from './styles.js';
 
 /** Everything a user can tune about one stylisation. One object shared by the CLI and every bot. */
 export interface StyleParams {
@@ -100,8 +100,4 @@ export function validateParams(overrides: Partial<Record<ParamName, unknown>> = 
   }
   out.style = resolveStyle(out.style).id;
   return out;
-}
-
-export function styleChoices(): string[] {
-  return listStyles().map((s) => s.id);
 }

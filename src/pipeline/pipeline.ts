@@ -3,49 +3,15 @@ import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from '
 import { FaceAnalysisCache } from './face/cache.js';
 import { stylizeWithFaces } from './face/faces.js';
 import { composeGrid, type GridCell } from './grid.js';
-import { blendBackWarped, type WarpedMask } from './pixels.js';
+import { blendBackWarped, type WarpedMask } from './pixels/warp.js';
 import type { RgbImage } from './image.js';
-import type { RepairWeights } from './face/selfcheck.js';
+import type { FaceReport } from './face/report.js';
 import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
 import { postSharpen } from './sharpen.js';
 import { listStyles } from './styles.js';
 import { stylize } from './stylize.js';
 import { timed, type Timings } from './timings.js';
-
-export type FaceFix = 'kept' | 'warped' | 'repainted';
-
-/** One detected face as reported to users (CLI --json, bot captions). Coordinates in working-image pixels. */
-export interface FaceReport {
-  box: [x: number, y: number, w: number, h: number];
-  score: number;
-  keypoints: [number, number][];
-  /**
-   * The face mesh says this is a human face (animals and drawings are left to the plain style path).
-   * Also false for faces too small or too many (past the largest 12 of a crowd) to be examined.
-   */
-  human: boolean;
-  /** The face was rotation-aligned to the canonical template (keypoint confidence ≥ alignThreshold). */
-  aligned: boolean;
-  /**
-   * Too small for the face path (or past the largest 12), its features were kept in place by the
-   * guided restore on the whole picture instead.
-   */
-  restored: boolean;
-  /**
-   * Repainted faces: how much structure repair each region got (0 = the GAN's painting kept, 1 =
-   * restored to the photo's structure), from the drift of the face mesh between photo and painting.
-   */
-  repair?: RepairWeights;
-  /**
-   * Faces that took the face path, what the self-check did: `kept` the picture's painting (features in
-   * place), `warped` it back where the features had moved, or `repainted` the face on its own (aligned
-   * crop) and repaired it by `repair` where the painting had lost them.
-   */
-  fix?: FaceFix;
-  /** The mesh took it for a face, but the face path's self-check found a drawing (left to the plain path). */
-  drawn?: boolean;
-}
 
 export interface PipelineResult {
   input: RgbImage;

@@ -56,10 +56,6 @@ export class ModelRegistry {
     return getModelSpec(id);
   }
 
-  pathOf(id: string): string {
-    return path.join(this.modelsDir, this.spec(id).file);
-  }
-
   /** Resolves to the verified file path, or rejects with a ModelError naming the file and the fix. */
   verify(id: string): Promise<string> {
     let p = this.verified.get(id);

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from './image.js';
-import { fromStyleTensor, paddedSize, toStyleTensor } from './pixels.js';
+import { fromStyleTensor, paddedSize, toStyleTensor } from './pixels/tensor.js';
 import type { ModelRegistry } from './registry.js';
 import { resolveStyle } from './styles.js';
 

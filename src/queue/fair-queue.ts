@@ -33,6 +33,8 @@ export interface FairQueueOptions {
   jobTimeoutMs?: number;
   outputFormat?: OutputFormat;
   logger?: QueueLogger;
+  /** Told of every refusal and every accepted job's end (the metrics). */
+  observer?: QueueObserver;
   /** Clock for the rate limiters (tests). */
   now?: () => number;
 }
@@ -46,6 +48,15 @@ export interface FairQueueStats extends QueueStats {
   latency: LatencySummary;
   /** Pipeline time only (start → settled). */
   runTime: LatencySummary;
+}
+
+/** How an accepted job ended: a picture, the user's mistake, the time limit, or anything else. */
+export type JobOutcome = 'completed' | 'input' | 'timeout' | 'internal';
+
+export interface QueueObserver {
+  rejected(job: Job, reason: RejectReason): void;
+  /** `latencyS`: submit → settled; `result` only for completed jobs. */
+  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: RenderedResult): void;
 }
 
 interface Waiting {
@@ -110,6 +121,7 @@ export class FairQueue implements JobQueue {
   private readonly jobTimeoutMs: number;
   private readonly outputFormat: OutputFormat;
   private readonly logger?: QueueLogger;
+  private readonly observer?: QueueObserver;
 
   private readonly counts = {
     completed: 0,
@@ -132,6 +144,7 @@ export class FairQueue implements JobQueue {
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 120_000;
     this.outputFormat = opts.outputFormat ?? 'jpg';
     this.logger = opts.logger;
+    this.observer = opts.observer;
     this.userLimiter = new SlidingWindowLimiter(opts.userJobsPerMinute ?? 6, MINUTE_MS, opts.now);
     this.chatLimiter = new SlidingWindowLimiter(opts.chatJobsPerMinute ?? 20, MINUTE_MS, opts.now);
   }
@@ -139,16 +152,16 @@ export class FairQueue implements JobQueue {
   submit(job: Job, events: JobEvents = {}): SubmitResult {
     const userKey = `${job.platform}:${job.userId}`;
     const chatKey = `${job.platform}:${job.chatId}`;
-    if (this.closing) return this.refuse('shutting-down', 30);
+    if (this.closing) return this.refuse(job, 'shutting-down', 30);
     const inQueue = this.waiting.length + this.running;
-    if (inQueue >= this.maxPending) return this.refuse('busy', this.estimateWaitS());
+    if (inQueue >= this.maxPending) return this.refuse(job, 'busy', this.estimateWaitS());
     if (inQueue >= this.newcomersOnlyAt && (this.perUser.get(userKey) ?? 0) > 0) {
-      return this.refuse('busy', this.estimateWaitS(), NEARLY_FULL_TEXT);
+      return this.refuse(job, 'busy', this.estimateWaitS(), NEARLY_FULL_TEXT);
     }
     const user = this.userLimiter.check(userKey);
-    if (!user.allowed) return this.refuse('rate-limited-user', Math.ceil(user.retryAfterMs / 1000));
+    if (!user.allowed) return this.refuse(job, 'rate-limited-user', Math.ceil(user.retryAfterMs / 1000));
     const chat = this.chatLimiter.check(chatKey);
-    if (!chat.allowed) return this.refuse('rate-limited-chat', Math.ceil(chat.retryAfterMs / 1000));
+    if (!chat.allowed) return this.refuse(job, 'rate-limited-chat', Math.ceil(chat.retryAfterMs / 1000));
     this.userLimiter.record(userKey);
     this.chatLimiter.record(chatKey);
 
@@ -205,8 +218,9 @@ export class FairQueue implements JobQueue {
     return waiting.length + running.length;
   }
 
-  private refuse(reason: RejectReason, retryAfterS: number, text?: (s: number) => string): SubmitResult {
+  private refuse(job: Job, reason: RejectReason, retryAfterS: number, text?: (s: number) => string): SubmitResult {
     this.counts.rejectedBy[reason]++;
+    this.observe('rejected', () => this.observer?.rejected(job, reason));
     const s = Math.max(1, Math.ceil(retryAfterS));
     return { accepted: false, reason, retryAfterS: s, message: text ? text(s) : rejectionText(reason, s) };
   }
@@ -218,9 +232,11 @@ export class FairQueue implements JobQueue {
     const left = (this.perUser.get(entry.userKey) ?? 1) - 1;
     if (left > 0) this.perUser.set(entry.userKey, left);
     else this.perUser.delete(entry.userKey);
-    this.latency.add((performance.now() - entry.submittedAt) / 1000);
+    const latencyS = (performance.now() - entry.submittedAt) / 1000;
+    this.latency.add(latencyS);
     if (outcome === 'completed') {
       this.counts.completed++;
+      this.observe('settled', () => this.observer?.settled(entry.job, 'completed', latencyS, value as RenderedResult));
       entry.resolve(value as RenderedResult);
       return;
     }
@@ -228,6 +244,8 @@ export class FairQueue implements JobQueue {
     if (value instanceof JobTimeoutError) this.counts.timedOut++;
     if (value instanceof InputError) this.counts.inputErrors++;
     else if (!(value instanceof ShutdownError)) this.logger?.warn({ jobId: entry.job.id, platform: entry.job.platform, err: value }, 'job failed');
+    const kind = value instanceof InputError ? 'input' : value instanceof JobTimeoutError ? 'timeout' : 'internal';
+    this.observe('settled', () => this.observer?.settled(entry.job, kind, latencyS));
     entry.reject(value);
   }
 
@@ -298,6 +316,15 @@ export class FairQueue implements JobQueue {
   private forgetIdleUsers(): void {
     for (const [user, tag] of this.nextUserTag) {
       if (tag <= this.virtualTime) this.nextUserTag.delete(user);
+    }
+  }
+
+  /** A broken observer must never break the queue. */
+  private observe(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger?.warn({ err }, `queue observer ${what} threw`);
     }
   }
 

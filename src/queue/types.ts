@@ -11,8 +11,6 @@ export interface Job {
   platform: Platform;
   chatId: string;
   userId: string;
-  /** Platform reference of the message/interaction to answer (opaque to the queue). */
-  messageRef: string;
   /** The image file bytes, already downloaded (after size/type checks) by the adapter. Memory only. */
   image: Uint8Array;
   params: StyleParams;

@@ -118,7 +118,6 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         platform: 'discord',
         chatId,
         userId: interaction.user.id,
-        messageRef: interaction.id,
         image,
         params: picture.params,
         ...(picture.asFile ? { format: 'png' as const } : {}),
@@ -138,7 +137,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       await progress.finish(() => tell(RESULT_TOO_LARGE_TEXT, () => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT)));
       return;
     }
-    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId, userId: interaction.user.id });
+    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId });
     const outcome = await progress.finish(() =>
       sendResultMessage(
         interaction,

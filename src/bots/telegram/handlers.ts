@@ -251,7 +251,7 @@ export class TelegramHandlers {
     const entered = this.serialPerUser(req.userId, async () => {
       const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes);
       const submitted: SubmitResult = queue.submit(
-        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), messageRef: `${req.chatId}:${req.replyTo}`, image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) },
+        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) },
         {
           onPosition: (position) => status.set(positionText(position)),
           onStart: () => {
@@ -293,7 +293,7 @@ export class TelegramHandlers {
   private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage): Promise<string | undefined> {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
-      'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
+      'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId) });
     const caption = resultCaption(result, req.params, req.asFile);
     const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style), asFile: req.asFile };
     const outcome = await sendResult(telegram, input, options.delivery, {

@@ -88,7 +88,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
   const stream = new EventStream(res);
   const id = randomUUID();
   const submitted = ctx.queue.submit(
-    { id, platform: 'web', chatId: client, userId: client, messageRef: id, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
+    { id, platform: 'web', chatId: client, userId: client, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
     {
       onPosition: (position) => stream.send({ type: 'position', position, text: positionText(position) }),
       onStart: () => stream.send({ type: 'painting', text: grid ? WEB_TEXTS.paintingEvery : WEB_TEXTS.painting }),
@@ -106,7 +106,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
     if (!(e instanceof InputError)) ctx.logger.warn({ jobId: id, err: e instanceof Error ? { name: e.name, message: e.message } : String(e) }, 'web job failed');
     return stream.end({ type: 'error', text: friendlyError(e) });
   }
-  const original = picture.original ?? ctx.originals.put({ image: picture.image, params, chatId: client, userId: client });
+  const original = picture.original ?? ctx.originals.put({ image: picture.image, params, chatId: client });
   ctx.logger.info({ jobId: id, style: result.style, faces: result.faces.length, ms: result.timings.total, grid }, 'web job answered');
   stream.end({
     type: 'done',

@@ -46,7 +46,6 @@ export class StylePreviews {
       platform: 'web',
       chatId: PREVIEW_CLIENT,
       userId: PREVIEW_CLIENT,
-      messageRef: PREVIEW_CLIENT,
       image: this.sample,
       params: this.params,
       grid: { cellSide: PREVIEW_SIDE },

@@ -1,7 +1,7 @@
 import type { RgbImage } from '../image.js';
 import type { DetectedFace } from './detect.js';
-import { affineScale, estimateSimilarity, invertAffine, type Affine, type Point } from './geometry.js';
-import { warpAffineBilinear } from '../pixels.js';
+import { estimateSimilarity, invertAffine, type Affine, type Point } from './geometry.js';
+import { warpAffineBilinear } from '../pixels/warp.js';
 
 /** FFHQ 5-point template for a 512×512 aligned face (DESIGN §3). */
 export const TEMPLATE_SIDE = 512;
@@ -66,9 +66,4 @@ export function alignFace(img: RgbImage, face: DetectedFace, side: number, align
   const cropToImage = invertAffine(imageToCrop);
   const crop = warpAffineBilinear(img, cropToImage, side, side);
   return { crop, side, imageToCrop, cropToImage, rotated };
-}
-
-/** Pixels of the working image per crop pixel (>1 when the crop is smaller than the face). */
-export function cropToImageScale(a: AlignedFace): number {
-  return affineScale(a.cropToImage);
 }

@@ -1,7 +1,8 @@
 import * as ort from 'onnxruntime-node';
 import { fitWithin, resizeImage, type RgbImage } from '../image.js';
+import { outputNames } from '../manifest.js';
 import type { ModelRegistry } from '../registry.js';
-import { toBgrPlanarTensor } from '../pixels.js';
+import { toBgrPlanarTensor } from '../pixels/tensor.js';
 
 export interface DetectedFace {
   /** x, y, w, h in image pixels. */
@@ -78,11 +79,15 @@ async function runYunet(registry: ModelRegistry, img: RgbImage, threshold: numbe
   const padW = Math.ceil(img.width / 32) * 32;
   const padH = Math.ceil(img.height / 32) * 32;
   const input = new ort.Tensor('float32', toBgrPlanarTensor(img, padW, padH), [1, 3, padH, padW]);
-  const out = await session.run({ [registry.spec(FACE_DETECTOR_ID).input]: input });
+  const spec = registry.spec(FACE_DETECTOR_ID);
+  const names = outputNames(spec, STRIDES.length * 4);
+  const out = await session.run({ [spec.input]: input });
   try {
     const faces: DetectedFace[] = [];
-    for (const s of STRIDES) {
-      decodeStride(s, padW / s, padH / s, out, threshold, img, faces);
+    for (const [j, s] of STRIDES.entries()) {
+      // Per stride the manifest lists cls, obj, bbox, kps.
+      const [cls, obj, bbox, kps] = names.slice(4 * j, 4 * j + 4).map((name) => out[name].data as Float32Array);
+      decodeStride(s, padW / s, padH / s, { cls, obj, bbox, kps }, threshold, img, faces);
     }
     return faces;
   } finally {
@@ -99,15 +104,11 @@ function decodeStride(
   s: number,
   cols: number,
   rows: number,
-  out: ort.InferenceSession.OnnxValueMapType,
+  { cls, obj, bbox, kps }: Record<'cls' | 'obj' | 'bbox' | 'kps', Float32Array>,
   threshold: number,
   img: RgbImage,
   faces: DetectedFace[],
 ): void {
-  const cls = out[`cls_${s}`].data as Float32Array;
-  const obj = out[`obj_${s}`].data as Float32Array;
-  const bbox = out[`bbox_${s}`].data as Float32Array;
-  const kps = out[`kps_${s}`].data as Float32Array;
   const n = cols * rows;
   for (let i = 0; i < n; i++) {
     const score = Math.sqrt(clamp01(cls[i]) * clamp01(obj[i]));

@@ -1,9 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../image.js';
+import { outputNames } from '../manifest.js';
 import type { ModelRegistry } from '../registry.js';
 import { TEMPLATE_SIDE } from './align.js';
 import { applyAffine, invertAffine, type Affine, type Point } from './geometry.js';
-import { toRgbPlanarUnitTensor, warpAffineBilinear } from '../pixels.js';
+import { toRgbPlanarUnitTensor } from '../pixels/tensor.js';
+import { warpAffineBilinear } from '../pixels/warp.js';
 
 export const FACE_MESH_ID = 'face_mesh';
 const MESH_SIDE = 192;
@@ -91,11 +93,13 @@ async function runMeshView(registry: ModelRegistry, img: RgbImage, imageToTempla
   const meshToImage: Affine = [a * kx, b * k, a * tx + b * oy + c, d * kx, e * k, d * tx + e * oy + f];
   const input = warpAffineBilinear(img, meshToImage, MESH_SIDE, MESH_SIDE);
   const session = await registry.session(FACE_MESH_ID);
+  const spec = registry.spec(FACE_MESH_ID);
+  const [landmarksName, presenceName] = outputNames(spec, 2);
   const tensor = new ort.Tensor('float32', toRgbPlanarUnitTensor(input), [1, 3, MESH_SIDE, MESH_SIDE]);
-  const out = await session.run({ [registry.spec(FACE_MESH_ID).input]: tensor });
+  const out = await session.run({ [spec.input]: tensor });
   try {
-    const coords = out.conv2d_20.data as Float32Array;
-    const presence = (out.conv2d_30.data as Float32Array)[0];
+    const coords = out[landmarksName].data as Float32Array;
+    const presence = (out[presenceName].data as Float32Array)[0];
     const points: Point[] = [];
     for (let i = 0; i < 468; i++) points.push(applyAffine(meshToImage, [coords[i * 3], coords[i * 3 + 1]]));
     return { points, presence };

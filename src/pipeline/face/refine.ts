@@ -1,9 +1,8 @@
 import sharp from 'sharp';
 import { fromSharp, toSharp, type RgbImage } from '../image.js';
-import {
-  applyLumaRatio, blendWithMask, boxMean, clahe, combineMasks, guidedSmooth, localContrast, luma, maskFrom, maxMasks, meanColour,
-  maskFromBytes, maskToBytes, saturation, unifyTone, weightedMean, type Mask,
-} from '../pixels.js';
+import { applyLumaRatio, blendWithMask, localContrast, luma, meanColour, saturation, unifyTone } from '../pixels/blend.js';
+import { boxMean, clahe, guidedSmooth } from '../pixels/filters.js';
+import { combineMasks, maskFrom, maskFromBytes, maskToBytes, maxMasks, weightedMean, type Mask } from '../pixels/masks.js';
 import type { FaceRegions } from './regions.js';
 
 export interface RefineOptions {

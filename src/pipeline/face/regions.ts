@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { applyAffine, type Affine, type Point } from './geometry.js';
-import { combineMasks, maskFromBytes, type Mask } from '../pixels.js';
+import { combineMasks, maskFromBytes, type Mask } from '../pixels/masks.js';
 
 /**
  * MediaPipe face-mesh index loops (FACEMESH_* connection sets walked in order). "Left"/"right" are the
@@ -16,8 +16,6 @@ export const MESH_LEFT_EYE = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 
 export const MESH_RIGHT_EYE = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
 export const MESH_LEFT_BROW = [336, 296, 334, 293, 300, 276, 283, 282, 295, 285];
 export const MESH_RIGHT_BROW = [107, 66, 105, 63, 70, 46, 53, 52, 65, 55];
-/** Nose points; the region is their convex hull. */
-export const MESH_NOSE = [168, 6, 197, 195, 5, 4, 1, 2, 98, 327, 64, 294, 48, 278, 129, 358, 219, 439, 45, 275, 220, 440];
 
 /** Feathered region weights over one aligned face crop (all side×side, values 0..1). */
 export interface FaceRegions {
@@ -28,7 +26,6 @@ export interface FaceRegions {
   brows: Mask;
   /** Lips without the open mouth (teeth/tongue). */
   lips: Mask;
-  nose: Mask;
   /** The whole face oval. */
   face: Mask;
   /** The face oval grown past the jaw line and hairline (where the structure repair must reach too). */
@@ -47,22 +44,6 @@ export interface FaceRegions {
 
 function polygonPath(points: Point[]): string {
   return 'M' + points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join('L') + 'Z';
-}
-
-function convexHull(points: Point[]): Point[] {
-  const pts = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const cross = (o: Point, a: Point, b: Point): number => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
-  const lower: Point[] = [];
-  for (const p of pts) {
-    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop();
-    lower.push(p);
-  }
-  const upper: Point[] = [];
-  for (const p of pts.reverse()) {
-    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], p) <= 0) upper.pop();
-    upper.push(p);
-  }
-  return lower.slice(0, -1).concat(upper.slice(0, -1));
 }
 
 /**
@@ -86,13 +67,12 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
   const path = (idx: number[]): string => polygonPath(idx.map((i) => pts[i]));
   const eyeSpan = Math.hypot(pts[33][0] - pts[263][0], pts[33][1] - pts[263][1]);
   const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
-  const [face, faceGrown, eyes, brows, lips, nose, lensArea, browArea, mouthArea, ovalBand] = await Promise.all([
+  const [face, faceGrown, eyes, brows, lips, lensArea, browArea, mouthArea, ovalBand] = await Promise.all([
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
     rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma, eyeSpan / 40),
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma, 0, [path(MESH_LIPS_INNER)]),
-    rasterise(side, [polygonPath(convexHull(MESH_NOSE.map((i) => pts[i])))], sigma * 1.5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
     rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma * 2, eyeSpan / 8),
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma * 2, eyeSpan / 6),
@@ -108,5 +88,5 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
     y1: Math.min(side, Math.round(pts[197][1])),
   };
-  return { side, skin, eyes, brows, lips, nose, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
+  return { side, skin, eyes, brows, lips, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
 }

@@ -1,5 +1,7 @@
 import type { RgbImage } from '../image.js';
-import { addDetail, boxMean, combineMasks, createMask, guidedRestore, luma, type Mask } from '../pixels.js';
+import { addDetail, luma } from '../pixels/blend.js';
+import { boxMean, guidedRestore } from '../pixels/filters.js';
+import { combineMasks, createMask, type Mask } from '../pixels/masks.js';
 import type { RefinedFace } from './refine.js';
 import type { FaceRegions } from './regions.js';
 import { FULL_REPAIR, type RepairWeights } from './selfcheck.js';

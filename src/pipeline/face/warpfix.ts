@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image.js';
-import { bilinearAt, forEachCropPixel, type PixelRect } from '../pixels.js';
+import { bilinearAt, forEachCropPixel, type PixelRect } from '../pixels/warp.js';
 import { applyAffine, type Affine, type Point } from './geometry.js';
 
 /**
@@ -53,12 +53,7 @@ export class DisplacementField {
     const { n, step } = this;
     const fx = Math.min(n - 1.001, Math.max(0, u / step));
     const fy = Math.min(n - 1.001, Math.max(0, v / step));
-    const x0 = Math.floor(fx), y0 = Math.floor(fy);
-    const tx = fx - x0, ty = fy - y0;
-    const k = y0 * n + x0;
-    const lerp = (a: Float32Array) =>
-      (a[k] * (1 - tx) + a[k + 1] * tx) * (1 - ty) + (a[k + n] * (1 - tx) + a[k + n + 1] * tx) * ty;
-    return [lerp(this.dx), lerp(this.dy)];
+    return [bilinearAt(this.dx, n, n, 1, fx, fy, 0), bilinearAt(this.dy, n, n, 1, fx, fy, 0)];
   }
 
   /** Largest displacement on the grid (crop pixels). */
@@ -89,6 +84,6 @@ export function warpFaceInPlace(
     const [du, dv] = field.at(u, v);
     if (du * du + dv * dv < 1e-4) return;
     const [sx, sy] = applyAffine(cropToImage, [u + du, v + dv]);
-    for (let c = 0; c < 3; c++) t[ti + c] = bilinearAt(source.data, source.width, source.height, sx - sourceRect.x0, sy - sourceRect.y0, c) + 0.5;
+    for (let c = 0; c < 3; c++) t[ti + c] = bilinearAt(source.data, source.width, source.height, 3, sx - sourceRect.x0, sy - sourceRect.y0, c) + 0.5;
   });
 }

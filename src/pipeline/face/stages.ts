@@ -1,0 +1,250 @@
+import type { RgbImage } from '../image.js';
+import type { StyleParams } from '../params.js';
+import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
+import { ellipseMask, maxMasks } from '../pixels/masks.js';
+import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
+import type { ModelRegistry } from '../registry.js';
+import { stylize } from '../stylize.js';
+import { timed, type Timings } from '../timings.js';
+import { alignFace, type AlignedFace } from './align.js';
+import type { DetectedFace } from './detect.js';
+import { affineScale, applyAffine, type Affine, type Point } from './geometry.js';
+import { meshOnAlignedCrop, type FaceMesh } from './mesh.js';
+import { eyeDistance, smoothingScale, type FaceStageOptions } from './options.js';
+import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
+import { faceRegions, type FaceRegions } from './regions.js';
+import { repairFeatures } from './repair.js';
+import type { FaceFix } from './report.js';
+import { DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RepairWeights } from './selfcheck.js';
+import { DisplacementField, warpFaceInPlace } from './warpfix.js';
+
+/** What every stage of one picture's face path shares. */
+export interface FaceContext {
+  registry: ModelRegistry;
+  params: StyleParams;
+  timings: Timings;
+  opts: FaceStageOptions;
+}
+
+type PixelBounds = WarpedMask['bounds'];
+
+/** One face aligned and refined, its refinement already written into the picture to be painted. */
+export interface PreparedFace {
+  index: number;
+  face: DetectedFace;
+  aligned: AlignedFace;
+  regions: FaceRegions;
+  refined: RefinedFace;
+  /** The picture-pixel box of the aligned crop. */
+  bounds: PixelBounds;
+}
+
+/** How the face path ended for one face, after the picture was painted. */
+export type FinishedFace =
+  | { drawn: true }
+  | {
+      drawn?: undefined;
+      fix: FaceFix;
+      repair?: RepairWeights;
+      /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+      noSharpen?: WarpedMask;
+    };
+
+/**
+ * The stages before the picture is painted: align → drawing probe (unsure faces) → regions → refine,
+ * the refinement written into `prepared`. Undefined for a drawing (left to the plain painting).
+ */
+export async function prepareFace(
+  ctx: FaceContext,
+  image: RgbImage,
+  prepared: RgbImage,
+  face: DetectedFace,
+  mesh: FaceMesh,
+  index: number,
+  side: number,
+): Promise<PreparedFace | undefined> {
+  const { params, timings, opts } = ctx;
+  const aligned = await timed(timings, 'align', () => alignFace(image, face, side, params.alignThreshold));
+  // A drawing keeps the plain painting untouched: found before anything is written into the picture.
+  if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(ctx, aligned, face))) return undefined;
+  const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
+  const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { ...refineOptions(face, params, opts), equaliseLight: false }));
+  const bounds = cropBounds(aligned.cropToImage, side, image);
+  await timed(timings, 'refine', () => addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds));
+  return { index, face, aligned, regions, refined, bounds };
+}
+
+/** The style model as a probe on an unsure face (see looksDrawn): its crop painted alone, the mesh before and after. */
+async function isDrawn({ registry, params, timings }: FaceContext, aligned: AlignedFace, face: DetectedFace): Promise<boolean> {
+  return timed(timings, 'drawn_check', async () => {
+    const before = await meshOnAlignedCrop(registry, aligned.crop);
+    const after = await meshOnAlignedCrop(registry, await stylize(registry, aligned.crop, params.style));
+    return looksDrawn(before.presence, after.presence, eyeDistance(face), DRAWN_MAX_DROP_CROP);
+  });
+}
+
+function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageOptions): RefineOptions {
+  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), eyes: params.eyes };
+}
+
+/**
+ * The stages after the picture is painted, in `output`: self-check (the face mesh on the painting vs on
+ * the refined photo), then the fix it asks for. In place → kept (with the contour restore). Moved but
+ * nothing lost → warped back. Lost → the aligned crop is painted on its own, takes the picture's tones,
+ * is repaired where its own mesh still drifts and is pasted with a feathered mask. A drawing the probe
+ * before painting missed (see looksDrawn) is painted again from the unrefined crop.
+ */
+export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<FinishedFace> {
+  const { aligned, refined } = plan;
+  const painted = warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side);
+  const check = await selfCheck(ctx, plan);
+  const first = await check(painted);
+  if (first.drawn) {
+    await repaintDrawn(ctx, output, plan, painted);
+    return { drawn: true };
+  }
+  const weights = Object.values(first.repair);
+  let fixed: { fix: FaceFix; repair?: RepairWeights };
+  if (!weights.some((w) => w > 0)) {
+    await restoreContour(ctx, output, plan, painted);
+    fixed = { fix: 'kept' };
+  } else if (ctx.opts.warpFix && weights.every((w) => w < 1)) {
+    await warpBack(ctx, output, plan, first.points, check.reference.points);
+    fixed = { fix: 'warped' };
+  } else {
+    fixed = { fix: 'repainted', repair: await repaint(ctx, output, plan, painted, check) };
+  }
+  // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
+  const lens = refined.notes.glasses ? maxMasks(plan.regions.lensArea, refined.notes.specular) : refined.notes.specular;
+  const noSharpen = lens.data.some((v) => v > 0.002) ? { mask: lens, imageToCrop: aligned.imageToCrop, bounds: plan.bounds } : undefined;
+  return { ...fixed, noSharpen };
+}
+
+interface MeshRead {
+  points: Point[];
+  drawn: boolean;
+  repair: RepairWeights;
+}
+type SelfCheck = ((img: RgbImage) => Promise<MeshRead>) & { reference: FaceMesh };
+
+/** Reads the face mesh on a painting of the face against the mesh on the refined photo. */
+async function selfCheck({ registry, timings, opts }: FaceContext, plan: PreparedFace): Promise<SelfCheck> {
+  const reference = await timed(timings, 'selfcheck', () => meshOnAlignedCrop(registry, plan.refined.structure));
+  const read = async (img: RgbImage): Promise<MeshRead> => {
+    const after = await timed(timings, 'selfcheck', () => meshOnAlignedCrop(registry, img));
+    const drift = regionDrift(reference.points, after.points);
+    return {
+      points: after.points,
+      drawn: looksDrawn(reference.presence, after.presence, eyeDistance(plan.face)),
+      repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
+    };
+  };
+  return Object.assign(read, { reference });
+}
+
+function paste({ timings }: FaceContext, output: RgbImage, plan: PreparedFace, crop: RgbImage): Promise<void> {
+  const { aligned, bounds } = plan;
+  return timed(timings, 'paste', () => pasteWarped(output, crop, aligned.imageToCrop, bounds, aligned.side * PASTE_ERODE, aligned.side * PASTE_FEATHER));
+}
+
+function tone({ timings, opts }: FaceContext, plan: PreparedFace, crop: RgbImage, painted: RgbImage): Promise<RgbImage> {
+  return timed(timings, 'tone', () => matchLowFrequency(crop, painted, plan.aligned.side * opts.toneSigma));
+}
+
+/**
+ * Missed by the probe before painting (it sees the crop alone, the picture's painting has context): the
+ * face is painted again from the unrefined photo, as the plain path would.
+ */
+async function repaintDrawn(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage): Promise<void> {
+  const plain = await timed(ctx.timings, 'stylize_faces', () => stylize(ctx.registry, plan.aligned.crop, ctx.params.style));
+  await paste(ctx, output, plan, await tone(ctx, plan, plain, painted));
+}
+
+/** The guided restore along the face outline; `now` is the painting of this face as it stands. */
+async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, plan: PreparedFace, now: RgbImage): Promise<void> {
+  if (opts.contourRestore <= 0) return;
+  const { aligned, regions, refined, bounds } = plan;
+  await timed(timings, 'repair', () => {
+    const r = Math.max(1, Math.round(aligned.side * opts.repair.structureRadius));
+    const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, opts.contourRestore);
+    addWarpedDelta(output, now, restored, aligned.imageToCrop, bounds);
+  });
+}
+
+/** Features moved but none is lost: move them back, keeping the picture's own painting. */
+async function warpBack(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: Point[], reference: Point[]): Promise<void> {
+  const { aligned, bounds } = plan;
+  await timed(ctx.timings, 'warp', () => {
+    const span = Math.hypot(reference[33][0] - reference[263][0], reference[33][1] - reference[263][1]);
+    const field = new DisplacementField(aligned.side, reference, painted, span * WARP_SIGMA);
+    // Only the face's rectangle (grown by the largest shift) is copied, not the whole picture.
+    const margin = Math.ceil(field.maxShift * affineScale(aligned.cropToImage)) + 2;
+    const rect = {
+      x0: Math.max(0, bounds.x0 - margin), y0: Math.max(0, bounds.y0 - margin),
+      x1: Math.min(output.width, bounds.x1 + margin), y1: Math.min(output.height, bounds.y1 + margin),
+    };
+    warpFaceInPlace(output, extractRect(output, rect), rect, field, aligned.imageToCrop, aligned.cropToImage, bounds);
+  });
+  await restoreContour(ctx, output, plan, warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side));
+}
+
+/** The face painted on its own, toned to the picture, repaired where its mesh drifts, pasted. */
+async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, check: SelfCheck): Promise<RepairWeights> {
+  const { registry, params, timings, opts } = ctx;
+  const { aligned, regions, refined, face } = plan;
+  // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
+  const lit = refined.notes.light === 'ok' ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
+  const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style));
+  const { repair } = await check(styled);
+  const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
+  await paste(ctx, output, plan, repaired);
+  return repair;
+}
+
+/**
+ * Guided restore of one face that skips the face path, in place: over the face box grown by half its
+ * size, the stylised colours are refitted onto the input's edges and take its fine detail (soft
+ * elliptical weight).
+ */
+export function restoreSmallFace(output: RgbImage, input: RgbImage, face: DetectedFace, weight: number): void {
+  const [x, y, w, h] = face.box;
+  const rect = {
+    x0: Math.max(0, Math.floor(x - w / 2)),
+    y0: Math.max(0, Math.floor(y - h / 2)),
+    x1: Math.min(input.width, Math.ceil(x + w * 1.5)),
+    y1: Math.min(input.height, Math.ceil(y + h * 1.5)),
+  };
+  const rw = rect.x1 - rect.x0, rh = rect.y1 - rect.y0;
+  if (rw < 4 || rh < 4) return;
+  const mask = ellipseMask(rw, rh, 0.5);
+  const r = Math.max(1, Math.round(Math.min(w, h) / 16));
+  const photo = extractRect(input, rect);
+  const restored = guidedRestore(extractRect(output, rect), photo, r, SMALL_FACE_EPS, mask, weight);
+  // The guided fit keeps the stylised patch's own (flattened) contrast; a face of a few pixels also
+  // needs the photo's fine detail.
+  const patch = replaceFineDetail(restored, photo, mask, weight);
+  putRect(output, patch, rect);
+}
+
+/** Guided-filter regulariser for small faces (0..255 luminance): low, so small features keep their edges. */
+const SMALL_FACE_EPS = 25;
+
+/** Picture-pixel bounding box of a side×side crop placed through `cropToImage`, clipped to the picture. */
+function cropBounds(cropToImage: Affine, side: number, image: RgbImage): PixelBounds {
+  const corners = ([[0, 0], [side, 0], [0, side], [side, side]] as Point[]).map((p) => applyAffine(cropToImage, p));
+  const xs = corners.map((p) => p[0]);
+  const ys = corners.map((p) => p[1]);
+  return {
+    x0: Math.max(0, Math.floor(Math.min(...xs))),
+    y0: Math.max(0, Math.floor(Math.min(...ys))),
+    x1: Math.min(image.width, Math.ceil(Math.max(...xs)) + 1),
+    y1: Math.min(image.height, Math.ceil(Math.max(...ys)) + 1),
+  };
+}
+
+/** σ of the warp-back field, in eye spans: wide enough to average the mesh's per-point jitter. */
+const WARP_SIGMA = 0.25;
+
+/** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */
+const PASTE_ERODE = 0.04;
+const PASTE_FEATHER = 0.12;

@@ -1,0 +1,164 @@
+/** Warping by affine maps between the picture and aligned face crops, all through one bilinear sampler. */
+import type { Affine } from '../face/geometry.js';
+import { createImage, type RgbImage } from '../image.js';
+import { clampByte } from './blend.js';
+import type { Mask } from './masks.js';
+import { reflectIndex } from './tensor.js';
+
+/**
+ * The bilinear sampler: channel k of an interleaved w×h buffer of `channels` channels at (x, y). Outside
+ * the buffer the coordinates clamp to its edge, or with `mirror` reflect back in (numpy "reflect").
+ */
+export function bilinearAt(data: ArrayLike<number>, w: number, h: number, channels: number, x: number, y: number, k: number, mirror = false): number {
+  if (!mirror) {
+    x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
+    y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
+  }
+  const x0 = Math.floor(x), y0 = Math.floor(y);
+  const fx = x - x0, fy = y - y0;
+  let xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
+  if (xa < 0 || xb >= w) { xa = reflectIndex(xa, w); xb = reflectIndex(xb, w); }
+  if (ya < 0 || yb >= h) { ya = reflectIndex(ya, h); yb = reflectIndex(yb, h); }
+  const top = ya * w, bottom = yb * w;
+  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  return (
+    data[(top + xa) * channels + k] * w00 + data[(top + xb) * channels + k] * w01 +
+    data[(bottom + xa) * channels + k] * w10 + data[(bottom + xb) * channels + k] * w11
+  );
+}
+
+/**
+ * Samples `src` through the affine map `dstToSrc` (destination pixel centre → source coordinates) into an
+ * outW×outH image, mirroring at the borders so a face near the picture edge gets plausible surroundings
+ * instead of black (no hard edge reaches the style model).
+ */
+export function warpAffineBilinear(src: RgbImage, dstToSrc: Affine, outW: number, outH: number): RgbImage {
+  const out = createImage(outW, outH);
+  const d = out.data;
+  const { width: w, height: h, data: s } = src;
+  const [a, b, c, dd, e, f] = dstToSrc;
+  let di = 0;
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++, di += 3) {
+      const sx = a * x + b * y + c;
+      const sy = dd * x + e * y + f;
+      for (let k = 0; k < 3; k++) d[di + k] = bilinearAt(s, w, h, 3, sx, sy, k, true) + 0.5;
+    }
+  }
+  return out;
+}
+
+export interface PixelRect {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** Copies a rectangle (inside the image) out as its own image. */
+export function extractRect(img: RgbImage, r: PixelRect): RgbImage {
+  const w = r.x1 - r.x0;
+  const out = createImage(w, r.y1 - r.y0);
+  for (let y = r.y0; y < r.y1; y++) {
+    out.data.set(img.data.subarray((y * img.width + r.x0) * 3, (y * img.width + r.x1) * 3), (y - r.y0) * w * 3);
+  }
+  return out;
+}
+
+/** Writes `patch` back into `target` at the rectangle's place (same size as the rectangle). */
+export function putRect(target: RgbImage, patch: RgbImage, r: PixelRect): void {
+  const w = r.x1 - r.x0;
+  for (let y = r.y0; y < r.y1; y++) {
+    target.data.set(patch.data.subarray((y - r.y0) * w * 3, (y - r.y0 + 1) * w * 3), (y * target.width + r.x0) * 3);
+  }
+}
+
+/**
+ * Visits every picture pixel inside `bounds` whose place in the crop (through `imageToCrop`) lies inside
+ * the cw×ch crop, with the pixel's byte index in `target` and its crop coordinates.
+ */
+export function forEachCropPixel(
+  target: { width: number },
+  imageToCrop: Affine,
+  cw: number,
+  ch: number,
+  bounds: PixelRect,
+  visit: (targetIndex: number, u: number, v: number) => void,
+): void {
+  const [a, b, c, d, e, f] = imageToCrop;
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const u = a * x + b * y + c;
+      const v = d * x + e * y + f;
+      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
+      visit((y * target.width + x) * 3, u, v);
+    }
+  }
+}
+
+/**
+ * Feathered paste of a stylised face crop back into the picture: for each picture pixel whose crop
+ * position (through `imageToCrop`) falls inside the crop, bilinear-sample the crop and blend it in with
+ * the weight of a square mask eroded by `erode` crop pixels and ramped over `feather` crop pixels
+ * (smoothstep, i.e. the eroded-then-blurred square evaluated analytically). Mutates `target`.
+ */
+export function pasteWarped(
+  target: RgbImage,
+  crop: RgbImage,
+  imageToCrop: Affine,
+  bounds: PixelRect,
+  erode: number,
+  feather: number,
+): void {
+  const td = target.data;
+  const { width: cw, height: ch, data: cd } = crop;
+  const ramp = (t: number, n: number): number => {
+    const dist = Math.min(t, n - 1 - t) - erode;
+    if (dist <= 0) return 0;
+    if (dist >= feather) return 1;
+    const u = dist / feather;
+    return u * u * (3 - 2 * u);
+  };
+  forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
+    const w = ramp(u, cw) * ramp(v, ch);
+    if (w <= 0) return;
+    for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + w * (bilinearAt(cd, cw, ch, 3, u, v, k) - td[ti + k]));
+  });
+}
+
+/**
+ * Adds the change `after − before` made on an aligned crop back into the picture (bilinear through
+ * `imageToCrop`, inside `bounds`). Pixels the change did not touch keep their exact values, so nothing
+ * is resampled twice. Mutates `target`.
+ */
+export function addWarpedDelta(target: RgbImage, before: RgbImage, after: RgbImage, imageToCrop: Affine, bounds: PixelRect): void {
+  const td = target.data;
+  const { width: cw, height: ch } = before;
+  const delta = new Float32Array(cw * ch * 3);
+  for (let i = 0; i < delta.length; i++) delta[i] = after.data[i] - before.data[i];
+  forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
+    for (let k = 0; k < 3; k++) {
+      const dv = bilinearAt(delta, cw, ch, 3, u, v, k);
+      if (dv !== 0) td[ti + k] = clampByte(td[ti + k] + dv);
+    }
+  });
+}
+
+/** A crop-space mask placed in the picture through an alignment (see pasteWarped). */
+export interface WarpedMask {
+  mask: Mask;
+  imageToCrop: Affine;
+  bounds: PixelRect;
+}
+
+/** target ← target + m·(source − target) where m is the warped mask sampled bilinearly. Mutates `target`. */
+export function blendBackWarped(target: RgbImage, source: RgbImage, wm: WarpedMask): void {
+  const td = target.data;
+  const sd = source.data;
+  const { width: mw, height: mh, data: md } = wm.mask;
+  forEachCropPixel(target, wm.imageToCrop, mw, mh, wm.bounds, (ti, u, v) => {
+    const m = bilinearAt(md, mw, mh, 1, u, v, 0);
+    if (m <= 0.002) return;
+    for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + m * (sd[ti + k] - td[ti + k]));
+  });
+}
