@@ -10,7 +10,8 @@ export type InputErrorCode =
   | 'too-small'
   | 'extreme-aspect'
   | 'too-much-memory'
-  | 'bad-parameter';
+  | 'bad-parameter'
+  | 'no-person';
 
 export class InputError extends Error {
   constructor(
