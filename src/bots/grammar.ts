@@ -45,10 +45,19 @@ export function describeRange(key: string): string {
 }
 
 /**
+ * Words that are not style settings (e.g. `as:sticker`, `me`) and are taken by the caller. `keys` maps a key to
+ * a check of its value that returns a problem or undefined; `bare` says whether a bare word is taken.
+ */
+export interface ExtraWords {
+  keys: ReadonlyMap<string, (value: string) => string | undefined>;
+  bare?: (word: string) => boolean;
+}
+
+/**
  * Parses the words after the command (`/anime style:hayao smooth:0.4`) into validated StyleParams.
  * Throws InputError('bad-parameter') listing every problem: unknown keys, bad values, stray words.
  */
-export function parseCommandArgs(text: string, base?: StyleParams): StyleParams {
+export function parseCommandArgs(text: string, base?: StyleParams, extra?: ExtraWords): StyleParams {
   const overrides = new Map<ParamName, { key: string; value: string }>();
   const problems: string[] = [];
   const set = (name: ParamName, key: string, value: string) => {
@@ -62,7 +71,14 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
   };
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
     const m = /^([a-z_]+)[:=](.*)$/i.exec(word);
+    const extraCheck = m && extra?.keys.get(m[1].toLowerCase());
+    if (m && extraCheck) {
+      const problem = extraCheck(m[2]);
+      if (problem) problems.push(problem);
+      continue;
+    }
     if (!m) {
+      if (extra?.bare?.(word)) continue;
       if (bareStyle(word)) set('style', 'style', word);
       else problems.push(`${quote(word)} is not a key:value pair (e.g. style:hayao smooth:0.4)`);
       continue;
@@ -70,7 +86,7 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
     const key = m[1].toLowerCase();
     const name = KEY_ALIASES.get(key);
     if (!name) {
-      problems.push(`unknown parameter ${quote(key)} (known: ${[...KEY_ALIASES.keys()].join(', ')})`);
+      problems.push(`unknown parameter ${quote(key)} (known: ${[...KEY_ALIASES.keys(), ...(extra?.keys.keys() ?? [])].join(', ')})`);
       continue;
     }
     set(name, key, m[2]);

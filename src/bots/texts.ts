@@ -191,3 +191,38 @@ export const WEB_TEXTS = {
 } as const;
 
 export type WebTextKey = keyof typeof WEB_TEXTS;
+
+// ---- Group fun: avatars, stickers, the style gallery (shared by Telegram and Discord) ----
+
+/** What "who" the avatar texts talk about: the sender themself, or someone else by name. */
+export type AvatarOwner = { self: true } | { self: false; name: string };
+
+export const FUN_TEXTS = {
+  stickerButton: '✂️ Sticker',
+  galleryCaption: 'Your picture in every style. Tap a style to paint it full size.',
+  demoGalleryCaption: 'Every style on a demo picture. Reply /styles to a photo (or set a profile photo) to see them on yours; tap a style to paint this one.',
+  stickerPainting: 'Painting and cutting out…',
+} as const;
+
+/** Telegram cannot tell "no profile photo" from "hidden by privacy settings" (both give none): one answer for both. */
+export function noAvatarText(owner: AvatarOwner, platform: TextPlatform): string {
+  const tip = platform === 'telegram' ? 'Reply /anime to a photo instead.' : 'Use /anime with an image instead.';
+  if (owner.self) return `I can't see a profile photo of yours: there is none, or your privacy settings hide it from bots. ${tip}`;
+  return `I can't see a profile photo of ${owner.name}: there is none, or their privacy settings hide it from bots. ${tip}`;
+}
+
+/** For /help: the group-fun commands, one line each. */
+export function funHelpLines(platform: TextPlatform): string[] {
+  if (platform === 'telegram') {
+    return [
+      '/anime as a reply to someone\'s text message paints their profile photo; /anime me paints yours.',
+      'as:sticker cuts the people out as a sticker (face:2 = only the second face from the left); every result has a Sticker button.',
+      '/styles shows your photo (the one you reply to, or your profile photo) in every style, in one picture.',
+    ];
+  }
+  return [
+    '/anime user:@someone, or right-click a member → Apps → Anime-fy avatar, paints their avatar.',
+    'as:sticker cuts the people out on a transparent background (face:2 = only the second face from the left); every result has a Sticker button.',
+    '/styles shows your avatar in every style, in one picture.',
+  ];
+}

@@ -11,7 +11,8 @@ export type InputErrorCode =
   | 'extreme-aspect'
   | 'too-much-memory'
   | 'bad-parameter'
-  | 'no-person';
+  | 'no-person'
+  | 'no-avatar';
 
 export class InputError extends Error {
   constructor(

@@ -131,8 +131,11 @@ export function decontaminate(img: RgbImage, alpha: Mask): RgbImage {
   return { width: w, height: h, data: out };
 }
 
-/** Bounding box of the solid-ish pixels, grown by a margin, clipped to the picture. */
-function cutOutBox(alpha: Mask): { left: number; top: number; width: number; height: number } {
+/**
+ * Bounding box of the solid-ish pixels, grown by a margin on every side, in the coordinates of the picture
+ * padded by `margin` (a person cut by the frame still gets a transparent border: corners stay clear).
+ */
+function cutOutBox(alpha: Mask): { left: number; top: number; width: number; height: number; margin: number } {
   const { width: w, height: h, data } = alpha;
   let x0 = w, y0 = h, x1 = -1, y1 = -1;
   for (let y = 0; y < h; y++) {
@@ -144,10 +147,8 @@ function cutOutBox(alpha: Mask): { left: number; top: number; width: number; hei
       if (y > y1) y1 = y;
     }
   }
-  const margin = Math.round(Math.max(x1 - x0, y1 - y0) * MARGIN_SHARE);
-  const left = Math.max(0, x0 - margin);
-  const top = Math.max(0, y0 - margin);
-  return { left, top, width: Math.min(w, x1 + margin + 1) - left, height: Math.min(h, y1 + margin + 1) - top };
+  const margin = Math.max(2, Math.round(Math.max(x1 - x0, y1 - y0) * MARGIN_SHARE));
+  return { left: x0, top: y0, width: x1 - x0 + 1 + 2 * margin, height: y1 - y0 + 1 + 2 * margin, margin };
 }
 
 export interface Sticker {
@@ -169,11 +170,16 @@ export async function encodeSticker(img: RgbImage, alpha: Mask): Promise<Sticker
     rgba[i * 4 + 2] = img.data[i * 3 + 2];
     rgba[i * 4 + 3] = Math.round(Math.min(1, Math.max(0, alpha.data[i])) * 255);
   }
-  const box = cutOutBox(alpha);
+  const { margin, ...box } = cutOutBox(alpha);
   const scale = STICKER_SIDE / Math.max(box.width, box.height);
   const width = Math.min(STICKER_SIDE, Math.max(1, Math.round(box.width * scale)));
   const height = Math.min(STICKER_SIDE, Math.max(1, Math.round(box.height * scale)));
-  const image = await sharp(rgba, { raw: { width: w, height: h, channels: 4 } })
+  // sharp crops before it pads within one pipeline, so padding is a pass of its own.
+  const padded = await sharp(rgba, { raw: { width: w, height: h, channels: 4 } })
+    .extend({ top: margin, bottom: margin, left: margin, right: margin, background: { r: 0, g: 0, b: 0, alpha: 0 } })
+    .raw()
+    .toBuffer();
+  const image = await sharp(padded, { raw: { width: w + 2 * margin, height: h + 2 * margin, channels: 4 } })
     .extract(box)
     .resize(width, height, { fit: 'fill', kernel: 'lanczos3' })
     .webp({ quality: 90, alphaQuality: 100, smartSubsample: true })

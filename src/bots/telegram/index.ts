@@ -5,6 +5,7 @@ import { BOT_API_DOWNLOAD_LIMIT } from './download.js';
 import { TelegramHandlers, type HandlerOptions } from './handlers.js';
 import type { TgMessage } from './message.js';
 import { DEFAULT_DELIVERY } from '../delivery.js';
+import { GALLERY_CELL_SIDE } from '../request.js';
 import { DEFAULT_RETRY, withRetryAfter } from './retry.js';
 
 export const TELEGRAM_COMMANDS = [
@@ -36,6 +37,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     statusPerMinute: STATUS_PER_MINUTE,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    galleryCellSide: GALLERY_CELL_SIDE,
     delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs },
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,

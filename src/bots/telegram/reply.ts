@@ -55,8 +55,9 @@ export interface SendResultInput {
 }
 
 /**
- * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio rules
- * for photos are stricter) or photo uploads keep failing, sends the same bytes as a file instead. Transient
+ * Sends the picture as a photo (a sticker result as a static sticker, without caption) replying to the
+ * request; if Telegram refuses it as a photo (size/ratio rules for photos are stricter) or photo uploads
+ * keep failing, sends the same bytes as a file instead. Transient
  * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
  * arrived, so the caller can explain in a text when it did not.
  */
@@ -65,14 +66,17 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
   const source = () => ({ source: Buffer.from(result.image), filename: `anime.${result.format}` });
   // telegraf drops object-valued fields it doesn't know from multipart uploads, so reply_parameters goes as
   // JSON text, which is how the Bot API reads every object field of a multipart request.
+  const sticker = result.sticker === true;
   const extra = {
-    caption: fitText(caption, TELEGRAM_CAPTION_LIMIT),
+    ...(sticker ? {} : { caption: fitText(caption, TELEGRAM_CAPTION_LIMIT) }),
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
   return deliver(
     [
-      { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
+      sticker
+        ? { name: 'sticker', send: async () => (await telegram.sendSticker(chatId, source(), extra)).message_id }
+        : { name: 'photo', send: async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id },
       { name: 'document', send: async () => (await telegram.sendDocument(chatId, source(), extra)).message_id },
     ],
     policy,
