@@ -200,9 +200,14 @@ export type AvatarOwner = { self: true } | { self: false; name: string };
 export const FUN_TEXTS = {
   stickerButton: '✂️ Sticker',
   galleryCaption: 'Your picture in every style. Tap a style to paint it full size.',
-  demoGalleryCaption: 'Every style on a demo picture. Reply /styles to a photo (or set a profile photo) to see them on yours; tap a style to paint this one.',
   stickerPainting: 'Painting and cutting out…',
 } as const;
+
+/** The gallery caption when it shows the drawn demo picture: how to see the styles on one's own photo. */
+export function demoGalleryText(platform: TextPlatform): string {
+  const how = platform === 'telegram' ? 'Reply /styles to a photo (or set a profile photo)' : 'Set an avatar';
+  return `Every style on a demo picture. ${how} to see them on yours; tap a style to paint this one.`;
+}
 
 /** Telegram cannot tell "no profile photo" from "hidden by privacy settings" (both give none): one answer for both. */
 export function noAvatarText(owner: AvatarOwner, platform: TextPlatform): string {

@@ -7,6 +7,7 @@ import {
   type Interaction,
   type MessageContextMenuCommandInteraction,
   type RepliableInteraction,
+  type UserContextMenuCommandInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { InputError } from '../../pipeline/errors.js';
@@ -17,14 +18,18 @@ import type { JobQueue } from '../../queue/types.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
-import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
-import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
+import { demoGalleryText, friendlyError, FUN_TEXTS, helpText, lateDeliveryText, positionText, undeliveredText } from '../texts.js';
+import { demoScenePng } from '../../pipeline/demo-scene.js';
+import type { StickerRequest } from '../../pipeline/sticker.js';
+import { GALLERY_CELL_SIDE, type ChatRequest } from '../request.js';
+import { avatarRef, requireAvatarRef } from './avatar.js';
+import { ANIME_COMMAND, AVATAR_MENU_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel, USER_OPTION } from './commands.js';
 import { sendResultMessage } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
-import { paramsFromOptions } from './options.js';
+import { requestFromOptions } from './options.js';
 import { ProgressReply } from './progress.js';
-import { parseRestyleCustomId, restyleRows } from './restyle.js';
+import { parseRestyleCustomId, parseStickerCustomId, restyleRows, withStickerButton } from './restyle.js';
 
 export interface DiscordContext {
   queue: JobQueue;
@@ -42,6 +47,7 @@ export interface DiscordContext {
 export const TEXT = {
   painting: 'Painting…',
   noImage: "That message has no picture I can use. Pick a message with an image attachment or an image link.",
+  noImageOption: 'Attach an image (image:) or pick a member (user:) whose avatar I should paint.',
   resultTooLarge: 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.',
   expired: "That picture is no longer kept (I only keep originals for a while, in memory). Please send it again with /anime.",
 } as const;
@@ -94,6 +100,17 @@ interface Picture {
   originalKey?: string;
   /** Link to the message the picture came from (context menu), shown under the result. */
   sourceUrl?: string;
+  /** Cut the people out as a sticker (a transparent WebP). */
+  sticker?: StickerRequest;
+  /** The /styles gallery: the picture small in every style (`demo`: on the drawn demo picture). */
+  gallery?: { demo: boolean };
+}
+
+/** The line above a result: which style, or what the gallery shows. */
+function contentLine(result: RenderedResult, picture: Picture): string {
+  if (picture.gallery) return picture.gallery.demo ? demoGalleryText('discord') : FUN_TEXTS.galleryCaption;
+  const line = resultLine(result, picture.params);
+  return (result.sticker ? `Sticker · ${line}` : line) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : '');
 }
 
 /** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
@@ -114,6 +131,8 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         messageRef: interaction.id,
         image,
         params: picture.params,
+        sticker: picture.sticker,
+        grid: picture.gallery ? { cellSide: GALLERY_CELL_SIDE } : undefined,
       },
       {
         onPosition: (position) => progress.status(positionText(position)),
@@ -135,10 +154,10 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       sendResultMessage(
         interaction,
         {
-          content: resultLine(result, picture.params) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          content: contentLine(result, picture),
           image: result.image,
-          filename: `anime-${result.style}.${result.format}`,
-          components: restyleRows(key, result.style),
+          filename: `anime-${result.sticker ? 'sticker' : result.style}.${result.format}`,
+          components: withStickerButton(restyleRows(key, result.style), key),
         },
         ctx.delivery,
         {
@@ -158,11 +177,15 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
 }
 
 async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
-  let params: StyleParams;
+  let request: ChatRequest;
   let ref: ImageRef;
   try {
-    params = paramsFromOptions(interaction.options.data, ctx.defaults);
-    ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
+    request = requestFromOptions(interaction.options.data, ctx.defaults);
+    const user = interaction.options.getUser(USER_OPTION);
+    const attachment = interaction.options.getAttachment(IMAGE_OPTION);
+    if (user) ref = requireAvatarRef(user, interaction.options.getMember(USER_OPTION), interaction.guildId, interaction.user);
+    else if (attachment) ref = attachmentRef(attachment);
+    else throw new InputError('bad-parameter', TEXT.noImageOption);
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
     // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
@@ -170,7 +193,31 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     return;
   }
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params });
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: request.params, sticker: request.sticker });
+}
+
+/** "Anime-fy avatar" on a member: their server avatar, else their global one. */
+async function handleAvatarMenu(ctx: DiscordContext, interaction: UserContextMenuCommandInteraction): Promise<void> {
+  let ref: ImageRef;
+  try {
+    ref = requireAvatarRef(interaction.targetUser, interaction.targetMember, interaction.guildId, interaction.user);
+  } catch (e) {
+    await replyEphemeral(interaction, friendlyError(e));
+    return;
+  }
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: ctx.defaults });
+}
+
+/** `/styles`: one picture of every style, on the user's avatar, or on the drawn demo picture when they have none. */
+async function handleStyles(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
+  const ref = avatarRef(interaction.user, interaction.member, interaction.guildId);
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, {
+    image: ref ? () => downloadImage(ref, ctx.maxUploadBytes) : demoScenePng,
+    params: ctx.defaults,
+    gallery: { demo: !ref },
+  });
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
@@ -194,7 +241,8 @@ async function handleContextMenu(ctx: DiscordContext, interaction: MessageContex
 }
 
 async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
-  const request = parseRestyleCustomId(interaction.customId);
+  const stickerKey = parseStickerCustomId(interaction.customId);
+  const request = stickerKey ? { key: stickerKey, style: undefined } : parseRestyleCustomId(interaction.customId);
   if (!request) return;
   const original = ctx.originals.get(request.key);
   if (!original) {
@@ -210,7 +258,7 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   }
   // A new message, so the earlier result stays in the chat for comparison.
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key });
+  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key, sticker: stickerKey ? {} : undefined });
 }
 
 async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
@@ -228,9 +276,11 @@ export async function handleInteraction(ctx: DiscordContext, interaction: Intera
     if (interaction.isChatInputCommand()) {
       if (interaction.commandName === ANIME_COMMAND) await handleAnime(ctx, interaction);
       else if (interaction.commandName === HELP_COMMAND) await replyEphemeral(interaction, helpText('discord', ctx.defaults));
-      else if (interaction.commandName === STYLES_COMMAND) await replyEphemeral(interaction, stylesText());
+      else if (interaction.commandName === STYLES_COMMAND) await handleStyles(ctx, interaction);
     } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === CONTEXT_MENU_COMMAND) {
       await handleContextMenu(ctx, interaction);
+    } else if (interaction.isUserContextMenuCommand() && interaction.commandName === AVATAR_MENU_COMMAND) {
+      await handleAvatarMenu(ctx, interaction);
     } else if (interaction.isButton()) {
       await handleRestyle(ctx, interaction);
     } else if (interaction.isAutocomplete()) {

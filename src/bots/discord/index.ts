@@ -11,6 +11,8 @@ const STOP_GRACE_MS = 15_000;
 export interface DiscordBotOptions {
   /** Overrides of the upload retry policy (tests use short backoffs). */
   delivery?: Partial<DeliveryPolicy>;
+  /** Where avatars are fetched from (default Discord's CDN; tests point it at their fake). */
+  cdn?: string;
 }
 
 /** Registers the commands in one guild (instant, for development) or globally. */
@@ -53,7 +55,7 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
   // Interactions need no privileged intents; Guilds keeps the guild cache discord.js builds interactions from.
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
-    rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}) },
+    rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}), ...(options.cdn ? { cdn: options.cdn } : {}) },
   });
   // Handlers still answering (a result upload can outlive the queue's drain); stop() waits for them.
   const inFlight = new Set<Promise<void>>();

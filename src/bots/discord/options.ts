@@ -1,5 +1,6 @@
 import { CHAT_PARAMS, parseCommandArgs } from '../grammar.js';
 import type { StyleParams } from '../../pipeline/params.js';
+import { parseRequest, type ChatRequest } from '../request.js';
 
 /** One slash-command option as Discord delivers it (name = grammar key). */
 export interface RawOption {
@@ -12,9 +13,18 @@ export interface RawOption {
  * exactly the same keys and values and report every problem the same way (InputError 'bad-parameter').
  */
 export function paramsFromOptions(options: readonly RawOption[], base?: StyleParams): StyleParams {
-  const keys = new Set(CHAT_PARAMS.map((p) => p.key));
-  const words = options
+  return parseCommandArgs(optionWords(options, CHAT_PARAMS.map((p) => p.key)), base);
+}
+
+/** Like paramsFromOptions, plus the sticker options `as` and `face` (the same words as on Telegram). */
+export function requestFromOptions(options: readonly RawOption[], base: StyleParams): ChatRequest {
+  return parseRequest(optionWords(options, [...CHAT_PARAMS.map((p) => p.key), 'as', 'face']), base);
+}
+
+function optionWords(options: readonly RawOption[], names: string[]): string {
+  const keys = new Set(names);
+  return options
     .filter((o) => keys.has(o.name) && o.value !== undefined)
-    .map((o) => `${o.name}:${String(o.value).replace(/\s+/g, '')}`);
-  return parseCommandArgs(words.join(' '), base);
+    .map((o) => `${o.name}:${String(o.value).replace(/\s+/g, '')}`)
+    .join(' ');
 }

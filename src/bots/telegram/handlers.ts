@@ -13,7 +13,7 @@ import type { StickerRequest } from '../../pipeline/sticker.js';
 import { demoScenePng } from '../../pipeline/demo-scene.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
-import { friendlyError, FUN_TEXTS, helpText, styleTitle, lateDeliveryText, positionText, undeliveredText } from '../texts.js';
+import { demoGalleryText, friendlyError, FUN_TEXTS, helpText, styleTitle, lateDeliveryText, positionText, undeliveredText } from '../texts.js';
 import { avatarTarget, findAvatar, requireAvatar, type AvatarTarget } from './avatar.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
@@ -338,7 +338,7 @@ export class TelegramHandlers {
       'originalKey' in req.picture
         ? req.picture.originalKey
         : originals.put({ image, params: req.params, chatId: String(req.chatId), userId: String(req.userId) });
-    const caption = !req.gallery ? resultCaption(result, req.params) : demo ? FUN_TEXTS.demoGalleryCaption : FUN_TEXTS.galleryCaption;
+    const caption = !req.gallery ? resultCaption(result, req.params) : demo ? demoGalleryText('telegram') : FUN_TEXTS.galleryCaption;
     const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: withStickerButton(restyleKeyboard(originalKey, result.style), originalKey) };
     const outcome = await sendResult(telegram, input, options.delivery, {
       signal: this.hurry.signal,
