@@ -54,7 +54,7 @@ export interface MatteOptions {
   high: number;
 }
 
-export const DEFAULT_MATTE: MatteOptions = { eps: 2e-4, low: 0.25, high: 0.75 };
+export const DEFAULT_MATTE: MatteOptions = { eps: 2e-4, low: 0.4, high: 0.6 };
 
 /**
  * Person matte at the picture's size: the 256×144 probability upscaled, then a guided filter with the photo
