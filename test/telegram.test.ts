@@ -631,7 +631,8 @@ describe('telegram bot: avatars, stickers and the style gallery', () => {
   let h: Harness;
   const erin: TgUser = { id: 1005, is_bot: false, first_name: 'Erin', username: 'erin_x' };
   beforeAll(async () => {
-    h = await startHarness();
+    // Small gallery pictures: eight styles per /styles on two shared cores.
+    h = await startHarness({}, new OriginalStore(), { galleryCellSide: 128 });
     fake = h.fake;
     // Bob has two profile photos (the newest first), Carol one, Erin none (or hidden: Telegram says the same).
     fake.setProfilePhotos(bob.id, [await fake.photoSizes(portrait, [160, 320, 640]), await fake.photoSizes(groupPhoto, [160, 640])]);

@@ -42,7 +42,7 @@ function commandLines(platform: TextPlatform): string[] {
       '  • Or reply /anime to any photo in the chat.',
       'Commands:',
       '  /anime [settings] – stylise a photo',
-      '  /styles – list the styles',
+      '  /styles – every style in one picture',
       '  /help – this text',
     ];
   }
@@ -53,7 +53,7 @@ function commandLines(platform: TextPlatform): string[] {
     '  • Buttons under a result let you try another style without uploading again.',
     'Commands:',
     '  /anime – stylise a picture',
-    '  /styles – list the styles',
+    '  /styles – every style in one picture',
     '  /help – this text',
   ];
 }
@@ -69,6 +69,7 @@ export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT
     'Settings (key:value, any order):',
     ...parameterLines(defaults),
     `Example: ${example}`,
+    ...funHelpLines(platform).map((line) => `• ${line}`),
     '',
     'Styles (name or alias):',
     ...styleLines(),
@@ -216,18 +217,9 @@ export function noAvatarText(owner: AvatarOwner, platform: TextPlatform): string
   return `I can't see a profile photo of ${owner.name}: there is none, or their privacy settings hide it from bots. ${tip}`;
 }
 
-/** For /help: the group-fun commands, one line each. */
+/** For /help: the group-fun commands, one line each (/styles is among the commands already). */
 export function funHelpLines(platform: TextPlatform): string[] {
-  if (platform === 'telegram') {
-    return [
-      '/anime as a reply to someone\'s text message paints their profile photo; /anime me paints yours.',
-      'as:sticker cuts the people out as a sticker (face:2 = only the second face from the left); every result has a Sticker button.',
-      '/styles shows your photo (the one you reply to, or your profile photo) in every style, in one picture.',
-    ];
-  }
-  return [
-    '/anime user:@someone, or right-click a member → Apps → Anime-fy avatar, paints their avatar.',
-    'as:sticker cuts the people out on a transparent background (face:2 = only the second face from the left); every result has a Sticker button.',
-    '/styles shows your avatar in every style, in one picture.',
-  ];
+  const sticker = `as:sticker (or ${FUN_TEXTS.stickerButton} under a result): a sticker of the people; face:2 = only the 2nd from the left.`;
+  if (platform === 'telegram') return ["/anime replying to a text message: its author's profile photo; /anime me: yours.", sticker];
+  return ['/anime user:@someone (or Apps → Anime-fy avatar): their avatar.', sticker];
 }

@@ -65,7 +65,7 @@ export function commandDefinitions(): RESTPutAPIApplicationCommandsJSONBody {
   return [
     animeCommand(),
     new SlashCommandBuilder().setName(HELP_COMMAND).setDescription('How to use the anime bot').toJSON(),
-    new SlashCommandBuilder().setName(STYLES_COMMAND).setDescription('List the available styles').toJSON(),
+    new SlashCommandBuilder().setName(STYLES_COMMAND).setDescription('Every style on your avatar, in one picture').toJSON(),
     new ContextMenuCommandBuilder().setName(CONTEXT_MENU_COMMAND).setType(ApplicationCommandType.Message).toJSON(),
     new ContextMenuCommandBuilder().setName(AVATAR_MENU_COMMAND).setType(ApplicationCommandType.User).toJSON(),
   ];

@@ -10,7 +10,7 @@ import { DEFAULT_RETRY, withRetryAfter } from './retry.js';
 
 export const TELEGRAM_COMMANDS = [
   { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
-  { command: 'styles', description: 'List the styles' },
+  { command: 'styles', description: 'Every style on your photo, in one picture' },
   { command: 'help', description: 'How to use the bot, settings, licences' },
 ];
 
