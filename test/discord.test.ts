@@ -9,7 +9,9 @@ import { startDiscordBot } from '../src/bots/discord/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
 import { OriginalStore } from '../src/bots/originals.js';
-import { EXPIRED_TEXT, helpText, NO_IMAGE_TEXT, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
+import { demoGalleryText, EXPIRED_TEXT, FUN_TEXTS, helpText, NO_IMAGE_OPTION_TEXT, NO_IMAGE_TEXT, noAvatarText, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
+import { listStyles } from '../src/pipeline/styles.js';
+import { expectCleanSticker } from './helpers/sticker.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { fitWithin } from '../src/pipeline/image.js';
@@ -87,7 +89,10 @@ beforeAll(async () => {
   const logger = pino({ level: 'debug' }, sink);
   const identified = fake.identified();
   // Short backoffs so fault tests do not wait out production delays; same code paths.
-  bot = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger }, { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } });
+  bot = await startDiscordBot(
+    { config, queue, originals: new OriginalStore(), logger },
+    { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 }, cdn: `${fake.origin}/cdn` },
+  );
   await identified;
 });
 
@@ -101,17 +106,23 @@ afterAll(async () => {
 });
 
 describe('Discord bot against a local fake Discord', () => {
-  it('logs in over the gateway and registers /anime, /help, /styles and "Anime-fy" in the configured guild', () => {
+  it('logs in over the gateway and registers /anime, /help, /styles, "Anime-fy" and "Anime-fy avatar" in the configured guild', () => {
     expect(fake.gatewayLog.filter((e) => e.dir === 'in').map((e) => e.op)).toContain(2);
     const put = fake.calls.find((c) => c.method === 'PUT');
     expect(put?.path).toBe(`/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`);
     expect(put?.auth).toBe(`Bot ${fake.token}`);
     const commands = fake.registeredCommands.get(fake.guildId)!;
-    expect(commands.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+    expect(commands.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy', 'Anime-fy avatar']);
     expect(commands[3].type).toBe(3); // message context menu
     expect(commands[0].options.find((o: { name: string }) => o.name === 'file')).toMatchObject({ type: 5 });
+    expect(commands[4].type).toBe(2); // user context menu
     const anime = commands[0];
-    expect(anime.options[0]).toMatchObject({ name: 'image', type: 11, required: true });
+    // An image, or a member whose avatar is painted: neither is required on its own.
+    expect(anime.options[0]).toMatchObject({ name: 'image', type: 11 });
+    expect(anime.options[1]).toMatchObject({ name: 'user', type: 6 });
+    expect(anime.options.some((o: { required?: boolean }) => o.required)).toBe(false);
+    expect(anime.options.find((o: { name: string }) => o.name === 'as').choices.map((c: { value: string }) => c.value)).toEqual(['picture', 'sticker']);
+    expect(anime.options.find((o: { name: string }) => o.name === 'face')).toMatchObject({ type: 4, min_value: 1 });
     for (const { key, spec } of CHAT_PARAMS) {
       const option = anime.options.find((o: { name: string }) => o.name === key);
       expect(option, key).toBeDefined();
@@ -137,8 +148,8 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.original!.history.length).toBeGreaterThanOrEqual(2);
     expectProgress(view.original!.history);
     const ids = buttons(view).map((b) => b.custom_id);
-    expect(ids.length).toBeGreaterThanOrEqual(5);
-    expect(ids.every((id) => id.startsWith('restyle:'))).toBe(true);
+    expect(ids.filter((id) => id.startsWith('restyle:')).length).toBeGreaterThanOrEqual(5);
+    expect(ids.filter((id) => id.startsWith('sticker:'))).toHaveLength(1);
     expect(ids.some((id) => id.endsWith(`:${FAST}`))).toBe(false);
   });
 
@@ -370,7 +381,7 @@ describe('Discord bot against a local fake Discord', () => {
     expect(view.original!.attachments).toEqual([]);
   });
 
-  it('/help and /styles answer ephemerally', async () => {
+  it('/help answers ephemerally', async () => {
     const help = await fake.settled(fake.slashCommand(alice, 'help'));
     expect(help.callbackType).toBe(4);
     expect(isEphemeral(help.original)).toBe(true);
@@ -379,9 +390,60 @@ describe('Discord bot against a local fake Discord', () => {
     expect(help.original!.content).not.toBe(helpText('discord'));
     // The context-menu entry is named as Discord shows it.
     expect(help.original!.content).toContain(`→ Apps → ${CONTEXT_MENU_COMMAND}`);
-    const styles = await fake.settled(fake.slashCommand(alice, 'styles'));
-    expect(isEphemeral(styles.original)).toBe(true);
-    expect(styles.original!.content).toMatch(/cute/);
+  });
+
+  it('avatars: /anime user: paints the server avatar (else the global one), the user menu "Anime-fy avatar" too; no avatar gets a clear answer', async () => {
+    const portraitPng = await sharp(portrait).png().toBuffer();
+    const groupPng = await sharp(group).png().toBuffer();
+    const aliceGlobal = fake.setAvatar(alice, portraitPng);
+    fake.setAvatar(bob, portraitPng);
+    const bobServer = fake.setAvatar(bob, groupPng, { server: true });
+    const hits = (path: string) => fake.calls.filter((c) => c.path === path);
+
+    const forBob = await fake.settled(fake.slashCommand(carol, 'anime', { user: bob, style: FAST, faces: false }));
+    expect(await resultSize(forBob)).toEqual({ ...(await expectedSize(group)), format: 'jpeg' });
+    expect(hits(bobServer)).toHaveLength(1);
+    // The largest size Discord serves, as a still PNG.
+    expect(hits(bobServer)[0].query.size).toBe('4096');
+
+    const menu = await fake.settled(fake.userCommand(bob, 'Anime-fy avatar', alice));
+    expect(menu.callbackType).toBe(5);
+    expect(await resultSize(menu)).toEqual({ ...(await expectedSize(portrait)), format: 'jpeg' });
+    expect(hits(aliceGlobal)).toHaveLength(1);
+
+    const none = await fake.settled(fake.userCommand(alice, 'Anime-fy avatar', carol));
+    expect(isEphemeral(none.original)).toBe(true);
+    expect(none.original!.content).toBe(noAvatarText({ self: false, name: 'carol' }, 'discord'));
+    const own = await fake.settled(fake.slashCommand(carol, 'anime', { user: carol }));
+    expect(own.original!.content).toBe(noAvatarText({ self: true }, 'discord'));
+    const nothing = await fake.settled(fake.slashCommand(carol, 'anime', { style: FAST }));
+    expect(nothing.original!.content).toBe(NO_IMAGE_OPTION_TEXT);
+  });
+
+  it('as:sticker: a transparent 512 px WebP of the person; the Sticker button under a result does the same', async () => {
+    const photo = fake.addAttachment('me.jpg', portrait, 'image/jpeg');
+    const view = await fake.settled(fake.slashCommand(alice, 'anime', { image: photo, style: FAST, as: 'sticker' }));
+    const [file] = view.original!.attachments;
+    expect(file.name).toBe('anime-sticker.webp');
+    await expectCleanSticker(file.bytes);
+    expect(view.original!.content).toMatch(/^Sticker · 🎨 AnimeGANv3 Cute · /);
+
+    const plain = await fake.settled(fake.slashCommand(bob, 'anime', { image: fake.addAttachment('me2.jpg', portrait, 'image/jpeg'), style: FAST, faces: false }));
+    const sticker = buttons(plain).find((b) => b.custom_id.startsWith('sticker:'))!;
+    const pressed = await fake.settled(fake.clickButton(bob, sticker.custom_id, fake.botMessage(plain)));
+    await expectCleanSticker(pressed.original!.attachments[0].bytes);
+  });
+
+  it('/styles: one gallery picture of every style on the user\'s avatar (or the drawn demo), with a button per style', async () => {
+    const mine = await fake.settled(fake.slashCommand(alice, 'styles'));
+    expect(mine.callbackType).toBe(5);
+    expect(mine.original!.content).toBe(FUN_TEXTS.galleryCaption);
+    const gallery = await resultSize(mine);
+    expect(gallery.width).toBeGreaterThan(gallery.height);
+    const ids = buttons(mine).map((b) => b.custom_id);
+    expect(ids.filter((id) => id.startsWith('restyle:'))).toHaveLength(listStyles().length);
+    const demo = await fake.settled(fake.slashCommand(carol, 'styles'));
+    expect(demo.original!.content).toBe(demoGalleryText('discord'));
   });
 
   it('never logs the bot token or an interaction token', () => {
@@ -419,7 +481,7 @@ describe('Discord bot start-up', () => {
     await second.stop();
     const puts = fake.calls.slice(before).filter((c) => c.method === 'PUT');
     expect(puts.map((c) => c.path)).toEqual([`/applications/${fake.applicationId}/commands`]);
-    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy', 'Anime-fy avatar']);
   });
 
   it('registers commands only when they changed: a start with the same definitions does not PUT', async () => {
@@ -435,7 +497,7 @@ describe('Discord bot start-up', () => {
     const third = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
     await third.stop();
     expect(fake.calls.slice(changed).filter((c) => c.method === 'PUT')).toHaveLength(1);
-    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy']);
+    expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy', 'Anime-fy avatar']);
   });
 
   it('fails start-up clearly on a wrong token', async () => {

@@ -5,10 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OriginalStore } from '../src/bots/originals.js';
 import { startTelegramBot } from '../src/bots/telegram/index.js';
 import {
+  demoGalleryText,
   EXPIRED_TEXT,
   friendlyError,
+  FUN_TEXTS,
   helpText,
   HINT_TEXT,
+  noAvatarText,
   PAINTING_TEXT,
   positionText,
   rejectionText,
@@ -17,6 +20,8 @@ import {
   welcomeText,
 } from '../src/bots/texts.js';
 import { validateParams } from '../src/pipeline/params.js';
+import { listStyles } from '../src/pipeline/styles.js';
+import { expectCleanSticker } from './helpers/sticker.js';
 import { loadConfig } from '../src/config.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
@@ -182,7 +187,7 @@ describe('telegram bot against the fake Bot API', () => {
   it('reads commands from the bot_command entity at offset 0, addressed to this bot or to none', async () => {
     const chat = privateChat(bob);
     const answerTo = async (text: string, fields: Record<string, unknown> = {}) => waitForText(fake, chat.id, fake.injectMessage(chat, bob, { text, ...fields }).message_id);
-    expect(await answerTo(`/styles@${fake.bot.username!.toUpperCase()}`)).toMatch(/^Styles/);
+    expect(await answerTo(`/help@${fake.bot.username!.toUpperCase()}`)).toMatch(/^I turn photos/);
     // Another bot's command, and "/styles" that Telegram did not mark as a command (a code span): not ours.
     expect(await answerTo('/styles@other_bot')).toBe(HINT_TEXT);
     expect(await answerTo('/styles', { entities: [{ type: 'code', offset: 0, length: 7 }] })).toBe(HINT_TEXT);
@@ -710,5 +715,120 @@ describe('telegram bot: a job timeout during a long model run', () => {
       await stopHarness(h);
       await slow.close();
     }
+  });
+});
+
+describe('telegram bot: avatars, stickers and the style gallery', () => {
+  let fake: FakeBotApi;
+  let h: Harness;
+  const erin: TgUser = { id: 1005, is_bot: false, first_name: 'Erin', username: 'erin_x' };
+  beforeAll(async () => {
+    // Small gallery pictures: eight styles per /styles on two shared cores.
+    h = await startHarness({}, new OriginalStore(), { galleryCellSide: 128 });
+    fake = h.fake;
+    // Bob has two profile photos (the newest first), Carol one, Erin none (or hidden: Telegram says the same).
+    fake.setProfilePhotos(bob.id, [await fake.photoSizes(portrait, [160, 320, 640]), await fake.photoSizes(groupPhoto, [160, 640])]);
+    fake.setProfilePhotos(carol.id, [await fake.photoSizes(groupPhoto, [160, 320])]);
+  });
+  afterAll(() => stopHarness(h));
+
+  function stickersFor(chatId: number, replyToId: number): ApiCall[] {
+    return okCalls(fake, 'sendSticker', chatId).filter((c) => replyTo(c) === replyToId);
+  }
+
+  async function waitForSticker(chatId: number, replyToId: number): Promise<ApiCall> {
+    await fake.waitFor(() => stickersFor(chatId, replyToId).length > 0, 60_000, `a sticker replying to #${replyToId}`);
+    return stickersFor(chatId, replyToId)[0];
+  }
+
+  function buttonsOf(call: ApiCall): { text: string; callback_data: string }[] {
+    return (JSON.parse(String(call.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
+  }
+
+  it('/anime as a reply to a text message paints its author\'s newest profile photo, largest size; /anime me the sender\'s', async () => {
+    const chatter = fake.injectMessage(group, bob, { text: 'do me next!' });
+    const command = fake.injectMessage(group, alice, { text: '/anime style:cartoon', reply_to_message: chatter });
+    const result = await waitForResult(fake, group.id, command.message_id);
+    expect(String(result.params.caption)).toMatch(/^🎨 White-box Cartoon · /);
+    const asked = okCalls(fake, 'getUserProfilePhotos').filter((c) => Number(c.params.user_id) === bob.id);
+    expect(asked).toHaveLength(1);
+    // Newest photo, its largest size (640 px, the portrait): the painting has the portrait's shape.
+    const newest = (asked[0].result as { photos: { file_id: string }[][] }).photos[0];
+    expect(fake.callsOf('getFile').map((c) => c.params.file_id)).toContain(newest.at(-1)!.file_id);
+    const { width, height } = await sharp(portrait).rotate().resize(640, 640, { fit: 'inside' }).toBuffer({ resolveWithObject: true }).then((r) => fitWithin(r.info.width, r.info.height, MAX_SIDE));
+    expect(await imageSize(result)).toEqual({ width, height, format: 'jpeg' });
+
+    const me = fake.injectMessage(group, carol, { text: '/anime me cute' });
+    await waitForResult(fake, group.id, me.message_id);
+    expect(okCalls(fake, 'getUserProfilePhotos').some((c) => Number(c.params.user_id) === carol.id)).toBe(true);
+  });
+
+  it('no profile photo (or hidden by privacy): a clear answer naming the person, nothing painted', async () => {
+    const chatter = fake.injectMessage(group, erin, { text: 'not me' });
+    const command = fake.injectMessage(group, alice, { text: '/anime', reply_to_message: chatter });
+    const answer = await fake
+      .waitFor(() => answerOf(fake, group.id, command.message_id)?.startsWith("I can't see") ?? false, 30_000, 'the no-avatar answer')
+      .then(() => answerOf(fake, group.id, command.message_id));
+    expect(answer).toBe(noAvatarText({ self: false, name: '@erin_x' }, 'telegram'));
+    const self = fake.injectMessage(privateChat(erin), erin, { text: '/anime me' });
+    await fake.waitFor(() => answerOf(fake, erin.id, self.message_id)?.startsWith("I can't see") ?? false, 30_000, 'the own no-avatar answer');
+    expect(answerOf(fake, erin.id, self.message_id)).toBe(noAvatarText({ self: true }, 'telegram'));
+    expect(okCalls(fake, 'sendPhoto', erin.id)).toEqual([]);
+  });
+
+  it('as:sticker: a static WebP sticker (512 px, transparent around the person); face:2 only the second person; the Sticker button under a photo result', async () => {
+    const photo = await fake.photoSizes(groupPhoto, PHOTO_SIDES);
+    const posted = fake.injectMessage(group, bob, { photo });
+    const all = fake.injectMessage(group, alice, { text: '/anime as:sticker', reply_to_message: posted });
+    const second = fake.injectMessage(group, alice, { text: '/anime cute face:2', reply_to_message: posted });
+    const both = await expectCleanSticker(((await waitForSticker(group.id, all.message_id)).params.sticker as SentFile).bytes);
+    const one = await expectCleanSticker(((await waitForSticker(group.id, second.message_id)).params.sticker as SentFile).bytes);
+    // Two people side by side make a wide sticker; one of them a tall one.
+    expect(both.width).toBe(512);
+    expect(one.height).toBe(512);
+    expect(one.width).toBeLessThan(400);
+
+    const tooMany = fake.injectMessage(group, alice, { text: '/anime face:5', reply_to_message: posted });
+    await fake.waitFor(() => /face:5 doesn't exist/.test(answerOf(fake, group.id, tooMany.message_id) ?? ''), 60_000, 'the face:5 answer');
+    expect(answerOf(fake, group.id, tooMany.message_id)).toMatch(/I see 2 faces .* use face:1 to face:2/);
+
+    const plain = fake.injectMessage(privateChat(dave), dave, { photo: await fake.photoSizes(portrait, PHOTO_SIDES) });
+    const result = await waitForResult(fake, dave.id, plain.message_id);
+    const button = buttonsOf(result).find((b) => b.text === FUN_TEXTS.stickerButton)!;
+    const getFilesBefore = fake.callsOf('getFile').length;
+    fake.callbackQuery(dave, result.result as TgMessage, button.callback_data);
+    const sticker = await waitForSticker(dave.id, (result.result as TgMessage).message_id);
+    await expectCleanSticker((sticker.params.sticker as SentFile).bytes);
+    expect(fake.callsOf('getFile').length).toBe(getFilesBefore);
+    expect(sticker.params.caption).toBeUndefined();
+  });
+
+  it('a landscape without people: the sticker request is answered, not painted', async () => {
+    const scene = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 90, g: 160, b: 220 } } }).jpeg().toBuffer();
+    const posted = fake.injectMessage(privateChat(dave), dave, { photo: await fake.photoSizes(scene, [300]), caption: '/anime as:sticker' });
+    await fake.waitFor(() => /find a person/.test(answerOf(fake, dave.id, posted.message_id) ?? ''), 60_000, 'the no-person answer');
+  });
+
+  it('/styles: one gallery picture of every style (on the replied photo, or the drawn demo for a user without a profile photo) with a button per style', async () => {
+    const styles = listStyles();
+    const photo = await fake.photoSizes(portrait, PHOTO_SIDES);
+    const posted = fake.injectMessage(group, bob, { photo });
+    const onPhoto = fake.injectMessage(group, alice, { text: '/styles', reply_to_message: posted });
+    const gallery = await waitForResult(fake, group.id, onPhoto.message_id);
+    expect(String(gallery.params.caption)).toBe(FUN_TEXTS.galleryCaption);
+    const size = await imageSize(gallery);
+    expect(size.width).toBeGreaterThan(size.height);
+    const buttons = buttonsOf(gallery);
+    expect(buttons).toHaveLength(styles.length + 1);
+    // A style button paints the same photo full size.
+    const shinkai = buttons.find((b) => b.text === 'Shinkai')!;
+    fake.callbackQuery(alice, gallery.result as TgMessage, shinkai.callback_data);
+    const painted = await waitForResult(fake, group.id, (gallery.result as TgMessage).message_id);
+    expect(String(painted.params.caption)).toMatch(/^🎨 AnimeGANv3 Shinkai/);
+
+    const onDemo = fake.injectMessage(privateChat(erin), erin, { text: '/styles' });
+    const demo = await waitForResult(fake, erin.id, onDemo.message_id);
+    expect(String(demo.params.caption)).toBe(demoGalleryText('telegram'));
+    expect(buttonsOf(demo)).toHaveLength(styles.length + 1);
   });
 });

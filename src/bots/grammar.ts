@@ -22,11 +22,11 @@ export const CHAT_PARAMS = [...KEY_ALIASES].map(([key, name]) => ({ key, name, s
 
 /** Not a painting setting but how the answer is sent: `file:on` = lossless PNG as a file, no recompression. */
 export const FILE_KEY = 'file';
-export const FILE_HELP = 'send the result as a full-quality PNG file (no recompression by the chat app)';
+export const FILE_HELP = 'a full-quality PNG file, not recompressed by the chat app';
 const KNOWN_KEYS = [...KEY_ALIASES.keys(), FILE_KEY];
 
-/** What a user asked for: the painting settings and how to send the result. */
-export interface ChatRequest {
+/** The painting settings and how to send the result (request.ts adds the words beyond the grammar). */
+export interface ChatSettings {
   params: StyleParams;
   asFile: boolean;
 }
@@ -55,6 +55,15 @@ export function describeRange(key: string): string {
   return listStyles().map((s) => s.aliases[0] ?? s.id).join('|');
 }
 
+/**
+ * Words that are not settings of this grammar (e.g. `as:sticker`, `me`) and are taken by the caller. `keys` maps
+ * a key to a check of its value that returns a problem or undefined; `bare` says whether a bare word is taken.
+ */
+export interface ExtraWords {
+  keys: ReadonlyMap<string, (value: string) => string | undefined>;
+  bare?: (word: string) => boolean;
+}
+
 /** The painting settings of `parseChatRequest` (for the web page, which always answers with a download). */
 export function parseCommandArgs(text: string, base?: StyleParams): StyleParams {
   return parseChatRequest(text, base).params;
@@ -65,7 +74,7 @@ export function parseCommandArgs(text: string, base?: StyleParams): StyleParams 
  * the delivery choice. Throws InputError('bad-parameter') listing every problem: unknown keys, bad values,
  * stray words.
  */
-export function parseChatRequest(text: string, base?: StyleParams): ChatRequest {
+export function parseChatRequest(text: string, base?: StyleParams, extra?: ExtraWords): ChatSettings {
   const overrides = new Map<ParamName | typeof FILE_KEY, { key: string; value: string }>();
   const problems: string[] = [];
   const set = (name: ParamName | typeof FILE_KEY, key: string, value: string) => {
@@ -79,7 +88,14 @@ export function parseChatRequest(text: string, base?: StyleParams): ChatRequest 
   };
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
     const m = /^([a-z_]+)[:=](.*)$/i.exec(word);
+    const extraCheck = m && extra?.keys.get(m[1].toLowerCase());
+    if (m && extraCheck) {
+      const problem = extraCheck(m[2]);
+      if (problem) problems.push(problem);
+      continue;
+    }
     if (!m) {
+      if (extra?.bare?.(word)) continue;
       if (bareStyle(word)) set('style', 'style', word);
       else problems.push(`${quote(word)} is not a key:value pair (e.g. style:hayao smooth:0.4)`);
       continue;
@@ -87,7 +103,7 @@ export function parseChatRequest(text: string, base?: StyleParams): ChatRequest 
     const key = m[1].toLowerCase();
     const name = key === FILE_KEY ? FILE_KEY : KEY_ALIASES.get(key);
     if (!name) {
-      problems.push(`unknown parameter ${quote(key)} (known: ${KNOWN_KEYS.join(', ')})`);
+      problems.push(`unknown parameter ${quote(key)} (known: ${[...KNOWN_KEYS, ...(extra?.keys.keys() ?? [])].join(', ')})`);
       continue;
     }
     set(name, key, m[2]);

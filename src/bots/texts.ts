@@ -43,7 +43,7 @@ function commandLines(platform: TextPlatform): string[] {
       '  • Or reply /anime to any photo in the chat.',
       'Commands:',
       '  /anime [settings] – stylise a photo',
-      '  /styles – list the styles',
+      '  /styles – every style in one picture',
       '  /help – this text',
     ];
   }
@@ -54,7 +54,7 @@ function commandLines(platform: TextPlatform): string[] {
     '  • Buttons under a result let you try another style without uploading again.',
     'Commands:',
     '  /anime – stylise a picture',
-    '  /styles – list the styles',
+    '  /styles – every style in one picture',
     '  /help – this text',
   ];
 }
@@ -84,6 +84,7 @@ export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT
     'Settings (key:value, any order):',
     ...parameterLines(defaults),
     `Example: ${example}`,
+    ...funHelpLines(platform).map((line) => `• ${line}`),
     '',
     'Styles (name or alias):',
     ...styleLines(),
@@ -93,17 +94,17 @@ export function helpText(platform: TextPlatform, defaults: StyleParams = DEFAULT
   ].join('\n');
 }
 
+/** "AnimeGANv3 Hayao: flat cel shading, clean outlines…": the display name and the look, never a checkpoint title. */
+export function styleSummary(s: StyleInfo): string {
+  return s.look ? `${s.name}: ${s.look}` : s.name;
+}
+
 function styleLines(): string[] {
   return listStyles().map((s) => {
     const [alias, ...more] = s.aliases;
-    const names = alias ? `${alias} (${s.id}${more.length ? `, also ${more.join(', ')}` : ''})` : s.id;
-    return `  ${names} – ${s.title}`;
+    const names = alias ? `${alias}${more.length ? ` (also ${more.join(', ')})` : ''}` : s.id;
+    return `  ${names} – ${s.look || s.name}`;
   });
-}
-
-/** One line per style: alias, id, title. */
-export function stylesText(): string {
-  return ['Styles (use style:<name>):', ...styleLines(), '', LICENCE_NOTE].join('\n');
 }
 
 const GENERIC_ERROR = 'Sorry, something went wrong on our side, please try again later.';
@@ -198,6 +199,7 @@ export function restylingText(styleId: string): string {
 export const PAINTING_TEXT = 'Painting… 🎨';
 export const HINT_TEXT = 'Send me a photo, or reply /anime to a photo (you can add settings, e.g. /anime style:shinkai smooth:0.4). /help lists everything.';
 export const EXPIRED_TEXT = 'That photo is no longer kept (I only keep photos for a while, in memory). Please send it again.';
+export const NO_IMAGE_OPTION_TEXT = 'Attach an image (image:) or pick a member (user:) whose avatar I should paint.';
 export const NO_IMAGE_TEXT = 'That message has no picture I can use. Pick a message with an image attachment or an image link.';
 export const RESULT_TOO_LARGE_TEXT = 'The finished picture is larger than Discord lets me upload here. Please try a smaller photo.';
 
@@ -274,3 +276,34 @@ export const WEB_TEXTS = {
 } as const;
 
 export type WebTextKey = keyof typeof WEB_TEXTS;
+
+// ---- Group fun: avatars, stickers, the style gallery (shared by Telegram and Discord) ----
+
+/** What "who" the avatar texts talk about: the sender themself, or someone else by name. */
+export type AvatarOwner = { self: true } | { self: false; name: string };
+
+export const FUN_TEXTS = {
+  stickerButton: '✂️ Sticker',
+  galleryCaption: 'Your picture in every style. Tap a style to paint it full size.',
+  stickerPainting: 'Painting and cutting out…',
+} as const;
+
+/** The gallery caption when it shows the drawn demo picture: how to see the styles on one's own photo. */
+export function demoGalleryText(platform: TextPlatform): string {
+  const how = platform === 'telegram' ? 'Reply /styles to a photo (or set a profile photo)' : 'Set an avatar';
+  return `Every style on a demo picture. ${how} to see them on yours; tap a style to paint this one.`;
+}
+
+/** Telegram cannot tell "no profile photo" from "hidden by privacy settings" (both give none): one answer for both. */
+export function noAvatarText(owner: AvatarOwner, platform: TextPlatform): string {
+  const tip = platform === 'telegram' ? 'Reply /anime to a photo instead.' : 'Use /anime with an image instead.';
+  if (owner.self) return `I can't see a profile photo of yours: there is none, or your privacy settings hide it from bots. ${tip}`;
+  return `I can't see a profile photo of ${owner.name}: there is none, or their privacy settings hide it from bots. ${tip}`;
+}
+
+/** For /help: the group-fun commands, one line each (/styles is among the commands already). */
+export function funHelpLines(platform: TextPlatform): string[] {
+  const sticker = `as:sticker (or ${FUN_TEXTS.stickerButton} under a result): a sticker of the people; face:2 = only the 2nd from the left.`;
+  if (platform === 'telegram') return ["/anime replying to a text message: its author's profile photo; /anime me: yours.", sticker];
+  return ['/anime user:@someone (or Apps → Anime-fy avatar): their avatar.', sticker];
+}

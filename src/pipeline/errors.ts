@@ -10,7 +10,9 @@ export type InputErrorCode =
   | 'too-small'
   | 'extreme-aspect'
   | 'too-much-memory'
-  | 'bad-parameter';
+  | 'bad-parameter'
+  | 'no-person'
+  | 'no-avatar';
 
 export class InputError extends Error {
   constructor(

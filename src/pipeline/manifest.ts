@@ -9,6 +9,8 @@ const modelSpec = z.object({
   title: z.string(),
   /** Short display name users see (captions, buttons' tooltips); styles only. */
   name: z.string().optional(),
+  /** What the style looks like, in a few words (help and style lists); styles only. */
+  look: z.string().optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().positive(),
   aliases: z.array(z.string()).optional(),

@@ -10,6 +10,7 @@ import type { StyleParams } from './params.js';
 import type { ModelRegistry } from './registry.js';
 import { postSharpen } from './sharpen.js';
 import { listStyles } from './styles.js';
+import { cutOutSticker, STICKER_SIDE, type StickerRequest } from './sticker.js';
 import { stylize } from './stylize.js';
 import { timed, type Timings } from './timings.js';
 
@@ -33,6 +34,8 @@ export interface RenderedResult {
   source: DecodedImage['source'];
   /** Only for a grid of every style (renderGrid): where each style's picture is. */
   cells?: GridCell[];
+  /** A sticker (renderSticker): the people cut out on a transparent background. */
+  sticker?: boolean;
 }
 
 export interface PipelineOptions {
@@ -104,6 +107,20 @@ export class Pipeline {
     const image = await timed(timings, 'encode', () => encodeSharp(grid.image, format));
     timings.total = Math.round((performance.now() - started) * 10) / 10;
     return { image, format, width: grid.width, height: grid.height, style: 'all', faces, timings, source: decoded.source, cells: grid.cells };
+  }
+
+  /**
+   * The people of the picture, painted and cut out on a transparent background: a static sticker (WebP,
+   * long side STICKER_SIDE). Painted at twice the sticker's size at most, which the downscale then cleans up.
+   */
+  async renderSticker(file: Buffer, params: StyleParams, request: StickerRequest): Promise<RenderedResult> {
+    const started = performance.now();
+    const timings: Timings = {};
+    const decoded = await timed(timings, 'decode', () => decodeImage(file, { ...this.limits, maxSide: Math.min(2 * STICKER_SIDE, this.limits.maxSide) }));
+    const { output, faces } = await this.paint(decoded.image, params, timings);
+    const sticker = await cutOutSticker(this.registry, decoded.image, output, request, timings);
+    timings.total = Math.round((performance.now() - started) * 10) / 10;
+    return { image: sticker.image, format: 'webp', width: sticker.width, height: sticker.height, style: params.style, faces, timings, source: decoded.source, sticker: true };
   }
 
   async render(file: Buffer, params: StyleParams, format: OutputFormat = 'jpg'): Promise<RenderedResult> {

@@ -8,6 +8,7 @@ import { InputError, ModelError, type InputErrorCode } from './errors.js';
 import type { StyleParams } from './params.js';
 import { Pipeline, type RenderedResult } from './pipeline.js';
 import { ModelRegistry } from './registry.js';
+import type { StickerRequest } from './sticker.js';
 
 export interface StylizeJob {
   /** The user's file, exactly as received (never written to disk). */
@@ -16,6 +17,8 @@ export interface StylizeJob {
   format?: OutputFormat;
   /** Paint it in every style instead, each at most `cellSide` pixels, as one labelled grid. */
   grid?: { cellSide: number };
+  /** Cut the people out as a transparent sticker instead (params.compare is ignored). */
+  sticker?: StickerRequest;
 }
 
 /** What the bots and the queue talk to: one pipeline instance, in this process or in a pipeline worker process. */
@@ -60,6 +63,7 @@ export class LocalPipelineService implements PipelineService {
       this.runningId = id;
       try {
         const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+        if (job.sticker) return await this.pipeline.renderSticker(file, job.params, job.sticker);
         if (job.grid) return await this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
         return await this.pipeline.render(file, job.params, job.format);
       } finally {

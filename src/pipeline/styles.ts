@@ -6,6 +6,8 @@ export interface StyleInfo {
   title: string;
   /** What users see in captions: "AnimeGANv3 Hayao", never an internal id or checkpoint name. */
   name: string;
+  /** A few words on the look ("flat cel shading, clean outlines"). */
+  look: string;
   aliases: string[];
   licence: string;
   sizeMultiple: number;
@@ -20,6 +22,7 @@ function toStyle(m: ModelSpec): StyleInfo {
     id: m.id,
     title: m.title,
     name: m.name ?? m.title,
+    look: m.look ?? '',
     aliases: m.aliases ?? [],
     licence: m.licence,
     sizeMultiple: m.sizeMultiple ?? 1,

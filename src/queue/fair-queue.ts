@@ -285,7 +285,7 @@ export class FairQueue implements JobQueue {
     const started = performance.now();
     this.safely('onStart', entry, () => entry.events.onStart?.());
     // Deferred so a service that throws synchronously is handled like one that rejects.
-    const work = Promise.resolve().then(() => service.stylize({ file: entry.job.image, params: entry.job.params, format: entry.job.format ?? this.outputFormat, grid: entry.job.grid }));
+    const work = Promise.resolve().then(() => service.stylize({ file: entry.job.image, params: entry.job.params, format: entry.job.format ?? this.outputFormat, grid: entry.job.grid, sticker: entry.job.sticker }));
     let timer: NodeJS.Timeout | undefined;
     const stopped = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new JobTimeoutError(this.jobTimeoutMs)), this.jobTimeoutMs);

@@ -1,6 +1,7 @@
 import type { OutputFormat } from '../pipeline/encode.js';
 import type { StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
+import type { StickerRequest } from '../pipeline/sticker.js';
 
 export type Platform = 'telegram' | 'discord' | 'web';
 
@@ -18,6 +19,8 @@ export interface Job {
   format?: OutputFormat;
   /** Paint the picture in every style as one grid of small pictures (one job for the queue and its limits). */
   grid?: { cellSide: number };
+  /** Cut the people out as a transparent sticker (one person with `face`, counted from the left). */
+  sticker?: StickerRequest;
 }
 
 /** Progress callbacks, called by the queue; errors thrown inside them are logged and ignored. */

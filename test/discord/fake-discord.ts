@@ -6,9 +6,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 /**
  * A local fake of the parts of Discord the bot touches, speaking the real protocols so the real discord.js
  * client runs against it unchanged: REST (`/api/v10/...`), the gateway WebSocket (JSON, no compression) and a
- * CDN serving attachment bytes from memory. Every REST/CDN request is recorded in `calls`. Interaction tokens
- * expire after `tokenLifetimeMs` (401 Invalid Webhook Token, as Discord answers after 15 minutes); messages the
- * bot posts in a channel are kept in `channelMessages`.
+ * CDN serving attachment bytes and avatars (global and per-server, `setAvatar`) from memory, at the paths
+ * discord.js builds when its `rest.cdn` is `${origin}/cdn`. Every REST/CDN request is recorded in `calls`.
+ * Interaction tokens expire after `tokenLifetimeMs` (401 Invalid Webhook Token, as Discord answers after 15
+ * minutes); messages the bot posts in a channel are kept in `channelMessages`.
  */
 
 export interface RecordedFile {
@@ -112,6 +113,8 @@ export class FakeDiscord {
   readonly gatewayLog: { dir: 'in' | 'out'; op: number; t?: string }[] = [];
   private readonly interactions = new Map<string, InteractionView>();
   private readonly cdn = new Map<string, { bytes: Buffer; contentType: string }>();
+  /** Avatar hashes per user id: `user` is the global avatar, `member` the one set for this server. */
+  private readonly avatars = new Map<string, { user?: string; member?: string }>();
   private readonly rateLimits: RateLimitRule[] = [];
   private readonly exhausted: RateLimitRule[] = [];
   private readonly delays: RateLimitRule[] = [];
@@ -169,6 +172,18 @@ export class FakeDiscord {
     this.cdn.set(path, { bytes, contentType: contentType ?? 'application/octet-stream' });
     const url = `${this.origin}/cdn/attachments/${this.channelId}/${id}/${encodeURIComponent(filename)}`;
     return { id, filename, size: bytes.length, url, proxy_url: url, ...(contentType ? { content_type: contentType } : {}), ...extra };
+  }
+
+  /**
+   * Gives `user` an avatar (PNG bytes served from the CDN): their global one, or with `server` the one they set
+   * for this server only. Users without one have `avatar: null`, as on Discord (which then shows a default).
+   */
+  setAvatar(user: FakeUser, bytes: Buffer, opts: { server?: boolean } = {}): string {
+    const hash = (this.snowflake() + this.snowflake()).slice(0, 32);
+    const path = opts.server ? `/cdn/guilds/${this.guildId}/users/${user.id}/avatars/${hash}.png` : `/cdn/avatars/${user.id}/${hash}.png`;
+    this.cdn.set(path, { bytes, contentType: 'image/png' });
+    this.avatars.set(user.id, { ...this.avatars.get(user.id), [opts.server ? 'member' : 'user']: hash });
+    return path;
   }
 
   cdnHits(attachment: { url: string }): number {
@@ -303,9 +318,14 @@ export class FakeDiscord {
 
   // ---------- interactions ----------
 
+  private userObject(user: FakeUser): any {
+    return { id: user.id, username: user.username, discriminator: '0', global_name: user.username, avatar: this.avatars.get(user.id)?.user ?? null };
+  }
+
   private member(user: FakeUser): any {
     return {
-      user: { id: user.id, username: user.username, discriminator: '0', global_name: user.username, avatar: null },
+      user: this.userObject(user),
+      avatar: this.avatars.get(user.id)?.member ?? null,
       roles: [],
       joined_at: new Date().toISOString(),
       deaf: false,
@@ -320,7 +340,7 @@ export class FakeDiscord {
       id: this.snowflake(),
       channel_id: this.channelId,
       guild_id: this.guildId,
-      author: { id: author.id, username: author.username, discriminator: '0', global_name: author.username, avatar: null },
+      author: this.userObject(author),
       content: fields.content ?? '',
       timestamp: new Date().toISOString(),
       edited_timestamp: null,
@@ -388,16 +408,30 @@ export class FakeDiscord {
     return this.interactions.get(payload.token)!;
   }
 
-  /** A user runs `/name` with options; attachment options carry the attachment object (resolved like Discord does). */
+  /** The `resolved` part of an interaction naming users: their user objects and, in the guild, member objects. */
+  private resolvedUsers(users: FakeUser[]): { users: Record<string, unknown>; members: Record<string, unknown> } {
+    const members = Object.fromEntries(users.map((u) => [u.id, (({ user: _user, ...rest }) => rest)(this.member(u))]));
+    return { users: Object.fromEntries(users.map((u) => [u.id, this.userObject(u)])), members };
+  }
+
+  /**
+   * A user runs `/name` with options; attachment options carry the attachment object, user options the user
+   * (resolved like Discord does).
+   */
   slashCommand(
     user: FakeUser,
     name: string,
-    options: Record<string, string | number | boolean | FakeAttachment> = {},
+    options: Record<string, string | number | boolean | FakeAttachment | FakeUser> = {},
     place: InteractionPlace = {},
   ): InteractionView {
     const payload = this.interactionBase(2, user, place);
     const attachments: Record<string, FakeAttachment> = {};
+    const users: FakeUser[] = [];
     const opts = Object.entries(options).map(([optionName, value]) => {
+      if (typeof value === 'object' && 'username' in value) {
+        users.push(value);
+        return { name: optionName, type: 6, value: value.id };
+      }
       if (typeof value === 'object') {
         attachments[value.id] = value;
         return { name: optionName, type: 11, value: value.id };
@@ -410,8 +444,15 @@ export class FakeDiscord {
       type: 1,
       ...(place.dm ? {} : { guild_id: this.guildId }),
       options: opts,
-      ...(Object.keys(attachments).length ? { resolved: { attachments } } : {}),
+      ...(Object.keys(attachments).length || users.length ? { resolved: { ...(users.length ? this.resolvedUsers(users) : {}), attachments } } : {}),
     };
+    return this.send(payload);
+  }
+
+  /** A user picks the user context-menu command `name` (Apps → name) on another member, `target`. */
+  userCommand(user: FakeUser, name: string, target: FakeUser): InteractionView {
+    const payload = this.interactionBase(2, user);
+    payload.data = { id: this.commandId(name), name, type: 2, guild_id: this.guildId, target_id: target.id, resolved: this.resolvedUsers([target]) };
     return this.send(payload);
   }
 

@@ -4,9 +4,12 @@
  * real envelope (`{ok, result}` / `{ok:false, error_code, description, parameters}`) for the methods the bot
  * uses: getMe, getUpdates (long polling: `offset` confirms earlier updates, `timeout` holds the request open
  * until an update arrives), deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
- * `/file/bot<token>/<path>`, sendPhoto/sendDocument (multipart, parsed with the standard `Request.formData()`,
- * or a file_id string), sendMessage, editMessageText, deleteMessage, sendChatAction, setMyCommands,
- * get/setMyDescription, get/setMyShortDescription, answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
+ * `/file/bot<token>/<path>`, sendPhoto/sendDocument/sendSticker (multipart, parsed with the standard
+ * `Request.formData()`, or a file_id string; a sticker upload must be a static WebP with one side 512 px and
+ * neither over, as Telegram requires), getUserProfilePhotos (what `setProfilePhotos` set: sizes per photo,
+ * newest first; none for users without one or who hide it), sendMessage, editMessageText, deleteMessage,
+ * sendChatAction, setMyCommands, get/setMyDescription, get/setMyShortDescription, answerCallbackQuery and
+ * editMessageReplyMarkup. Every call, including file downloads, is appended to
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
  * sent with `addFile`/`photoSizes` (real bytes served from memory; a declared size may exceed the bytes, to
  * test limits without allocating them), wait on the transcript with `waitFor`, make a method answer 429 with
@@ -97,6 +100,7 @@ export class FakeBotApi {
   private readonly failures = new Map<string, { code: number; description: string; parameters?: Record<string, unknown>; remaining: number; reset?: boolean }>();
   private readonly callWaiters: (() => void)[] = [];
   private readonly chatEvents = new Map<number, ChatEvent[]>();
+  private readonly profilePhotos = new Map<number, Record<string, unknown>[][]>();
 
   get apiRoot(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -140,6 +144,14 @@ export class FakeBotApi {
       sizes.push({ ...this.addFile(data), width: info.width, height: info.height });
     }
     return sizes;
+  }
+
+  /**
+   * A user's profile photos as getUserProfilePhotos lists them (newest first, each as several sizes, see
+   * photoSizes). No entry, or an empty list, is what Telegram answers both for "no photo" and "hidden by privacy".
+   */
+  setProfilePhotos(userId: number, photos: Record<string, unknown>[][]): void {
+    this.profilePhotos.set(userId, photos);
   }
 
   /** Queues a message update from `from` in `chat` and returns the message as stored. */
@@ -263,7 +275,7 @@ export class FakeBotApi {
       return send(res, 200, { ok: true, result });
     }
     try {
-      const result = this.answer(method, params);
+      const result = await this.answer(method, params);
       this.record({ method, params, ok: true, result });
       send(res, 200, { ok: true, result });
     } catch (e) {
@@ -308,7 +320,14 @@ export class FakeBotApi {
       }
       case 'sendPhoto':
       case 'sendDocument':
+      case 'sendSticker':
         return this.sendMedia(method, p);
+      case 'getUserProfilePhotos': {
+        const photos = this.profilePhotos.get(Number(p.user_id)) ?? [];
+        const offset = Number(p.offset ?? 0);
+        const limit = Math.min(100, Number(p.limit ?? 100) || 100);
+        return { total_count: photos.length, photos: photos.slice(offset, offset + limit) };
+      }
       case 'editMessageText': {
         const message = this.requireMessage(p);
         if (message.text === p.text && !p.reply_markup) throw new ApiError(400, 'Bad Request: message is not modified');
@@ -335,17 +354,22 @@ export class FakeBotApi {
     }
   }
 
-  private sendMedia(method: 'sendPhoto' | 'sendDocument', p: Record<string, unknown>): TgMessage {
-    const field = method === 'sendPhoto' ? 'photo' : 'document';
+  private async sendMedia(method: 'sendPhoto' | 'sendDocument' | 'sendSticker', p: Record<string, unknown>): Promise<TgMessage> {
+    const field = method === 'sendPhoto' ? 'photo' : method === 'sendSticker' ? 'sticker' : 'document';
     const media = p[field];
     if (!isSentFile(media) && typeof media !== 'string') throw new ApiError(400, `Bad Request: there is no ${field} in the request`);
     const bytes = isSentFile(media) ? media.bytes : this.files.get(media)?.bytes;
     if (!bytes) throw new ApiError(400, 'Bad Request: wrong file identifier/HTTP URL specified');
+    const sticker = field === 'sticker' ? await checkStaticSticker(bytes) : undefined;
     const stored = this.addFile(bytes);
     const attachment =
-      field === 'photo' ? { photo: [{ ...stored }] } : { document: { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' } };
+      field === 'photo'
+        ? { photo: [{ ...stored }] }
+        : sticker
+          ? { sticker: { ...stored, ...sticker, type: 'regular', is_animated: false, is_video: false } }
+          : { document: { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' } };
     const message = this.botMessage(p, { ...attachment, ...(p.caption ? { caption: String(p.caption) } : {}) });
-    const what = field === 'photo' ? 'photo' : `file ${isSentFile(media) ? media.filename : ''}`;
+    const what = field === 'document' ? `file ${isSentFile(media) ? media.filename : ''}` : field;
     this.logChat(message.chat.id, `bot #${message.message_id}${replyNote(p)}: [${what} ${bytes.length} B] «${String(p.caption ?? '')}»${buttonsNote(p)}`);
     return message;
   }
@@ -437,6 +461,15 @@ export class FakeBotApi {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------
+
+/** Telegram's rules for a static sticker upload: WebP, one side exactly 512 px, neither side over. */
+async function checkStaticSticker(bytes: Buffer): Promise<{ width: number; height: number }> {
+  const meta = await sharp(bytes).metadata().catch(() => undefined);
+  if (meta?.format !== 'webp' || (meta.pages ?? 1) > 1) throw new ApiError(400, 'Bad Request: wrong file type of the sticker');
+  const { width = 0, height = 0 } = meta;
+  if (Math.max(width, height) !== 512 || Math.min(width, height) > 512) throw new ApiError(400, 'Bad Request: STICKER_PNG_DIMENSIONS');
+  return { width, height };
+}
 
 function now(): number {
   return Math.floor(Date.now() / 1000);

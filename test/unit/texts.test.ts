@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CHAT_PARAMS, describeRange } from '../../src/bots/grammar.js';
-import { fitText, splitText, TELEGRAM_TEXT_LIMIT } from '../../src/bots/text-limits.js';
-import { friendlyError, helpText, rejectionText, stylesText } from '../../src/bots/texts.js';
+import { DISCORD_CONTENT_LIMIT, fitText, splitText, TELEGRAM_TEXT_LIMIT } from '../../src/bots/text-limits.js';
+import { friendlyError, helpText, rejectionText } from '../../src/bots/texts.js';
 import { InputError, ModelError } from '../../src/pipeline/errors.js';
 import { validateParams } from '../../src/pipeline/params.js';
 import { listStyles } from '../../src/pipeline/styles.js';
@@ -29,11 +29,16 @@ describe('texts', () => {
     expect(helpText('discord', validateParams({ smooth: 0.2 }))).toMatch(/smooth: .*default 0\.2\)/);
   });
 
-  it('styles: one line per style with alias, id and title', () => {
-    const lines = stylesText().split('\n');
-    for (const style of listStyles()) {
-      expect(lines.filter((l) => l.includes(`(${style.id}`) && l.includes(style.title))).toHaveLength(1);
+  it('help: one line per style with its alias and look, never a checkpoint title; it fits one Discord message', () => {
+    for (const platform of ['telegram', 'discord'] as const) {
+      const lines = helpText(platform).split('\n');
+      for (const style of listStyles()) {
+        expect(style.look.length).toBeGreaterThan(0);
+        expect(lines.filter((l) => l.startsWith(`  ${style.aliases[0] ?? style.id} `) && l.endsWith(style.look))).toHaveLength(1);
+      }
+      expect(helpText(platform)).not.toMatch(/_3\d\b|tiny Cute|Cartoonization/);
     }
+    expect(helpText('discord').length).toBeLessThanOrEqual(DISCORD_CONTENT_LIMIT);
   });
 
   it('friendly errors show user mistakes in full and hide our internals', () => {

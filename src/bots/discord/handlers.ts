@@ -7,6 +7,7 @@ import {
   type Interaction,
   type MessageContextMenuCommandInteraction,
   type RepliableInteraction,
+  type UserContextMenuCommandInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { InputError } from '../../pipeline/errors.js';
@@ -14,30 +15,36 @@ import { validateParams, type StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles } from '../../pipeline/styles.js';
 import type { JobQueue } from '../../queue/types.js';
-import type { ChatRequest } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
 import {
+  demoGalleryText,
   EXPIRED_TEXT,
   friendlyError,
+  FUN_TEXTS,
   helpText,
   lateDeliveryText,
+  NO_IMAGE_OPTION_TEXT,
   NO_IMAGE_TEXT,
   PAINTING_TEXT,
   positionText,
   RESULT_TOO_LARGE_TEXT,
   resultCaption,
-  stylesText,
+  styleSummary,
   undeliveredText,
 } from '../texts.js';
-import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
+import { demoScenePng } from '../../pipeline/demo-scene.js';
+import type { StickerRequest } from '../../pipeline/sticker.js';
+import { GALLERY_CELL_SIDE, type ChatRequest } from '../request.js';
+import { avatarRef, requireAvatarRef } from './avatar.js';
+import { ANIME_COMMAND, AVATAR_MENU_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel, USER_OPTION } from './commands.js';
 import { postToChannel, sendResultMessage, tokenDeadline } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
 import { requestFromOptions } from './options.js';
 import { ProgressReply } from './progress.js';
-import { parseRestyleCustomId, restyleRows } from './restyle.js';
+import { parseRestyleCustomId, parseStickerCustomId, restyleRows, withStickerButton } from './restyle.js';
 
 export interface DiscordContext {
   queue: JobQueue;
@@ -96,6 +103,17 @@ interface Picture {
   originalKey?: string;
   /** Link to the message the picture came from (context menu), shown under the result. */
   sourceUrl?: string;
+  /** Cut the people out as a sticker (a transparent WebP). */
+  sticker?: StickerRequest;
+  /** The /styles gallery: the picture small in every style (`demo`: on the drawn demo picture). */
+  gallery?: { demo: boolean };
+}
+
+/** The line above a result: which style, or what the gallery shows. */
+function contentLine(result: RenderedResult, picture: Picture): string {
+  if (picture.gallery) return picture.gallery.demo ? demoGalleryText('discord') : FUN_TEXTS.galleryCaption;
+  const line = resultCaption(result, picture.params, picture.asFile);
+  return (result.sticker ? `Sticker · ${line}` : line) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : '');
 }
 
 /** After deferReply(): download, queue with position feedback, answer with the picture and re-style buttons. */
@@ -121,6 +139,8 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
         image,
         params: picture.params,
         ...(picture.asFile ? { format: 'png' as const } : {}),
+        sticker: picture.sticker,
+        grid: picture.gallery ? { cellSide: GALLERY_CELL_SIDE } : undefined,
       },
       {
         onPosition: (position) => progress.status(positionText(position)),
@@ -142,10 +162,10 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       sendResultMessage(
         interaction,
         {
-          content: resultCaption(result, picture.params, picture.asFile) + (picture.sourceUrl ? `\nFrom ${picture.sourceUrl}` : ''),
+          content: contentLine(result, picture),
           image: result.image,
-          filename: `anime-${result.style}.${result.format}`,
-          components: restyleRows(key, result.style),
+          filename: `anime-${result.sticker ? 'sticker' : result.style}.${result.format}`,
+          components: withStickerButton(restyleRows(key, result.style), key),
         },
         ctx.delivery,
         {
@@ -171,7 +191,11 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
   let ref: ImageRef;
   try {
     request = requestFromOptions(interaction.options.data, ctx.defaults);
-    ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
+    const user = interaction.options.getUser(USER_OPTION);
+    const attachment = interaction.options.getAttachment(IMAGE_OPTION);
+    if (user) ref = requireAvatarRef(user, interaction.options.getMember(USER_OPTION), interaction.guildId, interaction.user);
+    else if (attachment) ref = attachmentRef(attachment);
+    else throw new InputError('bad-parameter', NO_IMAGE_OPTION_TEXT);
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
     // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
@@ -179,7 +203,31 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     return;
   }
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), ...request });
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: request.params, asFile: request.asFile, sticker: request.sticker });
+}
+
+/** "Anime-fy avatar" on a member: their server avatar, else their global one. */
+async function handleAvatarMenu(ctx: DiscordContext, interaction: UserContextMenuCommandInteraction): Promise<void> {
+  let ref: ImageRef;
+  try {
+    ref = requireAvatarRef(interaction.targetUser, interaction.targetMember, interaction.guildId, interaction.user);
+  } catch (e) {
+    await replyEphemeral(interaction, friendlyError(e));
+    return;
+  }
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: ctx.defaults });
+}
+
+/** `/styles`: one picture of every style, on the user's avatar, or on the drawn demo picture when they have none. */
+async function handleStyles(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
+  const ref = avatarRef(interaction.user, interaction.member, interaction.guildId);
+  await interaction.deferReply();
+  await stylizeAndAnswer(ctx, interaction, {
+    image: ref ? () => downloadImage(ref, ctx.maxUploadBytes) : demoScenePng,
+    params: ctx.defaults,
+    gallery: { demo: !ref },
+  });
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
@@ -203,7 +251,8 @@ async function handleContextMenu(ctx: DiscordContext, interaction: MessageContex
 }
 
 async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction): Promise<void> {
-  const request = parseRestyleCustomId(interaction.customId);
+  const stickerKey = parseStickerCustomId(interaction.customId);
+  const request = stickerKey ? { key: stickerKey, style: undefined } : parseRestyleCustomId(interaction.customId);
   if (!request) return;
   const original = ctx.originals.get(request.key);
   if (!original) {
@@ -219,15 +268,15 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   }
   // A new message, so the earlier result stays in the chat for comparison.
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key });
+  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key, sticker: stickerKey ? {} : undefined });
 }
 
 async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
   const typed = interaction.options.getFocused().toLowerCase();
   const matches = listStyles()
-    .filter((s) => !typed || s.id.includes(typed) || s.aliases.some((a) => a.includes(typed)) || s.title.toLowerCase().includes(typed))
+    .filter((s) => !typed || s.id.includes(typed) || s.aliases.some((a) => a.includes(typed)) || s.name.toLowerCase().includes(typed))
     .slice(0, 25)
-    .map((s) => ({ name: `${styleLabel(s)} – ${s.title}`.slice(0, 100), value: s.id }));
+    .map((s) => ({ name: `${styleLabel(s)} – ${styleSummary(s)}`.slice(0, 100), value: s.id }));
   await interaction.respond(matches);
 }
 
@@ -237,9 +286,11 @@ export async function handleInteraction(ctx: DiscordContext, interaction: Intera
     if (interaction.isChatInputCommand()) {
       if (interaction.commandName === ANIME_COMMAND) await handleAnime(ctx, interaction);
       else if (interaction.commandName === HELP_COMMAND) await replyEphemeral(interaction, helpText('discord', ctx.defaults));
-      else if (interaction.commandName === STYLES_COMMAND) await replyEphemeral(interaction, stylesText());
+      else if (interaction.commandName === STYLES_COMMAND) await handleStyles(ctx, interaction);
     } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === CONTEXT_MENU_COMMAND) {
       await handleContextMenu(ctx, interaction);
+    } else if (interaction.isUserContextMenuCommand() && interaction.commandName === AVATAR_MENU_COMMAND) {
+      await handleAvatarMenu(ctx, interaction);
     } else if (interaction.isButton()) {
       await handleRestyle(ctx, interaction);
     } else if (interaction.isAutocomplete()) {

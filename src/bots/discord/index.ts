@@ -14,6 +14,8 @@ export interface DiscordBotOptions {
   delivery?: Partial<DeliveryPolicy>;
   /** How long Discord keeps an interaction's token (15 minutes; tests use a short window). */
   interactionLifetimeMs?: number;
+  /** Where avatars are fetched from (default Discord's CDN; tests point it at their fake). */
+  cdn?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
   // Interactions need no privileged intents; Guilds keeps the guild cache discord.js builds interactions from.
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
-    rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}) },
+    rest: { rejectOnRateLimit: logRateLimit, ...(apiBase ? { api: apiBase } : {}), ...(options.cdn ? { cdn: options.cdn } : {}) },
   });
   // Handlers still answering (a result upload can outlive the queue's drain); stop() waits for them.
   const inFlight = new Set<Promise<void>>();

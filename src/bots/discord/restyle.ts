@@ -1,6 +1,6 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
 import { listStyles } from '../../pipeline/styles.js';
-import { styleButtonLabel } from '../texts.js';
+import { FUN_TEXTS, styleButtonLabel } from '../texts.js';
 
 const PREFIX = 'restyle';
 const BUTTONS_PER_ROW = 5;
@@ -36,4 +36,23 @@ export function restyleRows(key: string, currentStyle: string): ActionRowBuilder
     rows.push(new ActionRowBuilder<ButtonBuilder>().addComponents(buttons.slice(i, i + BUTTONS_PER_ROW)));
   }
   return rows;
+}
+
+const STICKER_PREFIX = 'sticker';
+
+/** customId = `sticker:<originalKey>`: make a sticker of that original. */
+export function parseStickerCustomId(customId: string): string | undefined {
+  const [prefix, key, ...rest] = customId.split(':');
+  return prefix === STICKER_PREFIX && key && !rest.length ? key : undefined;
+}
+
+/** The Sticker button, in the last row if it has room (Discord: 5 buttons a row), else in a row of its own. */
+export function withStickerButton(rows: ActionRowBuilder<ButtonBuilder>[], key: string): ActionRowBuilder<ButtonBuilder>[] {
+  const button = new ButtonBuilder().setCustomId(`${STICKER_PREFIX}:${key}`).setLabel(FUN_TEXTS.stickerButton).setStyle(ButtonStyle.Primary);
+  const last = rows.at(-1);
+  if (last && last.components.length < BUTTONS_PER_ROW) {
+    last.addComponents(button);
+    return rows;
+  }
+  return [...rows, new ActionRowBuilder<ButtonBuilder>().addComponents(button)];
 }

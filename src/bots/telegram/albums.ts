@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { ChatRequest } from '../grammar.js';
+import type { ChatRequest } from '../request.js';
 import type { TgMessage } from './message.js';
 
 /** How long album items wait for the item that carries the album's `/anime …` caption. */

@@ -6,14 +6,18 @@ import { InputError } from '../../pipeline/errors.js';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { JobQueue, SubmitResult } from '../../queue/types.js';
-import { parseChatRequest, type ChatRequest } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
+import { parseRequest, type ChatRequest } from '../request.js';
+import type { StickerRequest } from '../../pipeline/sticker.js';
+import { demoScenePng } from '../../pipeline/demo-scene.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_TEXT_LIMIT } from '../text-limits.js';
 import {
   albumCapText,
+  demoGalleryText,
   EXPIRED_TEXT,
   friendlyError,
+  FUN_TEXTS,
   HINT_TEXT,
   helpText,
   lateDeliveryText,
@@ -21,10 +25,10 @@ import {
   positionText,
   restylingText,
   resultCaption,
-  stylesText,
   undeliveredText,
   welcomeText,
 } from '../texts.js';
+import { avatarTarget, findAvatar, requireAvatar, type AvatarTarget } from './avatar.js';
 import { AlbumTracker } from './albums.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
@@ -33,6 +37,7 @@ import { findPicture, type PictureSource } from './picture.js';
 import { parseRestyleData, restyleKeyboard, sendResult } from './reply.js';
 import type { RetryOptions } from './retry.js';
 import { StatusMessage } from './status.js';
+import { parseStickerData, withStickerButton } from './sticker.js';
 
 export interface HandlerOptions {
   /** Largest file we download (the Bot API itself stops at 20 MB). */
@@ -49,6 +54,8 @@ export interface HandlerOptions {
   statusPerMinute: { group: number; private: number };
   /** Settings for a picture sent without any (the operator's default style). */
   defaults: StyleParams;
+  /** Longest side of each picture in the /styles gallery. */
+  galleryCellSide: number;
 }
 
 export interface HandlerDeps {
@@ -68,7 +75,15 @@ interface PictureRequest {
   params: StyleParams;
   /** `file:on`: a lossless PNG sent as a document, which Telegram does not recompress. */
   asFile: boolean;
-  picture: { source: PictureSource } | { bytes: Uint8Array; originalKey: string };
+  /**
+   * A file still on Telegram, bytes we already hold, or a user's profile photo (looked up when the job starts;
+   * with `orDemo` the drawn demo picture stands in when there is none).
+   */
+  picture: { source: PictureSource } | { bytes: Uint8Array; originalKey: string } | { avatar: AvatarTarget; orDemo?: boolean } | { demo: true };
+  /** Cut the people out as a sticker. */
+  sticker?: StickerRequest;
+  /** The /styles gallery: the picture small in every style. */
+  gallery?: boolean;
 }
 
 /**
@@ -103,13 +118,13 @@ export class TelegramHandlers {
     if (album) return this.onAlbumItem(album, message, anime?.args);
     // Groups: only pictures that ask for it. No spam.
     if (!anime && !isPrivate(message)) return;
-    const request = anime ? this.parseArgs(message, anime.args) : this.plainRequest();
+    const request = anime ? this.parseRequest(message, anime.args) : this.plainRequest();
     if (request) this.takePicture(message, request, !!anime);
   }
 
   private onAlbumItem(album: string, message: TgMessage, commandArgs: string | undefined): void {
     if (commandArgs !== undefined) {
-      const request = this.parseArgs(message, commandArgs);
+      const request = this.parseRequest(message, commandArgs);
       const held = this.albums.settle(album, request ?? 'refused');
       if (!request) return;
       for (const item of [...held, message].sort((a, b) => a.message_id - b.message_id)) this.takeAlbumItem(album, item, request, item === message);
@@ -139,12 +154,13 @@ export class TelegramHandlers {
       else if (isPrivate(message) || asked) this.reply(message, HINT_TEXT);
       return;
     }
-    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, ...request, picture: { source: lookup.source } });
+    const { params, asFile, sticker } = request;
+    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, asFile, sticker, picture: { source: lookup.source } });
   }
 
   /** A picture sent without settings: the operator's defaults, as a photo. */
   private plainRequest(): ChatRequest {
-    return { params: this.deps.options.defaults, asFile: false };
+    return { params: this.deps.options.defaults, asFile: false, me: false };
   }
 
   private onText(message: TgMessage, command: ParsedCommand | undefined): void {
@@ -154,7 +170,7 @@ export class TelegramHandlers {
       case 'help':
         return this.reply(message, helpText('telegram', this.deps.options.defaults));
       case 'styles':
-        return this.reply(message, stylesText());
+        return this.onStylesCommand(message);
       case 'anime':
         return this.onAnimeCommand(message, command.args);
       default:
@@ -163,20 +179,41 @@ export class TelegramHandlers {
     }
   }
 
-  /** `/anime …` as text: works on the photo it replies to. */
+  /**
+   * `/anime …` as text: works on the photo it replies to; as a reply to a message without a picture, on its
+   * author's profile photo; `/anime me` on the sender's.
+   */
   private onAnimeCommand(message: TgMessage, args: string): void {
     const target = message.reply_to_message;
     const lookup = target ? findPicture(target, this.deps.options.downloadLimitBytes) : undefined;
-    if (!lookup || (!lookup.ok && lookup.problem === 'none')) return this.reply(message, HINT_TEXT);
-    const request = this.parseArgs(message, args);
+    const avatarOf = target?.from && lookup && !lookup.ok && lookup.problem === 'none' && !target.from.is_bot ? target.from : undefined;
+    if (!avatarOf && (!lookup || (!lookup.ok && lookup.problem === 'none')) && !/(^|\s)me(\s|$)/i.test(args)) return this.reply(message, HINT_TEXT);
+    const request = this.parseRequest(message, args, true);
     if (!request) return;
+    const job = { chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params: request.params, asFile: request.asFile, sticker: request.sticker };
+    const who = request.me ? message.from : avatarOf;
+    if (who) return this.startJob({ ...job, picture: { avatar: avatarTarget(who, message.from) } });
+    if (!lookup) return this.reply(message, HINT_TEXT);
     if (!lookup.ok) return this.reply(message, lookup.message);
-    this.startJob({ chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, ...request, picture: { source: lookup.source } });
+    this.startJob({ ...job, picture: { source: lookup.source } });
+  }
+
+  /** `/styles`: one picture of every style, on the photo replied to, else the sender's profile photo, else the demo. */
+  private onStylesCommand(message: TgMessage): void {
+    const lookup = message.reply_to_message ? findPicture(message.reply_to_message, this.deps.options.downloadLimitBytes) : undefined;
+    const base = { chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params: this.deps.options.defaults, asFile: false, gallery: true };
+    if (lookup?.ok) return this.startJob({ ...base, picture: { source: lookup.source } });
+    if (lookup && lookup.problem !== 'none') return this.reply(message, lookup.message);
+    const sender = message.from;
+    if (sender) return this.startJob({ ...base, picture: { avatar: avatarTarget(sender, sender), orDemo: true } });
+    this.startJob({ ...base, picture: { demo: true } });
   }
 
   onCallback(query: CallbackQuery): void {
     const { originals } = this.deps;
-    const parsed = 'data' in query ? parseRestyleData(query.data) : undefined;
+    const data = 'data' in query ? query.data : '';
+    const stickerKey = parseStickerData(data);
+    const parsed = stickerKey ? { key: stickerKey, style: undefined } : parseRestyleData(data);
     const message = query.message;
     if (!parsed || !message) return this.answerButton(query.id);
     const original = originals.get(parsed.key);
@@ -186,9 +223,10 @@ export class TelegramHandlers {
       this.track(this.api('editMessageReplyMarkup', (t) => t.editMessageReplyMarkup(message.chat.id, message.message_id, undefined, undefined)));
       return;
     }
-    this.answerButton(query.id, restylingText(parsed.style.id));
-    const params: StyleParams = { ...original.params, style: parsed.style.id };
-    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, asFile: false, picture: { bytes: original.image, originalKey: parsed.key } });
+    this.answerButton(query.id, parsed.style ? restylingText(parsed.style.id) : FUN_TEXTS.stickerPainting);
+    const params: StyleParams = parsed.style ? { ...original.params, style: parsed.style.id } : original.params;
+    const sticker = parsed.style ? undefined : {};
+    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, asFile: false, picture: { bytes: original.image, originalKey: parsed.key }, sticker });
   }
 
   /** Resolves when every job and reply handed over so far has been sent (or has failed and been logged). */
@@ -206,10 +244,10 @@ export class TelegramHandlers {
     this.hurry.abort();
   }
 
-  /** The settings after `/anime`, or undefined after telling the user what was wrong with them. */
-  private parseArgs(message: TgMessage, args: string): ChatRequest | undefined {
+  /** The request after `/anime` (settings, sticker, `me`), or undefined after telling the user what was wrong. */
+  private parseRequest(message: TgMessage, args: string, allowMe = false): ChatRequest | undefined {
     try {
-      return parseChatRequest(args, this.deps.options.defaults);
+      return parseRequest(args, this.deps.options.defaults, allowMe);
     } catch (e) {
       this.reply(message, friendlyError(e));
       return undefined;
@@ -249,9 +287,10 @@ export class TelegramHandlers {
     });
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
-      const image = 'bytes' in req.picture ? req.picture.bytes : await downloadPicture(telegram, req.picture.source, options.downloadLimitBytes);
+      const { image, demo } = await this.fetchPicture(req.picture);
+      const job = { id: jobId, platform: 'telegram' as const, chatId: String(req.chatId), userId: String(req.userId), image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) };
       const submitted: SubmitResult = queue.submit(
-        { id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId), image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) },
+        { ...job, sticker: req.sticker, grid: req.gallery ? { cellSide: options.galleryCellSide } : undefined },
         {
           onPosition: (position) => status.set(positionText(position)),
           onStart: () => {
@@ -260,13 +299,14 @@ export class TelegramHandlers {
           },
         },
       );
-      return { image, submitted };
+      return { image, demo, submitted };
     });
 
     let image: Uint8Array;
+    let demo: boolean;
     let submitted: SubmitResult;
     try {
-      ({ image, submitted } = await entered);
+      ({ image, demo, submitted } = await entered);
     } catch (e) {
       if (!(e instanceof InputError)) this.logError(e, 'download');
       return status.finish(friendlyError(e));
@@ -282,20 +322,32 @@ export class TelegramHandlers {
       if (!(e instanceof InputError)) this.logError(e, 'job');
       return status.finish(friendlyError(e));
     }
-    const undelivered = await this.deliver(req, image, result, status);
+    const undelivered = await this.deliver(req, image, result, status, demo);
     await status.finish(undelivered);
+  }
+
+  /** The bytes of the picture to paint: held already, downloaded, or the profile photo (or the demo) looked up first. */
+  private async fetchPicture(picture: PictureRequest['picture']): Promise<{ image: Uint8Array; demo: boolean }> {
+    const { telegram, options } = this.deps;
+    const download = async (source: PictureSource) => ({ image: await downloadPicture(telegram, source, options.downloadLimitBytes), demo: false });
+    if ('bytes' in picture) return { image: picture.bytes, demo: false };
+    if ('source' in picture) return download(picture.source);
+    if ('avatar' in picture && !picture.orDemo) return download(await requireAvatar(telegram, picture.avatar, options.downloadLimitBytes));
+    const source = 'avatar' in picture ? await findAvatar(telegram, picture.avatar.userId, options.downloadLimitBytes) : undefined;
+    return source ? download(source) : { image: await demoScenePng(), demo: true };
   }
 
   /**
    * The result as a reply to the request, with "another style" buttons for the original we keep in memory.
    * Returns undefined once it arrived, or the text that explains why it could not.
    */
-  private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage): Promise<string | undefined> {
+  private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage, demo: boolean): Promise<string | undefined> {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
       'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId) });
-    const caption = resultCaption(result, req.params, req.asFile);
-    const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard: restyleKeyboard(originalKey, result.style), asFile: req.asFile };
+    const caption = !req.gallery ? resultCaption(result, req.params, req.asFile) : demo ? demoGalleryText('telegram') : FUN_TEXTS.galleryCaption;
+    const keyboard = withStickerButton(restyleKeyboard(originalKey, result.style), originalKey);
+    const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard, asFile: req.asFile };
     const outcome = await sendResult(telegram, input, options.delivery, {
       signal: this.hurry.signal,
       onLate: (waitS) => status.set(lateDeliveryText('telegram', waitS), true),

@@ -7,10 +7,11 @@ import { TelegramHandlers, type HandlerOptions } from './handlers.js';
 import type { TgMessage } from './message.js';
 import { DEFAULT_DELIVERY } from '../delivery.js';
 import { DEFAULT_RETRY, installRetryAfter } from './retry.js';
+import { GALLERY_CELL_SIDE } from '../request.js';
 
 export const TELEGRAM_COMMANDS = [
   { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
-  { command: 'styles', description: 'List the styles' },
+  { command: 'styles', description: 'Every style on your photo, in one picture' },
   { command: 'help', description: 'How to use the bot, settings, licences' },
 ];
 
@@ -44,6 +45,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     statusPerMinute: STATUS_PER_MINUTE,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    galleryCellSide: GALLERY_CELL_SIDE,
     delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs },
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,

@@ -45,8 +45,9 @@ export interface SendResultInput {
 }
 
 /**
- * Sends the picture as a photo replying to the request; if Telegram refuses it as a photo (size/ratio rules
- * for photos are stricter) or photo uploads keep failing, sends the same bytes as a file instead. Transient
+ * Sends the picture as a photo (a sticker result as a static sticker, without caption) replying to the
+ * request; if Telegram refuses it as a photo (size/ratio rules for photos are stricter) or photo uploads
+ * keep failing, sends the same bytes as a file instead. Transient
  * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
  * arrived, so the caller can explain in a text when it did not. `asFile` (file:on): only as a file.
  */
@@ -55,14 +56,16 @@ export function sendResult(telegram: Telegram, input: SendResultInput, policy: D
   const source = () => ({ source: Buffer.from(result.image), filename: `anime.${result.format}` });
   // telegraf drops object-valued fields it doesn't know from multipart uploads, so reply_parameters goes as
   // JSON text, which is how the Bot API reads every object field of a multipart request.
+  const sticker = result.sticker === true;
   const extra = {
-    caption: fitText(caption, TELEGRAM_CAPTION_LIMIT),
+    ...(sticker ? {} : { caption: fitText(caption, TELEGRAM_CAPTION_LIMIT) }),
     reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
   // The uploads themselves skip the client's short 429 waits: deliver() waits longer, within its budget, and
   // tells the user when the picture will be late.
-  const photo = { name: 'photo', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendPhoto(chatId, source(), extra)).message_id) };
-  const document = { name: 'document', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendDocument(chatId, source(), extra)).message_id) };
-  return deliver(input.asFile ? [document] : [photo, document], policy, { ...hooks, classify: classifyTelegramError });
+  const upload = (name: string, send: () => Promise<{ message_id: number }>) => ({ name, send: () => withOwnRateLimitPolicy(async () => (await send()).message_id) });
+  const first = sticker ? upload('sticker', () => telegram.sendSticker(chatId, source(), extra)) : upload('photo', () => telegram.sendPhoto(chatId, source(), extra));
+  const document = upload('document', () => telegram.sendDocument(chatId, source(), extra));
+  return deliver(input.asFile ? [document] : [first, document], policy, { ...hooks, classify: classifyTelegramError });
 }

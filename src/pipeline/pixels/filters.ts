@@ -97,8 +97,22 @@ export function guidedSmooth(img: RgbImage, r: number, eps: number): RgbImage {
 export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps: number, mask: Mask, weight: number): RgbImage {
   const { width: w, height: h } = source;
   const n = w * h;
-  const I = luma(guide);
   const p = luma(source);
+  const q = guidedPlane(luma(guide), p, w, h, r, eps);
+  const out = createImage(w, h);
+  for (let i = 0, j = 0; i < n; i++, j += 3) {
+    const delta = weight * mask.data[i] * (q[i] - p[i]);
+    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(source.data[j + c] + delta);
+  }
+  return out;
+}
+
+/**
+ * Guided filter (He et al.) of plane `p` with plane `I` as the guide: in every (2r+1)² window the result is
+ * a linear function of the guide, fitted to `p`, so its edges sit where the guide's edges are.
+ */
+export function guidedPlane(I: Float32Array, p: Float32Array, w: number, h: number, r: number, eps: number): Float64Array {
+  const n = w * h;
   const meanI = boxMean(I, w, h, r);
   const meanP = boxMean(p, w, h, r);
   const tmp = new Float32Array(n);
@@ -114,12 +128,10 @@ export function guidedRestore(source: RgbImage, guide: RgbImage, r: number, eps:
   }
   const ma = boxMean(a, w, h, r);
   const mb = boxMean(b, w, h, r);
-  const out = createImage(w, h);
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
-    const delta = weight * mask.data[i] * (ma[i] * I[i] + mb[i] - p[i]);
-    for (let c = 0; c < 3; c++) out.data[j + c] = clampByte(source.data[j + c] + delta);
-  }
-  return out;
+  // Float64 so callers that subtract `p` get exactly what an inline computation would.
+  const q = new Float64Array(n);
+  for (let i = 0; i < n; i++) q[i] = ma[i] * I[i] + mb[i];
+  return q;
 }
 
 /**
