@@ -5,6 +5,7 @@
  * plain picture rendered too, so the sticker's extra time is a ratio in the same run. Then the /styles
  * gallery of the first photo and of the drawn demo scene (`gallery-*.png`). Prints the timings.
  */
+import { loadPipelineEnv } from '../src/config.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +21,7 @@ const BACKGROUNDS = [{ r: 24, g: 26, b: 30 }, { r: 240, g: 240, b: 236 }, { r: 4
 async function main(): Promise<void> {
   const out = values.out!;
   mkdirSync(out, { recursive: true });
-  const service = new LocalPipelineService({ modelsDir: process.env.MODELS_DIR ?? '../shared/models', threads: Number(process.env.ORT_THREADS ?? 2) });
+  const service = new LocalPipelineService(loadPipelineEnv());
   const params = validateParams({});
   for (const arg of positionals) {
     const [file, face] = arg.split('@');

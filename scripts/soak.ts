@@ -6,7 +6,8 @@
  *
  *   npm run soak -- --users 8 --photos 3 [--style cute] [--max-side 768] [--spread-s 5] [--faces on|off]
  *
- * MODELS_DIR / FIXTURES_DIR default to ../shared/models and ../shared/fixtures/photos. Nothing leaves 127.0.0.1.
+ * MODELS_DIR (default ./models, like the app) and ORT_THREADS are read through the app's config schema;
+ * FIXTURES_DIR defaults to ../shared/fixtures/photos. Nothing leaves 127.0.0.1.
  */
 import '../src/pipeline/ort-env.js';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { startApp } from '../src/app/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, loadPipelineEnv } from '../src/config.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { WorkerPipelineService } from '../src/pipeline/service.js';
 import { FakeBotApi, type TgChat, type TgMessage, type TgUser } from '../test/telegram/fake-bot-api.js';
@@ -34,7 +35,7 @@ const { values: args } = parseArgs({
 });
 const USERS = Number(args.users);
 const PHOTOS = Number(args.photos);
-const MODELS_DIR = process.env.MODELS_DIR ?? path.join(ROOT, '..', 'shared', 'models');
+const { modelsDir: MODELS_DIR, threads: ORT_THREADS } = loadPipelineEnv();
 const FIXTURES_DIR = process.env.FIXTURES_DIR ?? path.join(ROOT, '..', 'shared', 'fixtures', 'photos');
 
 function fixturePhotos(): Buffer[] {
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     TELEGRAM_BOT_TOKEN: fake.token,
     TELEGRAM_API_ROOT: fake.apiRoot,
     MODELS_DIR,
-    ORT_THREADS: process.env.ORT_THREADS ?? '',
+    ORT_THREADS: ORT_THREADS === undefined ? '' : String(ORT_THREADS),
     DEFAULT_STYLE: args.style,
     MAX_SIDE: args['max-side'],
     USER_JOBS_PER_MINUTE: String(Math.max(6, PHOTOS)),
