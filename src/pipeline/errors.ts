@@ -10,7 +10,9 @@ export type InputErrorCode =
   | 'too-small'
   | 'extreme-aspect'
   | 'too-much-memory'
-  | 'bad-parameter';
+  | 'bad-parameter'
+  | 'clip-too-long'
+  | 'clip-unreadable';
 
 export class InputError extends Error {
   constructor(

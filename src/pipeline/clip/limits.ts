@@ -1,0 +1,21 @@
+/** What a clip may be, and what it is turned into before painting (CLIP_* variables). */
+export interface ClipLimits {
+  /** Longest accepted clip, seconds; longer ones are refused with a clear answer. */
+  maxSeconds: number;
+  /** Frames are resampled to at most this rate. */
+  maxFps: number;
+  /** Longest side of the painted frames. */
+  maxSide: number;
+  /** Largest accepted file, bytes (checked before download where the platform says the size). */
+  maxBytes: number;
+  /** Largest frame the file may declare, pixels (decode cost). */
+  maxSourcePixels: number;
+}
+
+export const DEFAULT_CLIP_LIMITS: Readonly<ClipLimits> = Object.freeze({
+  maxSeconds: 10,
+  maxFps: 12,
+  maxSide: 512,
+  maxBytes: 20 * 1024 * 1024,
+  maxSourcePixels: 4096 * 2304,
+});
