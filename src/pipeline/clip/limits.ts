@@ -19,3 +19,15 @@ export const DEFAULT_CLIP_LIMITS: Readonly<ClipLimits> = Object.freeze({
   maxBytes: 20 * 1024 * 1024,
   maxSourcePixels: 4096 * 2304,
 });
+
+/** Frames of a clip count as one photo-equivalent per this many (~ a photo's painting time on the face path). */
+export const FRAMES_PER_PHOTO = 24;
+
+/**
+ * What a clip costs the queue, in photo-equivalents (fair order, rate limits, time limit), from its
+ * duration as the platform declares it (the longest allowed when unknown): 10 s at 12 fps = 5.
+ */
+export function clipJobCost(limits: ClipLimits, durationS?: number): number {
+  const seconds = Math.min(limits.maxSeconds, durationS && durationS > 0 ? durationS : limits.maxSeconds);
+  return Math.max(1, Math.ceil((seconds * limits.maxFps) / FRAMES_PER_PHOTO));
+}
