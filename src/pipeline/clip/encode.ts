@@ -23,7 +23,9 @@ export async function encodeMp4(frames: readonly RgbImage[], fps: number, audio?
   const raw = Buffer.concat(frames.map((f) => f.data));
   const served = audio ? await serveBuffer(audio.file) : undefined;
   try {
-    const audioArgs = served && audio ? ['-i', served.url, '-map', '0:v', '-map', '1:a:0', ...(MP4_AUDIO.has(audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '96k']), '-shortest'] : ['-map', '0:v'];
+    const audioArgs = served && audio ? ['-i', served.url, '-map', '0:v', '-map', '1:a:0', ...(MP4_AUDIO.has(audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '96k']),
+          // Not -shortest: with the encoder's frame delay it drops the video of a short clip (ffmpeg 4.1).
+          '-t', (frames.length / fps).toFixed(3)] : ['-map', '0:v'];
     const result = await runFfmpeg(
       [
         '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
