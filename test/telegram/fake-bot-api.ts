@@ -4,7 +4,7 @@
  * real envelope (`{ok, result}` / `{ok:false, error_code, description, parameters}`) for the methods the bot
  * uses: getMe, getUpdates (long polling: `offset` confirms earlier updates, `timeout` holds the request open
  * until an update arrives), deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
- * `/file/bot<token>/<path>`, sendPhoto/sendDocument (multipart, parsed with the standard `Request.formData()`,
+ * `/file/bot<token>/<path>`, sendPhoto/sendDocument/sendAnimation/sendVideo (multipart, parsed with the standard `Request.formData()`,
  * or a file_id string), sendMessage, editMessageText, deleteMessage, sendChatAction, setMyCommands,
  * answerCallbackQuery and editMessageReplyMarkup. Every call, including file downloads, is appended to
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
@@ -291,6 +291,8 @@ export class FakeBotApi {
       }
       case 'sendPhoto':
       case 'sendDocument':
+      case 'sendAnimation':
+      case 'sendVideo':
         return this.sendMedia(method, p);
       case 'editMessageText': {
         const message = this.requireMessage(p);
@@ -318,17 +320,18 @@ export class FakeBotApi {
     }
   }
 
-  private sendMedia(method: 'sendPhoto' | 'sendDocument', p: Record<string, unknown>): TgMessage {
-    const field = method === 'sendPhoto' ? 'photo' : 'document';
+  private sendMedia(method: 'sendPhoto' | 'sendDocument' | 'sendAnimation' | 'sendVideo', p: Record<string, unknown>): TgMessage {
+    const field = ({ sendPhoto: 'photo', sendDocument: 'document', sendAnimation: 'animation', sendVideo: 'video' } as const)[method];
     const media = p[field];
     if (!isSentFile(media) && typeof media !== 'string') throw new ApiError(400, `Bad Request: there is no ${field} in the request`);
     const bytes = isSentFile(media) ? media.bytes : this.files.get(media)?.bytes;
     if (!bytes) throw new ApiError(400, 'Bad Request: wrong file identifier/HTTP URL specified');
     const stored = this.addFile(bytes);
-    const attachment =
-      field === 'photo' ? { photo: [{ ...stored }] } : { document: { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' } };
+    const described = { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' };
+    const sized = { ...described, width: Number(p.width ?? 0), height: Number(p.height ?? 0), duration: Number(p.duration ?? 0) };
+    const attachment = field === 'photo' ? { photo: [{ ...stored }] } : field === 'document' ? { document: described } : { [field]: sized };
     const message = this.botMessage(p, { ...attachment, ...(p.caption ? { caption: String(p.caption) } : {}) });
-    const what = field === 'photo' ? 'photo' : `file ${isSentFile(media) ? media.filename : ''}`;
+    const what = field === 'document' ? `file ${isSentFile(media) ? media.filename : ''}` : field;
     this.logChat(message.chat.id, `bot #${message.message_id}${replyNote(p)}: [${what} ${bytes.length} B] «${String(p.caption ?? '')}»${buttonsNote(p)}`);
     return message;
   }

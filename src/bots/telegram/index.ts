@@ -36,6 +36,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     statusEditIntervalMs: STATUS_EDIT_INTERVAL_MS,
     statusPerMinute: STATUS_PER_MINUTE,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    clip: deps.config.clip,
     delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs },
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,
