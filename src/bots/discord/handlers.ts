@@ -19,6 +19,8 @@ import type { DeliveryPolicy } from '../delivery.js';
 import { DISCORD_CONTENT_LIMIT, splitText } from '../text-limits.js';
 import { friendlyError, helpText, lateDeliveryText, positionText, stylesText, undeliveredText } from '../texts.js';
 import { ANIME_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel } from './commands.js';
+import type { ClipLimits } from '../../pipeline/clip/limits.js';
+import { clipRefusal, firstVideoOfMessage, handleClipButton, isClipRef, paintClip } from './clip.js';
 import { sendResultMessage } from './deliver.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
@@ -37,6 +39,8 @@ export interface DiscordContext {
   delivery: DeliveryPolicy;
   /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
   hurry: AbortSignal;
+  /** Clip limits (CLIP_*); without them (or a queue without clips) GIFs are pictures and videos are refused. */
+  clip?: ClipLimits;
 }
 
 export const TEXT = {
@@ -157,12 +161,31 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
   }
 }
 
+/** A GIF or video goes the clip way when clips are on: true once it is answered. */
+async function tryClip(ctx: DiscordContext, interaction: RepliableInteraction, ref: ImageRef, params: StyleParams, sourceUrl?: string): Promise<boolean> {
+  const clip = ctx.clip;
+  if (!clip || !ctx.queue.submitClip || !isClipRef(ref)) return false;
+  const refusal = clipRefusal(ref, clip);
+  if (refusal) {
+    await replyEphemeral(interaction, refusal);
+    return true;
+  }
+  await interaction.deferReply();
+  await paintClip({ ...ctx, clip }, interaction, ref, params, {
+    sourceUrl,
+    asPicture: (image) => stylizeAndAnswer(ctx, interaction, { image, params, sourceUrl }),
+    fail: (text) => failDeferred(ctx, interaction, text),
+  });
+  return true;
+}
+
 async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
   let params: StyleParams;
   let ref: ImageRef;
   try {
     params = paramsFromOptions(interaction.options.data, ctx.defaults);
     ref = attachmentRef(interaction.options.getAttachment(IMAGE_OPTION, true));
+    if (await tryClip(ctx, interaction, ref, params)) return;
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
     // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
@@ -174,7 +197,8 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
-  const ref = firstImageOfMessage(interaction.targetMessage);
+  const ref = firstImageOfMessage(interaction.targetMessage) ?? (ctx.clip ? firstVideoOfMessage(interaction.targetMessage) : undefined);
+  if (ref && (await tryClip(ctx, interaction, ref, ctx.defaults, interaction.targetMessage.url))) return;
   if (!ref) {
     await replyEphemeral(interaction, TEXT.noImage);
     return;
@@ -232,7 +256,7 @@ export async function handleInteraction(ctx: DiscordContext, interaction: Intera
     } else if (interaction.isMessageContextMenuCommand() && interaction.commandName === CONTEXT_MENU_COMMAND) {
       await handleContextMenu(ctx, interaction);
     } else if (interaction.isButton()) {
-      await handleRestyle(ctx, interaction);
+      if (!(await handleClipButton(ctx, interaction))) await handleRestyle(ctx, interaction);
     } else if (interaction.isAutocomplete()) {
       await handleAutocomplete(interaction);
     }

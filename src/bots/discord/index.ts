@@ -42,6 +42,7 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
     logger,
     maxUploadBytes: deps.config.pipeline.maxUploadBytes,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    clip: deps.config.clip,
   };
 
   // discord.js waits out every 429 and retries; this hook (called on each 429) only logs it, and only the

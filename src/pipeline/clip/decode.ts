@@ -175,3 +175,9 @@ export async function decodeClip(file: Buffer, limits: ClipLimits, shouldStop?: 
   if (!format) throw unreadable();
   return format === 'video' ? decodeVideo(file, limits, shouldStop) : decodeAnimatedPicture(file, format, limits);
 }
+
+/** An animated GIF/WebP/PNG (more than one frame); false for still pictures and anything sharp cannot read. */
+export async function isAnimatedPicture(file: Uint8Array): Promise<boolean> {
+  const meta = await sharp(file, { animated: true }).metadata().catch(() => undefined);
+  return (meta?.pages ?? 1) > 1;
+}
