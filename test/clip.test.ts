@@ -240,4 +240,23 @@ describe('stylizeClip', () => {
     expect(queue.submitClip({ ...base, id: 'clip-3', userId: 'u', clip: { limits: SMALL }, cost: 1 })).toMatchObject({ accepted: false, reason: 'rate-limited-user' });
     await queue.close();
   });
+
+  it('in the fair order a clip counts as its cost: a user behind a clip goes after others\' photos', async () => {
+    const queue = new FairQueue(service, { userJobsPerMinute: 100 });
+    const photo = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#789' } }).jpeg().toBuffer();
+    const params = validateParams({ faces: false, style: 'cute' });
+    const clipFile = await makeClip({ seconds: 0.4 });
+    const started: string[] = [];
+    const submit = (id: string, userId: string, clip?: boolean) => {
+      const job = { id, userId, platform: 'web' as const, chatId: id, messageRef: id, params };
+      const events = { onStart: () => started.push(id) };
+      const res = clip ? queue.submitClip({ ...job, image: clipFile, clip: { limits: SMALL }, cost: 3 }, events) : queue.submit({ ...job, image: photo }, events);
+      expect(res.accepted).toBe(true);
+      return res.accepted ? res.done : Promise.reject(new Error('refused'));
+    };
+    const done = [submit('a-clip', 'a', true), submit('a-photo', 'a'), submit('b1', 'b'), submit('b2', 'b'), submit('b3', 'b')];
+    await Promise.all(done);
+    expect(started).toEqual(['a-clip', 'b1', 'b2', 'b3', 'a-photo']);
+    await queue.close();
+  });
 });
