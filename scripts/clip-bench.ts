@@ -2,11 +2,12 @@
  * Clips: speed and flicker, naive (every frame painted on its own) vs ours (faces tracked, paintings
  * stabilised), side by side on the same decoded frames of test clips made from fixture photos.
  *   npx tsx scripts/clip-bench.ts [--seconds 5] [--style ID] [--sheet /tmp/clip-sheet]
- * Prints per clip: frames, seconds of work per second of clip, flicker naive/ours and the ratio; writes a
+ * Prints per clip: frames, seconds of work (wall and CPU) per second of clip, flicker naive/ours and the ratio; writes a
  * contact sheet of 8 consecutive frames (input, naive, ours) per clip as PNG.
  */
 import './../src/pipeline/ort-env.js';
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -51,8 +52,11 @@ for (const motion of ['face-moves', 'pan-zoom'] as SyntheticMotion[]) {
   const naive = await paintFrames(pipeline, clip.frames, params, { temporal: false }, {});
   const naiveMs = performance.now() - t;
   t = performance.now();
+  const cpu = process.cpuUsage();
   const ours = await paintFrames(pipeline, clip.frames, params, { temporal: true }, {});
   const oursMs = performance.now() - t;
+  const { user, system } = process.cpuUsage(cpu);
+  const oursCpuS = (user + system) / 1e6;
   t = performance.now();
   const video = await encodeMp4(ours.outputs, clip.fps, { file, codec: clip.audioCodec ?? 'aac' });
   const encodeMs = performance.now() - t;
@@ -62,6 +66,7 @@ for (const motion of ['face-moves', 'pan-zoom'] as SyntheticMotion[]) {
   console.log(
     `${motion.padEnd(10)} frames ${clip.frames.length} (${clip.frames[0].width}×${clip.frames[0].height} @ ${clip.fps} fps), faces ${ours.faces.map((f) => f.fix ?? (f.restored ? 'restored' : 'plain')).join(',') || 'none'}\n` +
       `  time: decode ${seconds1(decodeMs)} s, paint naive ${seconds1(naiveMs)} s, ours ${seconds1(oursMs)} s, encode ${seconds1(encodeMs)} s → ours ${seconds1(total)} s for ${clip.durationS.toFixed(1)} s of clip = ${(total / 1000 / clip.durationS).toFixed(2)} s per clip-second; MP4 ${(video.length / 1024).toFixed(0)} KB\n` +
+      `  cpu: ours painting used ${oursCpuS.toFixed(1)} CPU-s = ${(oursCpuS / clip.durationS).toFixed(2)} CPU-s per clip-second (on 2 idle cores: wall ≥ half of that; load now ${os.loadavg()[0].toFixed(1)})\n` +
       `  flicker (mean |Δout| on still pixels, ${(fOurs.stillShare * 100).toFixed(0)}% of pixels): naive ${fNaive.flicker.toFixed(2)}, ours ${fOurs.flicker.toFixed(2)}, ratio ours/naive ${(fOurs.flicker / fNaive.flicker).toFixed(2)}`,
   );
   const start = Math.max(0, Math.floor(clip.frames.length / 2) - 4);
