@@ -34,7 +34,9 @@ export async function makeClip(opts: SyntheticClip = {}): Promise<Buffer> {
     motion === 'face-moves'
       ? `[0:v]loop=-1:1:0,scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height},setsar=1[bg];` +
         `[1:v]loop=-1:1:0,crop=iw*0.6:ih*0.4:iw*0.2:0,scale=-2:${Math.round(height * 0.6)}[fg];[bg][fg]overlay=x='${Math.round(width * 0.05)}+${Math.round(width * 0.08)}*t':y='${Math.round(height * 0.25)}+8*sin(2*t)'[mix]`
-      : `[0:v]loop=-1:1:0,scale=${width * 2}:-2,setsar=1,zoompan=z='1.3+0.004*on':x='iw/2-iw/zoom/2+on*1.5':y='ih/4-ih/zoom/4':d=1:s=${width}x${height}:fps=${fps}[mix]`;
+      : // The portrait cut to the frame's shape around the face first (zoompan itself would squeeze it).
+        `[0:v]loop=-1:1:0,scale=${width * 2}:-2,crop=iw:iw*${height}/${width}:0:ih*0.03,setsar=1,` +
+        `zoompan=z='1.15+0.004*on':x='iw/2-iw/zoom/2+on*1.5':y='ih/2-ih/zoom/2':d=1:s=${width}x${height}:fps=${fps}[mix]`;
   const encode =
     container === 'gif'
       ? ['-f', 'gif']
