@@ -5,10 +5,12 @@ import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadPipelineEnv } from './config.js';
+import { DEFAULT_CLIP_LIMITS } from './pipeline/clip/limits.js';
+import { sniffClip } from './pipeline/clip/kind.js';
 import { DEFAULT_DECODE_LIMITS } from './pipeline/decode.js';
 import { formatFromPath, OUTPUT_FORMATS, type OutputFormat } from './pipeline/encode.js';
 import { InputError, ModelError } from './pipeline/errors.js';
-import { validateParams } from './pipeline/params.js';
+import { validateParams, type StyleParams } from './pipeline/params.js';
 import { ModelRegistry } from './pipeline/registry.js';
 import { LocalPipelineService } from './pipeline/service.js';
 import { listStyles } from './pipeline/styles.js';
@@ -16,12 +18,14 @@ import { listStyles } from './pipeline/styles.js';
 const USAGE = `Usage:
   stylize <file|dir>... -o <file|dir> [--style ID] [--smooth N] [--eyes N] [--sharpen N]
           [--align-threshold N] [--no-faces] [--compare] [--max-side N] [--format jpg|png|webp] [--json]
+          clips (MP4/WebM/MOV, or an animated GIF/WebP/PNG with -o *.mp4) become an MP4: frames, fps,
+          flicker and timings with --json
   styles            list the styles (ids, aliases, licences)
   models            check every model file (presence + sha256)
 
 Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores).`;
 
-const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
+const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|mp4|m4v|mov|webm|mkv)$/i;
 
 class UsageError extends Error {}
 
@@ -40,10 +44,32 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
 
 function progress(done: number, total: number, label: string): void {
   if (total < 2) return;
+  progressBar(done / total, `${done}/${total} ${label.slice(0, 40).padEnd(40)}`);
+}
+
+function progressBar(fraction: number, label: string): void {
   const width = 24;
-  const filled = Math.round((done / total) * width);
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label.slice(0, 40).padEnd(40)}`);
-  if (done === total) process.stderr.write('\n');
+  const filled = Math.round(fraction * width);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${label}`);
+  if (fraction >= 1) process.stderr.write('\n');
+}
+
+/** Videos are always clips; animated pictures are clips when the output is an MP4 (else: their first frame). */
+function isClip(file: Buffer, output: string): boolean {
+  const kind = sniffClip(file);
+  return kind === 'video' || (kind !== undefined && /\.mp4$/i.test(output));
+}
+
+async function stylizeClipFile(service: LocalPipelineService, file: string, buf: Buffer, output: string, params: StyleParams, json: boolean, readMs: number): Promise<void> {
+  const started = performance.now();
+  const result = await service.stylizeClip({ file: buf, params, limits: DEFAULT_CLIP_LIMITS }, (f) => {
+    if (!json) progressBar(f, `${Math.round(f * 100)}% of the frames`);
+  });
+  await writeFile(output, result.video);
+  const timings_ms = { read: Math.round(readMs * 10) / 10, ...result.timings, total: Math.round((performance.now() - started + readMs) * 10) / 10 };
+  const { width, height, frames, fps, flicker, hasAudio, faces } = result;
+  if (json) console.log(JSON.stringify({ input: file, output, style: params.style, width, height, frames, fps, duration_s: result.durationS, audio: hasAudio, flicker, faces, timings_ms }));
+  else console.error(`${file} → ${output} (${frames} frames ${width}×${height} at ${fps} fps, ${params.style}, flicker ${flicker}, ${timings_ms.total} ms)`);
 }
 
 async function cmdStylize(argv: string[]): Promise<number> {
@@ -102,6 +128,11 @@ async function cmdStylize(argv: string[]): Promise<number> {
         const readStart = performance.now();
         const buf = await readFile(file);
         const readMs = performance.now() - readStart;
+        // In a folder, videos become <name>.<style>.mp4 (animated pictures stay pictures there).
+        if (isClip(buf, output)) {
+          await stylizeClipFile(service, file, buf, outIsDir ? path.join(values.output, `${path.parse(file).name}.${params.style}.mp4`) : output, params, !!values.json, readMs);
+          continue;
+        }
         const result = await service.stylize({ file: buf, params, format });
         await writeFile(output, result.image);
         const timings_ms = { read: Math.round(readMs * 10) / 10, ...result.timings, total: Math.round((performance.now() - started) * 10) / 10 };

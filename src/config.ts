@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CLIP_LIMITS, type ClipLimits } from './pipeline/clip/limits.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './pipeline/decode.js';
 import type { OutputFormat } from './pipeline/encode.js';
 import { DEFAULT_STYLE, findStyle } from './pipeline/styles.js';
@@ -65,6 +66,10 @@ const envSchema = pipelineEnvSchema.extend({
   WEB_PORT: optionalIntVar(0, 65_535),
   WEB_HOST: optionalString.pipe(z.string().default('127.0.0.1')),
   WEB_PASSWORD: optionalString,
+  CLIP_MAX_SECONDS: intVar(DEFAULT_CLIP_LIMITS.maxSeconds, 1, 60),
+  CLIP_MAX_FPS: intVar(DEFAULT_CLIP_LIMITS.maxFps, 1, 30),
+  CLIP_MAX_SIDE: intVar(DEFAULT_CLIP_LIMITS.maxSide, 64, 1080),
+  CLIP_MAX_MB: intVar(DEFAULT_CLIP_LIMITS.maxBytes / 1024 / 1024, 1, 100),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
 
@@ -94,6 +99,8 @@ export interface AppConfig {
   /** The web page adapter; port 0 = off. On by default (port 8080) only when no bot token is set. */
   web: { port: number; host: string; password?: string };
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Animated pictures and videos (CLIP_*): longest clip, frame rate, frame size, file size. */
+  clip: ClipLimits;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +154,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },
     web: { port: e.WEB_PORT ?? (e.TELEGRAM_BOT_TOKEN || e.DISCORD_TOKEN ? 0 : DEFAULT_WEB_PORT), host: e.WEB_HOST, password: e.WEB_PASSWORD },
     logLevel: e.LOG_LEVEL,
+    clip: {
+      ...DEFAULT_CLIP_LIMITS,
+      maxSeconds: e.CLIP_MAX_SECONDS,
+      maxFps: e.CLIP_MAX_FPS,
+      maxSide: e.CLIP_MAX_SIDE,
+      maxBytes: e.CLIP_MAX_MB * 1024 * 1024,
+    },
   };
 }
 

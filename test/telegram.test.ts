@@ -165,7 +165,7 @@ describe('telegram bot against the fake Bot API', () => {
   it('registers its commands and polls with long polling', async () => {
     await fake.waitFor(() => fake.openPolls > 0, 10_000, 'a long poll');
     const commands = okCalls(fake, 'setMyCommands')[0].params.commands as { command: string }[];
-    expect(commands.map((c) => c.command)).toEqual(['anime', 'styles', 'help']);
+    expect(commands.map((c) => c.command)).toEqual(['anime', 'styles', 'cancel', 'help']);
     expect(okCalls(fake, 'getMe').length).toBeGreaterThan(0);
     // The empty chat's "What can this bot do?" and the profile line.
     expect(fake.description).toBe(TELEGRAM_DESCRIPTION);

@@ -75,7 +75,7 @@ export class AppMetrics implements QueueObserver {
     this.rejections.inc({ reason });
   }
 
-  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: RenderedResult): void {
+  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: Pick<RenderedResult, 'timings'>): void {
     this.latency.observe({ platform: job.platform, style: job.grid ? 'all' : job.params.style }, latencyS);
     if (outcome !== 'completed') {
       this.failed.inc({ kind: outcome });

@@ -44,7 +44,9 @@ function commandLines(platform: TextPlatform): string[] {
       'Commands:',
       '  /anime [settings] – stylise a photo',
       '  /styles – every style in one picture',
+      '  /cancel – stop the clip being painted for you',
       '  /help – this text',
+      'GIFs and short videos are painted too.',
     ];
   }
   return [
@@ -52,6 +54,7 @@ function commandLines(platform: TextPlatform): string[] {
     '  • /anime image:<file> [style:...] [smooth:...] ... – stylise an attached picture.',
     '  • Right-click (long-press) a message with a picture → Apps → Anime-fy.',
     '  • Buttons under a result let you try another style without uploading again.',
+    '  • GIFs and short videos are painted too.',
     'Commands:',
     '  /anime – stylise a picture',
     '  /styles – every style in one picture',
@@ -307,3 +310,34 @@ export function funHelpLines(platform: TextPlatform): string[] {
   if (platform === 'telegram') return ["/anime replying to a text message: its author's profile photo; /anime me: yours.", sticker];
   return ['/anime user:@someone (or Apps → Anime-fy avatar): their avatar.', sticker];
 }
+// --- Clips (animated GIFs, videos, video notes) ---------------------------------------------------------
+
+/** While a clip is painted: the share of its frames done. */
+export function clipProgressText(fraction: number, cancelHint: string): string {
+  return `Painting your clip… ${Math.floor(fraction * 100)}% 🎞️\n${cancelHint}`;
+}
+
+export const CLIP_CANCEL_HINT_TELEGRAM = 'Send /cancel to stop it.';
+export const CLIP_CANCEL_HINT_DISCORD = 'Press Cancel to stop it.';
+export const CLIP_CANCEL_LABEL = 'Cancel';
+export const CLIP_CANCELLED_TEXT = 'Stopped: your clip was not painted.';
+export const NO_CLIP_TO_CANCEL_TEXT = 'You have no clip being painted here.';
+export const CLIP_NOT_YOURS_TEXT = 'Only the person who sent the clip can stop it.';
+export const CLIPS_OFF_TEXT = 'Animated GIFs and videos are not supported here — please send a still picture.';
+
+/** Said before anything is downloaded, from the size the platform declares. */
+export function clipTooLargeText(bytes: number, limitBytes: number): string {
+  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+  return `That clip is ${mb(bytes)}; I take clips up to ${mb(limitBytes)}. Please send a shorter or smaller one.`;
+}
+
+/** Said before anything is downloaded, from the duration the platform declares. */
+export function clipTooLongText(seconds: number, maxSeconds: number): string {
+  return `That clip is ${Math.round(seconds)} s long; I can paint clips up to ${maxSeconds} s. Please trim it and send it again.`;
+}
+
+export function clipCaption(style: string, clip: { frames: number; fps: number }): string {
+  return `🎨 ${styleTitle(style)} · ${clip.frames} frames at ${clip.fps} fps`;
+}
+
+export const CLIP_UNDELIVERED_TEXT = 'Your clip was painted, but the upload kept failing, so I could not send it. Please send it again in a few minutes.';

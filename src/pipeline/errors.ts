@@ -12,7 +12,9 @@ export type InputErrorCode =
   | 'too-much-memory'
   | 'bad-parameter'
   | 'no-person'
-  | 'no-avatar';
+  | 'no-avatar'
+  | 'clip-too-long'
+  | 'clip-unreadable';
 
 export class InputError extends Error {
   constructor(

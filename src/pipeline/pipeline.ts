@@ -70,7 +70,7 @@ export class Pipeline {
   }
 
   /** Stylises an already decoded picture: face-aware when params.faces, then post-sharpen. */
-  private async paint(input: RgbImage, params: StyleParams, timings: Timings): Promise<{ output: RgbImage; faces: FaceReport[] }> {
+  async paint(input: RgbImage, params: StyleParams, timings: Timings): Promise<{ output: RgbImage; faces: FaceReport[] }> {
     let faces: FaceReport[] = [];
     let styled: RgbImage;
     let noSharpen: WarpedMask[] = [];

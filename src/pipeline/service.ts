@@ -9,6 +9,8 @@ import type { StyleParams } from './params.js';
 import { Pipeline, type RenderedResult } from './pipeline.js';
 import { ModelRegistry } from './registry.js';
 import type { StickerRequest } from './sticker.js';
+import { stylizeClip, type ClipResult } from './clip/clip.js';
+import type { ClipLimits } from './clip/limits.js';
 
 export interface StylizeJob {
   /** The user's file, exactly as received (never written to disk). */
@@ -21,9 +23,21 @@ export interface StylizeJob {
   sticker?: StickerRequest;
 }
 
+/** A moving picture (animated GIF/WebP/APNG, MP4/WebM/MOV) to paint frame by frame into an MP4. */
+export interface ClipJob {
+  file: Uint8Array;
+  params: StyleParams;
+  limits: ClipLimits;
+}
+
+/** Fraction of a clip's frames painted so far (0..1). */
+export type ClipProgress = (fraction: number) => void;
+
 /** What the bots and the queue talk to: one pipeline instance, in this process or in a pipeline worker process. */
 export interface PipelineService {
   stylize(job: StylizeJob): Promise<RenderedResult>;
+  /** Clips (both real services have it; test doubles for pictures need not). */
+  stylizeClip?(job: ClipJob, onProgress?: ClipProgress): Promise<ClipResult>;
   /** Loads and verifies the given models ahead of the first job. */
   warmUp(modelIds: string[]): Promise<void>;
   /**
@@ -57,15 +71,29 @@ export class LocalPipelineService implements PipelineService {
   }
 
   stylize(job: StylizeJob): Promise<RenderedResult> {
+    return this.enqueue(() => {
+      const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+      if (job.sticker) return this.pipeline.renderSticker(file, job.params, job.sticker);
+      if (job.grid) return this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
+      return this.pipeline.render(file, job.params, job.format);
+    });
+  }
+
+  stylizeClip(job: ClipJob, onProgress?: ClipProgress): Promise<ClipResult> {
+    return this.enqueue((id) => {
+      const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+      return stylizeClip(this.pipeline, file, job.params, { limits: job.limits, onProgress, shouldStop: () => this.cancel.isCancelled(id) });
+    });
+  }
+
+  /** Runs jobs one at a time in the order given; each can be cancelled (abortAll) before and while it runs. */
+  private enqueue<T>(work: (id: number) => Promise<T>): Promise<T> {
     const id = ++this.lastId;
     const run = async () => {
       this.cancel.throwIfCancelled(id);
       this.runningId = id;
       try {
-        const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
-        if (job.sticker) return await this.pipeline.renderSticker(file, job.params, job.sticker);
-        if (job.grid) return await this.pipeline.renderGrid(file, job.params, job.grid.cellSide, job.format);
-        return await this.pipeline.render(file, job.params, job.format);
+        return await work(id);
       } finally {
         this.runningId = 0;
       }
@@ -90,9 +118,10 @@ export class LocalPipelineService implements PipelineService {
   }
 }
 
-type RequestBody = { kind: 'stylize'; job: StylizeJob } | { kind: 'warmUp'; modelIds: string[] };
+type RequestBody = { kind: 'stylize'; job: StylizeJob } | { kind: 'clip'; job: ClipJob } | { kind: 'warmUp'; modelIds: string[] };
 export type WorkerRequest = (RequestBody & { id: number }) | { kind: 'cancel' };
 export type WorkerReply =
+  | { id: number; progress: number }
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { name: string; message: string; code?: string } };
 
@@ -119,6 +148,7 @@ export interface WorkerPipelineOptions extends PipelineServiceOptions {
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
+  onProgress?: ClipProgress;
 }
 
 /** The bootstrap registers tsx, then loads worker-entry.ts; the same file the app itself runs with. */
@@ -167,6 +197,10 @@ export class WorkerPipelineService implements PipelineService {
     });
     child.on('message', (reply: WorkerReply) => {
       if (this.child !== child) return;
+      if ('progress' in reply) {
+        this.pending.get(reply.id)?.onProgress?.(reply.progress);
+        return;
+      }
       this.answered(reply.id);
       const p = this.pending.get(reply.id);
       if (!p) return;
@@ -187,10 +221,10 @@ export class WorkerPipelineService implements PipelineService {
     return child;
   }
 
-  private send<T>(child: ChildProcess, req: RequestBody): Promise<T> {
+  private send<T>(child: ChildProcess, req: RequestBody, onProgress?: ClipProgress): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
       this.unanswered.add(id);
       child.send({ ...req, id } satisfies WorkerRequest, (err) => {
         if (err) {
@@ -202,10 +236,10 @@ export class WorkerPipelineService implements PipelineService {
     });
   }
 
-  private async call<T>(req: RequestBody): Promise<T> {
+  private async call<T>(req: RequestBody, onProgress?: ClipProgress): Promise<T> {
     while (this.aborting) await this.aborting;
     if (this.closed) throw new Error('pipeline is closed');
-    return this.send<T>(this.ensureChild(), req);
+    return this.send<T>(this.ensureChild(), req, onProgress);
   }
 
   private answered(id: number): void {
@@ -235,6 +269,11 @@ export class WorkerPipelineService implements PipelineService {
   async stylize(job: StylizeJob): Promise<RenderedResult> {
     const result = await this.call<RenderedResult>({ kind: 'stylize', job });
     return { ...result, image: Buffer.from(result.image.buffer, result.image.byteOffset, result.image.byteLength) };
+  }
+
+  async stylizeClip(job: ClipJob, onProgress?: ClipProgress): Promise<ClipResult> {
+    const result = await this.call<ClipResult>({ kind: 'clip', job }, onProgress);
+    return { ...result, video: Buffer.from(result.video.buffer, result.video.byteOffset, result.video.byteLength) };
   }
 
   async warmUp(modelIds: string[]): Promise<void> {

@@ -15,7 +15,12 @@ process.on('message', (req: WorkerRequest) => {
     return;
   }
   const id = req.id;
-  const work = req.kind === 'stylize' ? service.stylize(req.job) : service.warmUp(req.modelIds);
+  const work =
+    req.kind === 'stylize'
+      ? service.stylize(req.job)
+      : req.kind === 'clip'
+        ? service.stylizeClip(req.job, (progress) => reply({ id, progress }))
+        : service.warmUp(req.modelIds);
   work.then(
     (value) => reply({ id, ok: true, value }),
     (e: unknown) => reply({ id, ok: false, error: serialiseError(e) }),

@@ -2,12 +2,14 @@ import PQueue from 'p-queue';
 import { rejectionText } from '../bots/texts.js';
 import type { OutputFormat } from '../pipeline/encode.js';
 import { InputError } from '../pipeline/errors.js';
+import { JobCancelledError } from '../pipeline/cancel.js';
+import type { ClipResult } from '../pipeline/clip/clip.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import type { PipelineService } from '../pipeline/service.js';
 import { JobTimeoutError, ShutdownError } from './errors.js';
 import { LatencyTracker, type LatencySummary } from './latency.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
-import type { Job, JobEvents, JobQueue, QueueStats, RejectReason, SubmitResult } from './types.js';
+import type { ClipRequest, Job, JobEvents, JobQueue, QueueStats, RejectReason, SubmitResult } from './types.js';
 
 /** The few logger methods the queue uses (pino's Logger fits). */
 export interface QueueLogger {
@@ -51,12 +53,12 @@ export interface FairQueueStats extends QueueStats {
 }
 
 /** How an accepted job ended: a picture, the user's mistake, the time limit, or anything else. */
-export type JobOutcome = 'completed' | 'input' | 'timeout' | 'internal';
+export type JobOutcome = 'completed' | 'input' | 'timeout' | 'cancelled' | 'internal';
 
 export interface QueueObserver {
   rejected(job: Job, reason: RejectReason): void;
   /** `latencyS`: submit → settled; `result` only for completed jobs. */
-  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: RenderedResult): void;
+  settled(job: Job, outcome: JobOutcome, latencyS: number, result?: Pick<RenderedResult, 'timings'>): void;
 }
 
 interface Waiting {
@@ -68,7 +70,7 @@ interface Waiting {
   seq: number;
   submittedAt: number;
   position: number;
-  resolve(result: RenderedResult): void;
+  resolve(result: RenderedResult | ClipResult): void;
   reject(error: unknown): void;
   /** While running: fails the job at once (shutdown), whatever the pipeline is doing. */
   abandon?(error: Error): void;
@@ -150,6 +152,29 @@ export class FairQueue implements JobQueue {
   }
 
   submit(job: Job, events: JobEvents = {}): SubmitResult {
+    return this.enqueue<RenderedResult>(job, events);
+  }
+
+  submitClip(job: Job & { clip: ClipRequest }, events: JobEvents = {}): SubmitResult<ClipResult> {
+    return this.enqueue<ClipResult>(job, events);
+  }
+
+  cancel(jobId: string, userId: string): boolean {
+    const owns = (w: Waiting) => w.job.id === jobId && w.job.userId === userId;
+    const waiting = this.waiting.findIndex(owns);
+    if (waiting >= 0) {
+      const [entry] = this.waiting.splice(waiting, 1);
+      this.settle(entry, 'failed', new JobCancelledError());
+      this.updatePositions();
+      return true;
+    }
+    const running = [...this.runningEntries].find(owns);
+    running?.abandon?.(new JobCancelledError());
+    return !!running;
+  }
+
+  private enqueue<T extends RenderedResult | ClipResult>(job: Job, events: JobEvents): SubmitResult<T> {
+    const cost = Math.max(1, job.cost ?? 1);
     const userKey = `${job.platform}:${job.userId}`;
     const chatKey = `${job.platform}:${job.chatId}`;
     if (this.closing) return this.refuse(job, 'shutting-down', 30);
@@ -162,14 +187,14 @@ export class FairQueue implements JobQueue {
     if (!user.allowed) return this.refuse(job, 'rate-limited-user', Math.ceil(user.retryAfterMs / 1000));
     const chat = this.chatLimiter.check(chatKey);
     if (!chat.allowed) return this.refuse(job, 'rate-limited-chat', Math.ceil(chat.retryAfterMs / 1000));
-    this.userLimiter.record(userKey);
-    this.chatLimiter.record(chatKey);
+    this.userLimiter.record(userKey, cost);
+    this.chatLimiter.record(chatKey, cost);
 
     const tag = Math.max(this.virtualTime, this.nextUserTag.get(userKey) ?? 0);
-    this.nextUserTag.set(userKey, tag + 1);
+    this.nextUserTag.set(userKey, tag + cost);
     let entry!: Waiting;
-    const done = new Promise<RenderedResult>((resolve, reject) => {
-      entry = { job, events, userKey, tag, seq: this.seq++, submittedAt: performance.now(), position: 0, resolve, reject };
+    const done = new Promise<T>((resolve, reject) => {
+      entry = { job, events, userKey, tag, seq: this.seq++, submittedAt: performance.now(), position: 0, resolve: resolve as Waiting['resolve'], reject };
     });
     // An adapter that forgot to listen must not crash the process with an unhandled rejection.
     done.catch(() => {});
@@ -218,7 +243,7 @@ export class FairQueue implements JobQueue {
     return waiting.length + running.length;
   }
 
-  private refuse(job: Job, reason: RejectReason, retryAfterS: number, text?: (s: number) => string): SubmitResult {
+  private refuse<T>(job: Job, reason: RejectReason, retryAfterS: number, text?: (s: number) => string): SubmitResult<T> {
     this.counts.rejectedBy[reason]++;
     this.observe('rejected', () => this.observer?.rejected(job, reason));
     const s = Math.max(1, Math.ceil(retryAfterS));
@@ -226,7 +251,7 @@ export class FairQueue implements JobQueue {
   }
 
   /** Resolves or rejects an accepted job and updates the counts (every accepted job passes here once). */
-  private settle(entry: Waiting, outcome: 'completed', result: RenderedResult): void;
+  private settle(entry: Waiting, outcome: 'completed', result: RenderedResult | ClipResult): void;
   private settle(entry: Waiting, outcome: 'failed', error: unknown): void;
   private settle(entry: Waiting, outcome: 'completed' | 'failed', value: unknown): void {
     const left = (this.perUser.get(entry.userKey) ?? 1) - 1;
@@ -236,15 +261,15 @@ export class FairQueue implements JobQueue {
     this.latency.add(latencyS);
     if (outcome === 'completed') {
       this.counts.completed++;
-      this.observe('settled', () => this.observer?.settled(entry.job, 'completed', latencyS, value as RenderedResult));
-      entry.resolve(value as RenderedResult);
+      this.observe('settled', () => this.observer?.settled(entry.job, 'completed', latencyS, value as RenderedResult | ClipResult));
+      entry.resolve(value as RenderedResult | ClipResult);
       return;
     }
     this.counts.failed++;
     if (value instanceof JobTimeoutError) this.counts.timedOut++;
     if (value instanceof InputError) this.counts.inputErrors++;
-    else if (!(value instanceof ShutdownError)) this.logger?.warn({ jobId: entry.job.id, platform: entry.job.platform, err: value }, 'job failed');
-    const kind = value instanceof InputError ? 'input' : value instanceof JobTimeoutError ? 'timeout' : 'internal';
+    else if (!(value instanceof ShutdownError) && !(value instanceof JobCancelledError)) this.logger?.warn({ jobId: entry.job.id, platform: entry.job.platform, err: value }, 'job failed');
+    const kind = value instanceof InputError ? 'input' : value instanceof JobTimeoutError ? 'timeout' : value instanceof JobCancelledError ? 'cancelled' : 'internal';
     this.observe('settled', () => this.observer?.settled(entry.job, kind, latencyS));
     entry.reject(value);
   }
@@ -285,10 +310,11 @@ export class FairQueue implements JobQueue {
     const started = performance.now();
     this.safely('onStart', entry, () => entry.events.onStart?.());
     // Deferred so a service that throws synchronously is handled like one that rejects.
-    const work = Promise.resolve().then(() => service.stylize({ file: entry.job.image, params: entry.job.params, format: entry.job.format ?? this.outputFormat, grid: entry.job.grid, sticker: entry.job.sticker }));
+    const work = Promise.resolve().then(() => this.work(service, entry.job));
+    const timeoutMs = this.jobTimeoutMs * Math.max(1, entry.job.cost ?? 1);
     let timer: NodeJS.Timeout | undefined;
     const stopped = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new JobTimeoutError(this.jobTimeoutMs)), this.jobTimeoutMs);
+      timer = setTimeout(() => reject(new JobTimeoutError(timeoutMs)), timeoutMs);
       entry.abandon = reject;
     });
     let pipelineBusy = false;
@@ -298,7 +324,7 @@ export class FairQueue implements JobQueue {
       this.logger?.info({ jobId: entry.job.id, platform: entry.job.platform, ms: Math.round(performance.now() - started) }, 'job done');
     } catch (e) {
       // Timed out or abandoned: the user hears now; the pipeline is most likely still busy with the job.
-      pipelineBusy = e instanceof JobTimeoutError || e instanceof ShutdownError;
+      pipelineBusy = e instanceof JobTimeoutError || e instanceof ShutdownError || e instanceof JobCancelledError;
       if (pipelineBusy) work.catch(() => {});
       this.settle(entry, 'failed', e);
     } finally {
@@ -310,6 +336,13 @@ export class FairQueue implements JobQueue {
     if (pipelineBusy) await service.abortAll?.().catch((err: unknown) => this.logger?.error({ err }, 'pipeline stop failed'));
     this.running--;
     this.freeSlots.push(slot);
+  }
+
+  private work(service: PipelineService, job: Job): Promise<RenderedResult | ClipResult> {
+    const { image: file, params, clip } = job;
+    if (!clip) return service.stylize({ file, params, format: job.format ?? this.outputFormat, grid: job.grid, sticker: job.sticker });
+    if (!service.stylizeClip) throw new Error('this pipeline cannot paint clips');
+    return service.stylizeClip({ file, params, limits: clip.limits }, clip.onProgress);
   }
 
   /** Users whose next tag is at or below the virtual time are indistinguishable from new ones: drop them. */

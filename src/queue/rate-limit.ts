@@ -28,9 +28,10 @@ export class SlidingWindowLimiter {
     return { allowed: false, retryAfterMs: Math.max(1, blocking + this.windowMs - this.now()) };
   }
 
-  record(key: string): void {
+  /** A job costing `cost` counts as that many hits (it is allowed whenever one more hit is). */
+  record(key: string, cost = 1): void {
     const recent = this.recent(key);
-    recent.push(this.now());
+    for (let i = 0; i < cost; i++) recent.push(this.now());
     this.hits.set(key, recent);
     if (this.hits.size > 10_000) this.prune();
   }

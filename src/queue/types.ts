@@ -2,6 +2,8 @@ import type { OutputFormat } from '../pipeline/encode.js';
 import type { StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import type { StickerRequest } from '../pipeline/sticker.js';
+import type { ClipResult } from '../pipeline/clip/clip.js';
+import type { ClipLimits } from '../pipeline/clip/limits.js';
 
 export type Platform = 'telegram' | 'discord' | 'web';
 
@@ -21,6 +23,19 @@ export interface Job {
   grid?: { cellSide: number };
   /** Cut the people out as a transparent sticker (one person with `face`, counted from the left). */
   sticker?: StickerRequest;
+  /** A clip (submitClip): painted frame by frame into an MP4. */
+  clip?: ClipRequest;
+  /**
+   * Photo-equivalents this job costs for fairness and rate limits (default 1; a clip: see clipJobCost). Its
+   * time limit is the job timeout times this too.
+   */
+  cost?: number;
+}
+
+export interface ClipRequest {
+  limits: ClipLimits;
+  /** Fraction of the frames painted (0..1). */
+  onProgress?(fraction: number): void;
 }
 
 /** Progress callbacks, called by the queue; errors thrown inside them are logged and ignored. */
@@ -33,8 +48,8 @@ export interface JobEvents {
 
 export type RejectReason = 'rate-limited-user' | 'rate-limited-chat' | 'busy' | 'shutting-down';
 
-export type SubmitResult =
-  | { accepted: true; position: number; done: Promise<RenderedResult> }
+export type SubmitResult<T = RenderedResult> =
+  | { accepted: true; position: number; done: Promise<T> }
   | { accepted: false; reason: RejectReason; retryAfterS: number; message: string };
 
 export interface QueueStats {
@@ -48,6 +63,10 @@ export interface QueueStats {
 /** The one queue shared by every adapter. `done` rejects with InputError for user mistakes, other errors otherwise. */
 export interface JobQueue {
   submit(job: Job, events?: JobEvents): SubmitResult;
+  /** A clip job (job.clip set): one job with a cost, answered with an MP4. */
+  submitClip?(job: Job & { clip: ClipRequest }, events?: JobEvents): SubmitResult<ClipResult>;
+  /** Stops an accepted job (waiting or running) of this user: its `done` rejects with JobCancelledError. */
+  cancel?(jobId: string, userId: string): boolean;
   stats(): QueueStats;
   /** Stops intake (new submits get 'shutting-down') and resolves when every accepted job has settled. */
   close(): Promise<void>;

@@ -4,10 +4,10 @@
  * real envelope (`{ok, result}` / `{ok:false, error_code, description, parameters}`) for the methods the bot
  * uses: getMe, getUpdates (long polling: `offset` confirms earlier updates, `timeout` holds the request open
  * until an update arrives), deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
- * `/file/bot<token>/<path>`, sendPhoto/sendDocument/sendSticker (multipart, parsed with the standard
- * `Request.formData()`, or a file_id string; a sticker upload must be a static WebP with one side 512 px and
- * neither over, as Telegram requires), getUserProfilePhotos (what `setProfilePhotos` set: sizes per photo,
- * newest first; none for users without one or who hide it), sendMessage, editMessageText, deleteMessage,
+ * `/file/bot<token>/<path>`, sendPhoto/sendDocument/sendSticker/sendAnimation/sendVideo (multipart, parsed with
+ * the standard `Request.formData()`, or a file_id string; a sticker upload must be a static WebP with one side
+ * 512 px and neither over, as Telegram requires), getUserProfilePhotos (what `setProfilePhotos` set: sizes per
+ * photo, newest first; none for users without one or who hide it), sendMessage, editMessageText, deleteMessage,
  * sendChatAction, setMyCommands, get/setMyDescription, get/setMyShortDescription, answerCallbackQuery and
  * editMessageReplyMarkup. Every call, including file downloads, is appended to
  * `calls` (the transcript). Tests inject what users do with `injectMessage`/`callbackQuery`, the files they
@@ -321,6 +321,8 @@ export class FakeBotApi {
       case 'sendPhoto':
       case 'sendDocument':
       case 'sendSticker':
+      case 'sendAnimation':
+      case 'sendVideo':
         return this.sendMedia(method, p);
       case 'getUserProfilePhotos': {
         const photos = this.profilePhotos.get(Number(p.user_id)) ?? [];
@@ -354,20 +356,24 @@ export class FakeBotApi {
     }
   }
 
-  private async sendMedia(method: 'sendPhoto' | 'sendDocument' | 'sendSticker', p: Record<string, unknown>): Promise<TgMessage> {
-    const field = method === 'sendPhoto' ? 'photo' : method === 'sendSticker' ? 'sticker' : 'document';
+  private async sendMedia(method: 'sendPhoto' | 'sendDocument' | 'sendSticker' | 'sendAnimation' | 'sendVideo', p: Record<string, unknown>): Promise<TgMessage> {
+    const field = ({ sendPhoto: 'photo', sendDocument: 'document', sendSticker: 'sticker', sendAnimation: 'animation', sendVideo: 'video' } as const)[method];
     const media = p[field];
     if (!isSentFile(media) && typeof media !== 'string') throw new ApiError(400, `Bad Request: there is no ${field} in the request`);
     const bytes = isSentFile(media) ? media.bytes : this.files.get(media)?.bytes;
     if (!bytes) throw new ApiError(400, 'Bad Request: wrong file identifier/HTTP URL specified');
     const sticker = field === 'sticker' ? await checkStaticSticker(bytes) : undefined;
     const stored = this.addFile(bytes);
+    const described = { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' };
+    const sized = { ...described, width: Number(p.width ?? 0), height: Number(p.height ?? 0), duration: Number(p.duration ?? 0) };
     const attachment =
       field === 'photo'
         ? { photo: [{ ...stored }] }
         : sticker
           ? { sticker: { ...stored, ...sticker, type: 'regular', is_animated: false, is_video: false } }
-          : { document: { ...stored, file_name: isSentFile(media) ? media.filename : 'file', mime_type: isSentFile(media) ? media.mimeType : 'application/octet-stream' } };
+          : field === 'document'
+            ? { document: described }
+            : { [field]: sized };
     const message = this.botMessage(p, { ...attachment, ...(p.caption ? { caption: String(p.caption) } : {}) });
     const what = field === 'document' ? `file ${isSentFile(media) ? media.filename : ''}` : field;
     this.logChat(message.chat.id, `bot #${message.message_id}${replyNote(p)}: [${what} ${bytes.length} B] «${String(p.caption ?? '')}»${buttonsNote(p)}`);

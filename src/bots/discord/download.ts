@@ -54,6 +54,11 @@ export function checkImageRef(ref: ImageRef, maxBytes: number): void {
  */
 export async function downloadImage(ref: ImageRef, maxBytes: number): Promise<Uint8Array> {
   checkImageRef(ref, maxBytes);
+  return downloadCapped(ref, maxBytes);
+}
+
+/** The download itself, for any file type (clips check their own types and limits first). */
+export async function downloadCapped(ref: ImageRef, maxBytes: number): Promise<Uint8Array> {
   const url = parseHttpUrl(ref.url);
   let response: Response;
   try {

@@ -40,6 +40,8 @@ import { GALLERY_CELL_SIDE, type ChatRequest } from '../request.js';
 import { avatarRef, requireAvatarRef } from './avatar.js';
 import { ANIME_COMMAND, AVATAR_MENU_COMMAND, CONTEXT_MENU_COMMAND, HELP_COMMAND, IMAGE_OPTION, STYLES_COMMAND, styleLabel, USER_OPTION } from './commands.js';
 import { postToChannel, sendResultMessage, tokenDeadline } from './deliver.js';
+import type { ClipLimits } from '../../pipeline/clip/limits.js';
+import { clipRefusal, firstVideoOfMessage, handleClipButton, isClipRef, paintClip } from './clip.js';
 import { checkImageRef, downloadImage, type ImageRef } from './download.js';
 import { attachmentRef, firstImageOfMessage } from './images.js';
 import { requestFromOptions } from './options.js';
@@ -59,6 +61,8 @@ export interface DiscordContext {
   hurry: AbortSignal;
   /** How long an interaction's token lives (15 minutes on Discord); later answers go to the channel. */
   interactionLifetimeMs: number;
+  /** Clip limits (CLIP_*); without them (or a queue without clips) GIFs are pictures and videos are refused. */
+  clip?: ClipLimits;
 }
 
 /** Error details safe for logs: discord.js errors carry request URLs that embed interaction tokens. */
@@ -186,6 +190,24 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
   }
 }
 
+/** A GIF or video goes the clip way when clips are on: true once it is answered. */
+async function tryClip(ctx: DiscordContext, interaction: RepliableInteraction, ref: ImageRef, params: StyleParams, sourceUrl?: string): Promise<boolean> {
+  const clip = ctx.clip;
+  if (!clip || !ctx.queue.submitClip || !isClipRef(ref)) return false;
+  const refusal = clipRefusal(ref, clip);
+  if (refusal) {
+    await replyEphemeral(interaction, refusal);
+    return true;
+  }
+  await interaction.deferReply();
+  await paintClip({ ...ctx, clip }, interaction, ref, params, {
+    sourceUrl,
+    asPicture: (image) => stylizeAndAnswer(ctx, interaction, { image, params, sourceUrl }),
+    fail: (text) => failDeferred(ctx, interaction, text),
+  });
+  return true;
+}
+
 async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInteraction): Promise<void> {
   let request: ChatRequest;
   let ref: ImageRef;
@@ -196,6 +218,7 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     if (user) ref = requireAvatarRef(user, interaction.options.getMember(USER_OPTION), interaction.guildId, interaction.user);
     else if (attachment) ref = attachmentRef(attachment);
     else throw new InputError('bad-parameter', NO_IMAGE_OPTION_TEXT);
+    if (await tryClip(ctx, interaction, ref, request.params)) return;
     checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
     // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
@@ -231,7 +254,8 @@ async function handleStyles(ctx: DiscordContext, interaction: ChatInputCommandIn
 }
 
 async function handleContextMenu(ctx: DiscordContext, interaction: MessageContextMenuCommandInteraction): Promise<void> {
-  const ref = firstImageOfMessage(interaction.targetMessage);
+  const ref = firstImageOfMessage(interaction.targetMessage) ?? (ctx.clip ? firstVideoOfMessage(interaction.targetMessage) : undefined);
+  if (ref && (await tryClip(ctx, interaction, ref, ctx.defaults, interaction.targetMessage.url))) return;
   if (!ref) {
     await replyEphemeral(interaction, NO_IMAGE_TEXT);
     return;
@@ -292,7 +316,7 @@ export async function handleInteraction(ctx: DiscordContext, interaction: Intera
     } else if (interaction.isUserContextMenuCommand() && interaction.commandName === AVATAR_MENU_COMMAND) {
       await handleAvatarMenu(ctx, interaction);
     } else if (interaction.isButton()) {
-      await handleRestyle(ctx, interaction);
+      if (!(await handleClipButton(ctx, interaction))) await handleRestyle(ctx, interaction);
     } else if (interaction.isAutocomplete()) {
       await handleAutocomplete(interaction);
     }

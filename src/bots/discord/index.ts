@@ -59,6 +59,7 @@ export async function startDiscordBot(deps: BotDeps, options: DiscordBotOptions 
     logger,
     maxUploadBytes: deps.config.pipeline.maxUploadBytes,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
+    clip: deps.config.clip,
   };
 
   // @discordjs/rest waits out every rate limit and retries on its own. This hook, called once for each 429

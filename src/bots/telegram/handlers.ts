@@ -29,7 +29,9 @@ import {
   welcomeText,
 } from '../texts.js';
 import { avatarTarget, findAvatar, requireAvatar, type AvatarTarget } from './avatar.js';
+import type { ClipLimits } from '../../pipeline/clip/limits.js';
 import { AlbumTracker } from './albums.js';
+import { findClip, TelegramClips, type ClipSource } from './clip.js';
 import { ChatBudget } from './chat-budget.js';
 import { downloadPicture } from './download.js';
 import { isPrivate, parseCommand, type ParsedCommand, type TgMessage } from './message.js';
@@ -56,6 +58,8 @@ export interface HandlerOptions {
   defaults: StyleParams;
   /** Longest side of each picture in the /styles gallery. */
   galleryCellSide: number;
+  /** Clip limits (CLIP_*); without them (or a queue without clips) videos and GIFs get "not supported". */
+  clip?: ClipLimits;
 }
 
 export interface HandlerDeps {
@@ -100,9 +104,19 @@ export class TelegramHandlers {
   /** Aborted at the shutdown deadline: uploads still retrying give up and their users are told to send again. */
   private readonly hurry = new AbortController();
 
+  private readonly clips: TelegramClips | undefined;
+
   constructor(private readonly deps: HandlerDeps) {
     this.albums = new AlbumTracker(deps.options.albumLimit);
     this.statusBudget = new ChatBudget(deps.options.statusPerMinute);
+    const { options } = deps;
+    if (options.clip && deps.queue.submitClip) {
+      this.clips = new TelegramClips({
+        ...deps, ...options, limits: options.clip, hurry: this.hurry.signal,
+        status: (chatId, replyTo) => this.newStatus(chatId, replyTo),
+        onError: (e, during) => this.logError(e, during),
+      });
+    }
   }
 
   /**
@@ -148,6 +162,8 @@ export class TelegramHandlers {
 
   /** Checks the picture of a message and queues it, or explains why not. `asked`: the message had /anime. */
   private takePicture(message: TgMessage, request: ChatRequest, asked: boolean): void {
+    const clip = this.clips && findClip(message);
+    if (clip) return this.startClip(message, clip, request.params);
     const lookup = findPicture(message, this.deps.options.downloadLimitBytes);
     if (!lookup.ok) {
       if (lookup.problem !== 'none') this.reply(message, lookup.message);
@@ -173,6 +189,11 @@ export class TelegramHandlers {
         return this.onStylesCommand(message);
       case 'anime':
         return this.onAnimeCommand(message, command.args);
+      case 'cancel': {
+        const answer = this.clips?.cancel(message.chat.id, userIdOf(message));
+        if (answer) this.reply(message, answer);
+        return;
+      }
       default:
         // Groups are full of other people's chatter and other bots' commands: only private chats get a hint.
         if (isPrivate(message)) this.reply(message, HINT_TEXT);
@@ -185,6 +206,11 @@ export class TelegramHandlers {
    */
   private onAnimeCommand(message: TgMessage, args: string): void {
     const target = message.reply_to_message;
+    const clip = target && this.clips && findClip(target);
+    if (clip) {
+      const request = this.parseRequest(message, args);
+      return request && this.startClip(message, clip, request.params);
+    }
     const lookup = target ? findPicture(target, this.deps.options.downloadLimitBytes) : undefined;
     const avatarOf = target?.from && lookup && !lookup.ok && lookup.problem === 'none' && !target.from.is_bot ? target.from : undefined;
     if (!avatarOf && (!lookup || (!lookup.ok && lookup.problem === 'none')) && !/(^|\s)me(\s|$)/i.test(args)) return this.reply(message, HINT_TEXT);
@@ -278,13 +304,24 @@ export class TelegramHandlers {
     this.track(this.runJob(req).catch((e) => this.logError(e, 'job')));
   }
 
-  private async runJob(req: PictureRequest): Promise<void> {
-    const { telegram, queue, logger, options } = this.deps;
-    const status = new StatusMessage(telegram, req.chatId, req.replyTo, {
+  /** Clips answer the message that asked (the clip itself, or the /anime reply to it). */
+  private startClip(message: TgMessage, source: ClipSource, params: StyleParams): void {
+    const req = { chatId: message.chat.id, userId: userIdOf(message), replyTo: message.message_id, params, source };
+    this.track(this.clips!.run(req).catch((e) => this.logError(e, 'clip')));
+  }
+
+  private newStatus(chatId: number, replyTo: number): StatusMessage {
+    const { telegram, options } = this.deps;
+    return new StatusMessage(telegram, chatId, replyTo, {
       minEditIntervalMs: options.statusEditIntervalMs,
       budget: this.statusBudget,
       onError: (e) => this.logError(e, 'status message'),
     });
+  }
+
+  private async runJob(req: PictureRequest): Promise<void> {
+    const { telegram, queue, logger, options } = this.deps;
+    const status = this.newStatus(req.chatId, req.replyTo);
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
       const { image, demo } = await this.fetchPicture(req.picture);

@@ -12,6 +12,7 @@ import { GALLERY_CELL_SIDE } from '../request.js';
 export const TELEGRAM_COMMANDS = [
   { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
   { command: 'styles', description: 'Every style on your photo, in one picture' },
+  { command: 'cancel', description: 'Stop the clip I am painting for you' },
   { command: 'help', description: 'How to use the bot, settings, licences' },
 ];
 
@@ -46,6 +47,7 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     statusPerMinute: STATUS_PER_MINUTE,
     defaults: validateParams({ style: deps.config.pipeline.defaultStyle }),
     galleryCellSide: GALLERY_CELL_SIDE,
+    clip: deps.config.clip,
     delivery: { ...DEFAULT_DELIVERY, budgetMs: deps.config.delivery.retryBudgetMs },
     retry: { ...DEFAULT_RETRY, onRetry: (waitS, attempt) => logger.warn({ waitS, attempt }, 'telegram: 429, retrying') },
     ...overrides,

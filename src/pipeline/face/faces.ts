@@ -21,7 +21,7 @@ export interface FaceStageResult {
 }
 
 /** The faces worth the face path: large enough, the largest `maxFaces` of them (indices into `faces`). */
-function candidates(faces: DetectedFace[], opts: FaceStageOptions): number[] {
+export function candidates(faces: DetectedFace[], opts: FaceStageOptions): number[] {
   return faces
     .map((face, i) => ({ d: eyeDistance(face), i }))
     .filter(({ d }) => d >= opts.minEyeDistance)
