@@ -5,11 +5,11 @@
  * Prints per clip: frames, seconds of work (wall and CPU) per second of clip, flicker naive/ours and the ratio; writes a
  * contact sheet of 8 consecutive frames (input, naive, ours) per clip as PNG.
  */
+import { loadPipelineEnv } from '../src/config.js';
 import './../src/pipeline/ort-env.js';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { paintFrames } from '../src/pipeline/clip/clip.js';
@@ -23,11 +23,10 @@ import { Pipeline } from '../src/pipeline/pipeline.js';
 import { ModelRegistry } from '../src/pipeline/registry.js';
 import { makeClip, type SyntheticMotion } from '../test/helpers/clips.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, style: { type: 'string' }, sheet: { type: 'string', default: '/tmp/clip-sheet' } } });
 const seconds = Number(values.seconds);
 const params = validateParams(values.style ? { style: values.style } : {});
-const registry = new ModelRegistry({ modelsDir: process.env.MODELS_DIR ?? path.resolve(here, '..', '..', 'shared', 'models'), threads: Number(process.env.ORT_THREADS) || undefined });
+const registry = new ModelRegistry(loadPipelineEnv());
 const pipeline = new Pipeline({ registry });
 
 async function contactSheet(rows: RgbImage[][], file: string): Promise<void> {
