@@ -18,12 +18,17 @@ const USAGE = `Usage:
   styles            list the styles (ids, aliases, licences)
   models            check every model file (presence + sha256)
 
-Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores).`;
+Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores), MODEL_PRECISION (int8|fp32, default int8:
+style models from INT8_MODELS_DIR, default .cache/models-int8, where \`npm run models:quantize\` put them).`;
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif)$/i;
 
 function modelsDir(): string {
   return process.env.MODELS_DIR ?? 'models';
+}
+/** Same rule as the app's config: int8 style models from INT8_MODELS_DIR unless MODEL_PRECISION=fp32. */
+function int8Dir(): string | undefined {
+  return process.env.MODEL_PRECISION === 'fp32' ? undefined : process.env.INT8_MODELS_DIR || '.cache/models-int8';
 }
 function threads(): number | undefined {
   const n = Number(process.env.ORT_THREADS);
@@ -94,7 +99,7 @@ async function cmdStylize(argv: string[]): Promise<number> {
   const outIsDir = files.length > 1 || positionals.some((p) => !IMAGE_EXT.test(p)) || outInfo?.isDirectory() || values.output.endsWith('/');
   if (outIsDir) await mkdir(values.output, { recursive: true });
 
-  const service = new LocalPipelineService({ modelsDir: modelsDir(), threads: threads(), limits: { ...DEFAULT_DECODE_LIMITS, maxSide } });
+  const service = new LocalPipelineService({ modelsDir: modelsDir(), int8Dir: int8Dir(), threads: threads(), limits: { ...DEFAULT_DECODE_LIMITS, maxSide } });
   let failures = 0;
   try {
     for (const [i, file] of files.entries()) {
@@ -140,13 +145,20 @@ function cmdStyles(): number {
 }
 
 async function cmdModels(): Promise<number> {
-  const registry = new ModelRegistry({ modelsDir: modelsDir() });
+  const registry = new ModelRegistry({ modelsDir: modelsDir(), int8Dir: int8Dir() });
   console.log(`models directory: ${registry.modelsDir}`);
   const statuses = await registry.check();
-  for (const s of statuses) {
-    console.log(`${s.state === 'ok' ? 'ok     ' : s.state.padEnd(7)} ${s.id.padEnd(22)} ${s.file}`);
-  }
   const bad = statuses.flatMap((s) => (s.state === 'ok' ? [] : [s.message]));
+  for (const s of statuses) {
+    let runs = '';
+    if (s.state === 'ok' && registry.spec(s.id).task === 'style') {
+      runs = await registry.modelFile(s.id).then(
+        (m) => ` (runs ${m.precision}${m.precision === 'int8' ? `: ${path.basename(m.file)}` : ''})`,
+        (e: Error) => (bad.push(e.message), ' (int8 file corrupt)'),
+      );
+    }
+    console.log(`${s.state === 'ok' ? 'ok     ' : s.state.padEnd(7)} ${s.id.padEnd(22)} ${s.file}${runs}`);
+  }
   if (bad.length) {
     console.error(`\n${bad.length} model file(s) not usable:`);
     for (const message of bad) console.error(`- ${message}`);

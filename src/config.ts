@@ -39,6 +39,8 @@ const envSchema = z.object({
   DISCORD_API_BASE: urlVar,
   MODELS_DIR: optionalString.pipe(z.string().default('models')),
   ORT_THREADS: optionalIntVar(1, 256),
+  MODEL_PRECISION: optionalString.pipe(z.enum(['int8', 'fp32'], { error: 'must be int8 or fp32' }).default('int8')),
+  INT8_MODELS_DIR: optionalString.pipe(z.string().default('.cache/models-int8')),
   MAX_SIDE: intVar(1536, 64, 8192),
   MAX_UPLOAD_MB: intVar(20, 1, 100),
   MAX_PIXELS: intVar(64_000_000, 1_000, 500_000_000),
@@ -69,6 +71,8 @@ export interface AppConfig {
   discord: { token?: string; applicationId?: string; guildId?: string; apiBase?: string };
   pipeline: {
     modelsDir: string;
+    /** Folder of int8 style models (`npm run models:quantize`), used where present; undefined = fp32 only. */
+    int8Dir?: string;
     threads?: number;
     instances: number;
     defaultStyle: string;
@@ -108,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     discord: { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE },
     pipeline: {
       modelsDir: e.MODELS_DIR,
+      int8Dir: e.MODEL_PRECISION === 'int8' ? e.INT8_MODELS_DIR : undefined,
       threads: e.ORT_THREADS,
       instances: e.PIPELINE_INSTANCES,
       defaultStyle: findStyle(e.DEFAULT_STYLE)!.id,
