@@ -1,5 +1,5 @@
 /**
- * `npm run models:quantize [-- --styles a,b --photos N --side S]`
+ * `npm run models:quantize [-- --styles a,b --photos N --side S]` (N calibration photos per fixture category, default 1)
  * Builds the int8 (QDQ) version of every style model into INT8_MODELS_DIR (default .cache/models-int8), calibrated
  * on fixture photos, and records each file's sha256 there for the registry. MODELS_DIR: the fp32 models (default
  * ./models). Then prints int8 vs fp32 PSNR per style on the two golden photos (speed: `npm run bench`).
@@ -17,7 +17,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     styles: { type: 'string' },
-    photos: { type: 'string', default: '2' },
+    photos: { type: 'string', default: '1' },
     side: { type: 'string', default: '512' },
     fixtures: { type: 'string', default: path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos') },
   },
@@ -41,7 +41,7 @@ const entries = await buildInt8Cache({
   photos,
   side,
   threads,
-  onModel: (e, ms) => console.error(`  ${e.id}: ${e.convs} int8 convs, ${e.rewrites} ReduceMean→GlobalAveragePool, ${(e.bytes / 1e6).toFixed(1)} MB, ${(ms / 1000).toFixed(0)} s`),
+  onModel: (e, ms) => console.error(`  ${e.id}: ${e.convs} int8 convs (${e.keptFloat.length} kept fp32), ${e.rewrites} ReduceMean→GlobalAveragePool, ${(e.bytes / 1e6).toFixed(1)} MB, ${(ms / 1000).toFixed(0)} s`),
 });
 
 console.log(`\nint8 vs fp32, photos fitted to 512 px (${GOLDEN_PHOTOS.join(', ')}):`);

@@ -18,6 +18,8 @@ const entrySchema = z.object({
   calibration: z.object({ photos: z.number().int().positive(), side: z.number().int().positive() }),
   rewrites: z.number().int().nonnegative(),
   convs: z.number().int().nonnegative(),
+  /** Convs left fp32 (too sensitive to int8, see quantize.ts). */
+  keptFloat: z.array(z.string()),
 });
 export type Int8Entry = z.infer<typeof entrySchema>;
 

@@ -20,6 +20,9 @@ export interface BuildOptions {
   onModel?: (entry: Int8Entry, ms: number) => void;
 }
 
+/** Side of the photo each conv's int8 sensitivity is tried on (one model run per conv). */
+const PROBE_SIDE = 256;
+
 /** Quantises each style from its verified fp32 file and records the int8 file's sha256 in the cache manifest. */
 export async function buildInt8Cache(opts: BuildOptions): Promise<Int8Entry[]> {
   const registry = new ModelRegistry({ modelsDir: opts.modelsDir });
@@ -31,7 +34,8 @@ export async function buildInt8Cache(opts: BuildOptions): Promise<Int8Entry[]> {
     const spec = registry.spec(style.id);
     const fp32File = await registry.verify(style.id);
     const inputs = await calibrationInputs(opts.photos, opts.side, style);
-    const q = await quantizeStyleModel(fp32File, inputs, opts.threads);
+    const [probe] = await calibrationInputs(opts.photos.slice(0, 1), PROBE_SIDE, style);
+    const q = await quantizeStyleModel(fp32File, inputs, probe, opts.threads);
     const file = spec.file.replace(/\.onnx$/, '.int8.onnx');
     const target = path.join(opts.int8Dir, file);
     await writeFile(`${target}.tmp`, q.bytes);
@@ -45,6 +49,7 @@ export async function buildInt8Cache(opts: BuildOptions): Promise<Int8Entry[]> {
       calibration: { photos: opts.photos.length, side: opts.side },
       rewrites: q.rewrites,
       convs: q.convs,
+      keptFloat: q.keptFloat,
     };
     await writeInt8Entries(opts.int8Dir, [entry]);
     entries.push(entry);

@@ -26,9 +26,13 @@ export interface ModelProto {
 }
 export const DataType = onnx.TensorProto.DataType;
 
-export async function readModel(file: string): Promise<ModelProto> {
+export function decodeModel(bytes: Uint8Array): ModelProto {
   // Decoded repeated fields may share protobufjs' frozen empty array: callers reassign arrays, never push.
-  return onnx.ModelProto.decode(await readFile(file)) as unknown as ModelProto;
+  return onnx.ModelProto.decode(bytes) as unknown as ModelProto;
+}
+
+export async function readModel(file: string): Promise<ModelProto> {
+  return decodeModel(await readFile(file));
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {

@@ -13,16 +13,18 @@ import {
 } from './onnx-model.js';
 
 /** Convs whose weight is a float initializer: the ops this quantiser turns into int8 (everything else stays fp32). */
-export function quantizableConvs(graph: GraphProto): NodeProto[] {
+export function quantizableConvs(graph: GraphProto, keepFloat: ReadonlySet<string> = new Set()): NodeProto[] {
   const floats = new Set(graph.initializer.filter((t) => t.dataType === 1).map((t) => t.name));
-  return graph.node.filter((n) => n.opType === 'Conv' && floats.has(n.input[1]) && (n.input.length < 3 || n.input[2] === '' || floats.has(n.input[2])));
+  return graph.node.filter(
+    (n) => n.opType === 'Conv' && !keepFloat.has(n.name) && floats.has(n.input[1]) && (n.input.length < 3 || n.input[2] === '' || floats.has(n.input[2])),
+  );
 }
 
 /** The activations to calibrate: each quantisable conv's input and output, never a graph output. */
-export function activationsToQuantize(graph: GraphProto): string[] {
+export function activationsToQuantize(graph: GraphProto, keepFloat?: ReadonlySet<string>): string[] {
   const graphOutputs = new Set(graph.output.map((o) => o.name));
   const names = new Set<string>();
-  for (const conv of quantizableConvs(graph)) {
+  for (const conv of quantizableConvs(graph, keepFloat)) {
     names.add(conv.input[0]);
     if (!graphOutputs.has(conv.output[0])) names.add(conv.output[0]);
   }
@@ -60,11 +62,11 @@ const INT32_MAX = 2 ** 31 - 1;
  * each bias int32 with scale input_scale × weight_scale — the pattern onnxruntime fuses into QLinearConv.
  * Norms, pads, resizes and element-wise ops stay float. Mutates and returns the graph.
  */
-export function insertQdq(graph: GraphProto, ranges: Map<string, Range>): GraphProto {
+export function insertQdq(graph: GraphProto, ranges: Map<string, Range>, keepFloat?: ReadonlySet<string>): GraphProto {
   const initializers = new Map(graph.initializer.map((t) => [t.name!, t]));
   const added: TensorProto[] = [];
   const activation = new Map<string, { scale: number; zeroPoint: number }>();
-  for (const [name, r] of ranges) activation.set(name, uint8Params(r));
+  for (const name of activationsToQuantize(graph, keepFloat)) activation.set(name, uint8Params(ranges.get(name)!));
 
   const qdqNodes = (name: string): NodeProto[] => {
     const p = activation.get(name)!;
@@ -76,7 +78,7 @@ export function insertQdq(graph: GraphProto, ranges: Map<string, Range>): GraphP
   };
 
   const convWeights = new Map<NodeProto, NodeProto[]>();
-  for (const conv of quantizableConvs(graph)) {
+  for (const conv of quantizableConvs(graph, keepFloat)) {
     const inputScale = activation.get(conv.input[0])?.scale;
     if (inputScale === undefined) continue;
     const wInit = initializers.get(conv.input[1])!;
