@@ -139,6 +139,9 @@ export class ModelRegistry {
             interOpNumThreads: 1,
             graphOptimizationLevel: 'all',
             executionMode: 'sequential',
+            // No arena: onnxruntime's arena keeps the peak of every shape it has seen and never gives it back; at
+            // the 1536 px working size that held 3.2 GB peak RSS for one pipeline on the 12 MP photo, 1.7 GB without.
+            enableCpuMemArena: false,
             // Idle pool threads sleep instead of spinning: measured 5–15% faster with 12–20% less CPU under load.
             extra: { session: { intra_op: { allow_spinning: '0' } } },
           }),
