@@ -115,8 +115,11 @@ export class ModelRegistry {
   }
 
   private async chooseFile(spec: ModelSpec): Promise<ModelFile> {
+    // The fp32 file is verified even when its int8 version will run: it is what the int8 file was made from,
+    // and a missing weight is reported the same way whatever the precision.
+    const fp32 = await this.verify(spec.id);
     const entry = spec.task === 'style' && this.int8Dir ? (await (this.int8Entries ??= readInt8Manifest(this.int8Dir))).get(spec.id) : undefined;
-    if (!entry || entry.sourceSha256 !== spec.sha256) return { file: await this.verify(spec.id), precision: 'fp32' };
+    if (!entry || entry.sourceSha256 !== spec.sha256) return { file: fp32, precision: 'fp32' };
     const file = path.join(this.int8Dir!, entry.file);
     const info = await stat(file).catch(() => undefined);
     const actual = info?.size === entry.bytes ? await sha256File(file) : `(size ${info?.size ?? 'missing'}, expected ${entry.bytes} bytes)`;
