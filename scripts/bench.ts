@@ -1,11 +1,15 @@
 /**
- * `npm run bench [-- --styles a,b --runs N --photo path]`
- * Per style: median latency after warm-up at 512×512, 1024×768 and for a 12-megapixel photo through the whole
- * pipeline (decode → stylise → encode at the default working size), plus the process's peak RSS. Each style runs
- * in its own child process so its peak RSS is its own. Then plain vs face-aware on the same 12 MP photo, side by
- * side in one process (ratio), because this machine is noisy.
+ * `npm run bench [-- --styles a,b --runs N --photo path --torch --no-styles --no-photo]`
+ * Every number is a p50/p95 over N timed runs (default 5) after one warm-up; variants compared with each other run
+ * interleaved in one process, so drift in machine load hits them equally.
+ * - Per style, in its own process: the style model alone at 512×512 and 1024×768, fp32 and int8 (the int8 file from
+ *   INT8_MODELS_DIR, see `npm run models:quantize`), and the int8/fp32 time ratio. With --torch, the same fp32 ONNX
+ *   graph run in PyTorch eager (scripts/torch_bench.py; needs Debian's python3-torch and python3-onnx).
+ * - The 12 MP photo (4000×3000 JPEG) through the whole pipeline, default style, plain vs face-aware, one process per
+ *   precision (so its peak RSS is one pipeline instance's), with the working size each painted at.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +17,9 @@ import sharp from 'sharp';
 import { loadPipelineEnv } from '../src/config.js';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import type { RgbImage } from '../src/pipeline/image.js';
+import { getModelSpec } from '../src/pipeline/manifest.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
+import { ModelRegistry, type Precision } from '../src/pipeline/registry.js';
 import { LocalPipelineService } from '../src/pipeline/service.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { stylize } from '../src/pipeline/stylize.js';
@@ -22,31 +28,51 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     styles: { type: 'string' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     photo: { type: 'string' },
     child: { type: 'string' },
+    torch: { type: 'boolean' },
+    'no-styles': { type: 'boolean' },
+    'no-photo': { type: 'boolean' },
     json: { type: 'boolean' },
   },
 });
 const { modelsDir, threads } = loadPipelineEnv();
+// Both precisions are compared, whatever MODEL_PRECISION says.
+const int8Dir = process.env.INT8_MODELS_DIR || '.cache/models-int8';
 const runs = Math.max(1, Number(values.runs));
 const photoPath = values.photo ?? path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
+const SIZES = [
+  [512, 512],
+  [1024, 768],
+] as const;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return Math.round(s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2);
+interface Spread {
+  p50: number;
+  p95: number;
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number[]> {
-  await fn(); // warm-up
-  const out: number[] = [];
+/** Nearest-rank percentile. */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
+}
+const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) });
+const fmt = (s: Spread | undefined) => (s ? `${s.p50} / ${s.p95}` : '—');
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** Runs the variants interleaved: one warm-up each, then `runs` rounds of one timed run of each. */
+async function interleaved(variants: Record<string, () => Promise<unknown>>): Promise<Record<string, number[]>> {
+  const times: Record<string, number[]> = {};
+  for (const fn of Object.values(variants)) await fn();
   for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
+    for (const [name, fn] of Object.entries(variants)) {
+      const t = performance.now();
+      await fn();
+      (times[name] ??= []).push(performance.now() - t);
+    }
   }
-  return out;
+  return times;
 }
 
 /** A real photo scaled/cropped to the given size (cover), as the RgbImage the style engine sees. */
@@ -65,90 +91,159 @@ function twelveMegapixelJpeg(): Promise<Buffer> {
 
 interface StyleRow {
   style: string;
-  ms512: number;
-  ms1024x768: number;
-  ms12mp: number;
+  int8: boolean;
+  /** Per size ("512x512"): fp32 and int8 spreads, int8/fp32 ratio of the p50s. */
+  sizes: Record<string, { fp32: Spread; int8?: Spread; ratio?: number }>;
   peakRssMb: number;
 }
 
 async function benchStyle(style: string): Promise<StyleRow> {
-  const service = new LocalPipelineService({ modelsDir, threads });
-  const registry = service.pipeline.registry;
-  const img512 = await photoAt(512, 512);
-  const img1024 = await photoAt(1024, 768);
-  const big = await twelveMegapixelJpeg();
-  const params = validateParams({ style, faces: false });
-  const ms512 = median(await time(() => stylize(registry, img512, style)));
-  const ms1024x768 = median(await time(() => stylize(registry, img1024, style)));
-  const ms12mp = median(await time(() => service.stylize({ file: big, params })));
-  await service.close();
-  return { style, ms512, ms1024x768, ms12mp, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
+  const registries: Partial<Record<Precision, ModelRegistry>> = { fp32: new ModelRegistry({ modelsDir, threads }) };
+  const withInt8 = new ModelRegistry({ modelsDir, threads, int8Dir });
+  if ((await withInt8.modelFile(style)).precision === 'int8') registries.int8 = withInt8;
+  const row: StyleRow = { style, int8: registries.int8 !== undefined, sizes: {}, peakRssMb: 0 };
+  for (const [w, h] of SIZES) {
+    const img = await photoAt(w, h);
+    const times = await interleaved(Object.fromEntries(Object.entries(registries).map(([p, r]) => [p, () => stylize(r, img, style)])));
+    const fp32 = spread(times.fp32);
+    const int8 = times.int8 && spread(times.int8);
+    row.sizes[`${w}x${h}`] = { fp32, int8, ratio: int8 && Math.round((int8.p50 / fp32.p50) * 100) / 100 };
+  }
+  await Promise.all(Object.values(registries).map((r) => r.release()));
+  await withInt8.release();
+  row.peakRssMb = peakRssMb();
+  return row;
 }
 
-async function benchFaces(): Promise<Record<string, number | string>> {
-  const service = new LocalPipelineService({ modelsDir, threads });
+interface PhotoRow {
+  precision: Precision;
+  style: string;
+  faces: number;
+  plain: Spread;
+  faceAware: Spread;
+  /** Output (= working) size of each variant: both paint the whole picture at the decode limit's longest side. */
+  plainSize: string;
+  faceAwareSize: string;
+  stages: Record<string, number>;
+  peakRssMb: number;
+}
+
+async function benchPhoto(precision: Precision): Promise<PhotoRow> {
+  const service = new LocalPipelineService({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined });
+  const style = DEFAULT_PARAMS.style;
+  const actual = (await service.pipeline.registry.modelFile(style)).precision;
+  if (actual !== precision) throw new Error(`no ${precision} model for ${style} (run npm run models:quantize)`);
   const big = await twelveMegapixelJpeg();
   const plain = validateParams({ faces: false });
   const ours = validateParams({ faces: true });
-  const first = await service.stylize({ file: big, params: ours });
-  await service.stylize({ file: big, params: plain });
-  const plainMs: number[] = [];
-  const plainStylize: number[] = [];
-  const oursMs: number[] = [];
+  const sizes = { plain: '', ours: '' };
+  let faces = 0;
   const stages: Record<string, number[]> = {};
-  for (let i = 0; i < runs; i++) {
-    // Alternate the two variants so drift in machine load hits both equally.
-    let t = performance.now();
-    const pr = await service.stylize({ file: big, params: plain });
-    plainMs.push(performance.now() - t);
-    plainStylize.push(pr.timings.stylize);
-    service.pipeline.faceCache.clear(); // a cold request: detection and landmarks included
-    t = performance.now();
-    const r = await service.stylize({ file: big, params: ours });
-    oursMs.push(performance.now() - t);
-    for (const [k, v] of Object.entries(r.timings)) (stages[k] ??= []).push(v);
-  }
+  const times = await interleaved({
+    plain: async () => {
+      const r = await service.stylize({ file: big, params: plain });
+      sizes.plain = `${r.width}×${r.height}`;
+    },
+    ours: async () => {
+      service.pipeline.faceCache.clear(); // a cold request: detection and landmarks included
+      const r = await service.stylize({ file: big, params: ours });
+      sizes.ours = `${r.width}×${r.height}`;
+      faces = r.faces.length;
+      for (const [k, v] of Object.entries(r.timings)) (stages[k] ??= []).push(v);
+    },
+  });
   await service.close();
-  const p = median(plainMs);
-  const o = median(oursMs);
-  const faceStages = ['hash', 'detect', 'mesh', 'small_faces', 'align', 'regions', 'refine', 'stylize_faces', 'tone', 'selfcheck', 'repair', 'paste'];
-  const faceMs = faceStages.reduce((sum, k) => sum + (stages[k] ? median(stages[k]) : 0), 0);
   return {
-    style: DEFAULT_PARAMS.style,
-    faces: first.faces.length,
-    plain_ms: p,
-    ours_ms: o,
-    ours_vs_plain: `${(((o - p) / p) * 100).toFixed(1)}%`,
-    // Face stages relative to stylising the whole picture at the working size (the plain path's main cost).
-    face_stages_ms: faceMs,
-    face_overhead_vs_plain_stylize: `${((faceMs / median(plainStylize)) * 100).toFixed(1)}%`,
-    ...Object.fromEntries(Object.entries(stages).map(([k, v]) => [`stage_${k}_ms`, median(v)])),
+    precision,
+    style,
+    faces,
+    plain: spread(times.plain),
+    faceAware: spread(times.ours),
+    plainSize: sizes.plain,
+    faceAwareSize: sizes.ours,
+    stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, percentile(v, 50)])),
+    peakRssMb: peakRssMb(),
   };
 }
 
+/** Debian's python3-torch lives under /usr/bin/python3, which a pyenv/venv `python3` on PATH may hide. */
+const torchPython = process.env.TORCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+
+/** p50 ms per size of the fp32 ONNX graph in PyTorch eager, or why it could not be measured. */
+function torchTimes(style: string): Record<string, number> | string {
+  const file = path.join(modelsDir, getModelSpec(style).file);
+  const sizes = SIZES.map(([w, h]) => `${w}x${h}`).join(',');
+  const r = spawnSync(torchPython, [path.join(here, 'torch_bench.py'), file, '--sizes', sizes, '--runs', String(runs), '--photo', photoPath, '--threads', String(threads ?? 0)], {
+    encoding: 'utf8',
+  });
+  if (r.error) return `python3 not found (${r.error.message})`;
+  if (r.status !== 0) return r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`;
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
 if (values.child) {
-  const row = values.child === 'faces' ? await benchFaces() : await benchStyle(values.child);
+  const [kind, arg] = values.child.split(':');
+  const row = kind === 'photo' ? await benchPhoto(arg as Precision) : await benchStyle(arg);
   process.stdout.write(JSON.stringify(row) + '\n');
 } else {
   const styles = values.styles ? values.styles.split(',') : listStyles().map((s) => s.id);
-  console.error(`bench: photo ${path.basename(photoPath)}, ${runs} runs after 1 warm-up, ${threads ?? 'all'} threads, models ${modelsDir}`);
+  console.error(`bench: photo ${path.basename(photoPath)}, p50 / p95 ms over ${runs} runs after 1 warm-up, ${threads ?? 'all'} threads, models ${modelsDir}, int8 ${path.resolve(int8Dir)}`);
   const child = (arg: string) =>
     JSON.parse(
       execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', arg, '--runs', String(runs), '--photo', photoPath], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, MODELS_DIR: modelsDir, INT8_MODELS_DIR: int8Dir },
       }),
     );
-  const rows: StyleRow[] = [];
-  console.log(`| style | 512×512 ms | 1024×768 ms | 12 MP photo → ${DEFAULT_DECODE_LIMITS.maxSide}px, whole pipeline ms | peak RSS MB |`);
-  console.log('|---|---|---|---|---|');
-  for (const style of styles) {
-    const r = child(style) as StyleRow;
-    rows.push(r);
-    console.log(`| ${r.style} | ${r.ms512} | ${r.ms1024x768} | ${r.ms12mp} | ${r.peakRssMb} |`);
+  const report: { styles: StyleRow[]; torch: Record<string, unknown>; photo: PhotoRow[] } = { styles: [], torch: {}, photo: [] };
+  if (!values['no-styles']) {
+    const sizeNames = SIZES.map(([w, h]) => `${w}×${h}`);
+    const torchHead = values.torch ? sizeNames.map((s) => ` torch fp32 ${s} p50 | ort fp32 / torch ${s} | ort int8 / torch ${s} |`).join('') : '';
+    console.log(`\n| style | ${sizeNames.map((s) => `fp32 ${s} | int8 ${s} | int8/fp32 ${s}`).join(' | ')} |${torchHead} peak RSS MB |`);
+    console.log(`|---|${sizeNames.map(() => '---|---|---|').join('')}${values.torch ? sizeNames.map(() => '---|---|---|').join('') : ''}---|`);
+    for (const style of styles) {
+      const r = child(`style:${style}`) as StyleRow;
+      report.styles.push(r);
+      const cells = SIZES.map(([w, h]) => {
+        const s = r.sizes[`${w}x${h}`];
+        return `${fmt(s.fp32)} | ${fmt(s.int8)} | ${s.ratio ?? '— (no int8 file)'}`;
+      });
+      let torchCells = '';
+      if (values.torch) {
+        const t = torchTimes(style);
+        report.torch[style] = t;
+        if (typeof t === 'string') {
+          console.error(`torch column skipped for ${style}: ${t}`);
+          torchCells = SIZES.map(() => ' — | — | — |').join('');
+        } else {
+          torchCells = SIZES.map(([w, h]) => {
+            const s = r.sizes[`${w}x${h}`];
+            const tm = t[`${w}x${h}`];
+            const ratio = (v?: Spread) => (v ? (tm / v.p50).toFixed(2) + '× faster' : '—');
+            return ` ${tm} | ${ratio(s.fp32)} | ${ratio(s.int8)} |`;
+          }).join('');
+        }
+      }
+      console.log(`| ${r.style} | ${cells.join(' | ')} |${torchCells} ${r.peakRssMb} |`);
+    }
   }
-  const faces = child('faces');
-  console.log(`\nplain vs face-aware, 12 MP photo, default style (medians, same process, alternating):`);
-  console.log(JSON.stringify(faces, null, 1));
-  if (values.json) console.log(JSON.stringify({ styles: rows, faces }));
+  if (!values['no-photo']) {
+    console.log(`\n12 MP photo (4000×3000 JPEG) → whole pipeline (decode, paint, sharpen, encode), style ${DEFAULT_PARAMS.style}; plain and face-aware interleaved, one process per precision:`);
+    console.log('| precision | faces | plain p50 / p95 ms (working size) | face-aware p50 / p95 ms (working size) | face-aware / plain | peak RSS MB |');
+    console.log('|---|---|---|---|---|---|');
+    for (const precision of ['fp32', 'int8'] as const) {
+      try {
+        const r = child(`photo:${precision}`) as PhotoRow;
+        report.photo.push(r);
+        console.log(
+          `| ${r.precision} | ${r.faces} | ${fmt(r.plain)} (${r.plainSize}) | ${fmt(r.faceAware)} (${r.faceAwareSize}) | ${(r.faceAware.p50 / r.plain.p50).toFixed(2)} | ${r.peakRssMb} |`,
+        );
+      } catch {
+        console.log(`| ${precision} | — | failed (see above) | | | |`);
+      }
+    }
+    for (const r of report.photo) console.log(`face-aware stages p50 (${r.precision}): ${JSON.stringify(r.stages)}`);
+  }
+  if (values.json) console.log(JSON.stringify(report));
 }

@@ -23,7 +23,8 @@ const USAGE = `Usage:
   styles            list the styles (ids, aliases, licences)
   models            check every model file (presence + sha256)
 
-Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores).`;
+Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores), MODEL_PRECISION (int8|fp32, default fp32; int8:
+style models from INT8_MODELS_DIR, default .cache/models-int8, where \`npm run models:quantize\` put them).`;
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|mp4|m4v|mov|webm|mkv)$/i;
 
@@ -167,10 +168,17 @@ async function cmdModels(): Promise<number> {
   const registry = new ModelRegistry(loadPipelineEnv());
   console.log(`models directory: ${registry.modelsDir}`);
   const statuses = await registry.check();
-  for (const s of statuses) {
-    console.log(`${s.state === 'ok' ? 'ok     ' : s.state.padEnd(7)} ${s.id.padEnd(22)} ${s.file}`);
-  }
   const bad = statuses.flatMap((s) => (s.state === 'ok' ? [] : [s.message]));
+  for (const s of statuses) {
+    let runs = '';
+    if (s.state === 'ok' && registry.spec(s.id).task === 'style') {
+      runs = await registry.modelFile(s.id).then(
+        (m) => ` (runs ${m.precision}${m.precision === 'int8' ? `: ${path.basename(m.file)}` : ''})`,
+        (e: Error) => (bad.push(e.message), ' (int8 file corrupt)'),
+      );
+    }
+    console.log(`${s.state === 'ok' ? 'ok     ' : s.state.padEnd(7)} ${s.id.padEnd(22)} ${s.file}${runs}`);
+  }
   if (bad.length) {
     console.error(`\n${bad.length} model file(s) not usable:`);
     for (const message of bad) console.error(`- ${message}`);

@@ -35,6 +35,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const pipelineEnvSchema = z.object({
   MODELS_DIR: optionalString.pipe(z.string().default('models')),
   ORT_THREADS: optionalIntVar(1, 256),
+  // fp32 by default: measured int8 is faster only for some styles (see README, Speed) and costs more memory.
+  MODEL_PRECISION: optionalString.pipe(z.enum(['int8', 'fp32'], { error: 'must be int8 or fp32' }).default('fp32')),
+  INT8_MODELS_DIR: optionalString.pipe(z.string().default('.cache/models-int8')),
 });
 
 const envSchema = pipelineEnvSchema.extend({
@@ -81,6 +84,8 @@ export interface AppConfig {
   discord: { token?: string; applicationId?: string; guildId?: string; apiBase?: string };
   pipeline: {
     modelsDir: string;
+    /** Folder of int8 style models (`npm run models:quantize`), used where present; undefined = fp32 only. */
+    int8Dir?: string;
     threads?: number;
     instances: number;
     defaultStyle: string;
@@ -119,12 +124,20 @@ function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   return parsed.data;
 }
 
-export type PipelineEnv = Pick<AppConfig['pipeline'], 'modelsDir' | 'threads'>;
+export type PipelineEnv = Pick<AppConfig['pipeline'], 'modelsDir' | 'int8Dir' | 'threads'>;
 
-/** MODELS_DIR (default ./models) and ORT_THREADS (default: every core), for tools that run a pipeline without the bots. */
+/**
+ * MODELS_DIR (default ./models), ORT_THREADS (default: every core) and MODEL_PRECISION/INT8_MODELS_DIR, for tools
+ * that run a pipeline without the bots.
+ */
 export function loadPipelineEnv(env: NodeJS.ProcessEnv = process.env): PipelineEnv {
   const e = parseEnv(pipelineEnvSchema, env);
-  return { modelsDir: e.MODELS_DIR, threads: e.ORT_THREADS };
+  return { modelsDir: e.MODELS_DIR, int8Dir: int8DirOf(e), threads: e.ORT_THREADS };
+}
+
+/** int8 style models are looked for only when MODEL_PRECISION=int8. */
+function int8DirOf(e: { MODEL_PRECISION: 'int8' | 'fp32'; INT8_MODELS_DIR: string }): string | undefined {
+  return e.MODEL_PRECISION === 'int8' ? e.INT8_MODELS_DIR : undefined;
 }
 
 /** Validates the whole environment of the app (see parseEnv). */
@@ -135,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     discord: { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE },
     pipeline: {
       modelsDir: e.MODELS_DIR,
+      int8Dir: int8DirOf(e),
       threads: e.ORT_THREADS,
       instances: e.PIPELINE_INSTANCES,
       defaultStyle: findStyle(e.DEFAULT_STYLE)!.id,

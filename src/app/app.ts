@@ -50,9 +50,9 @@ export function configuredBots(config: AppConfig): NonNullable<AppParts['bots']>
 }
 
 export function createPipelines(config: AppConfig): PipelineService[] {
-  const { modelsDir, threads, instances } = config.pipeline;
+  const { modelsDir, int8Dir, threads, instances } = config.pipeline;
   const limits = decodeLimits(config);
-  return Array.from({ length: instances }, () => new WorkerPipelineService({ modelsDir, threads, limits }));
+  return Array.from({ length: instances }, () => new WorkerPipelineService({ modelsDir, int8Dir, threads, limits }));
 }
 
 /** Wires pipelines → queue → bots, plus the health/metrics server. */

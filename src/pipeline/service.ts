@@ -50,6 +50,8 @@ export interface PipelineService {
 
 export interface PipelineServiceOptions {
   modelsDir: string;
+  /** See RegistryOptions.int8Dir. */
+  int8Dir?: string;
   threads?: number;
   limits?: DecodeLimits;
 }
@@ -188,8 +190,8 @@ export class WorkerPipelineService implements PipelineService {
 
   private ensureChild(): ChildProcess {
     if (this.child) return this.child;
-    const { modelsDir, threads, limits } = this.opts;
-    const child = fork(ENTRY, [JSON.stringify({ modelsDir, threads, limits })], {
+    const { modelsDir, int8Dir, threads, limits } = this.opts;
+    const child = fork(ENTRY, [JSON.stringify({ modelsDir, int8Dir, threads, limits })], {
       serialization: 'advanced',
       // The app's own flags (inspector, test runners' loaders) are not for the worker.
       execArgv: [],

@@ -1,0 +1,42 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The int8 cache folder written by `npm run models:quantize` (never committed: the weights are derived from the
+ * fp32 files, which are not ours to ship). Its manifest records each int8 file's sha256 and the sha256 of the
+ * fp32 file it was made from, so the registry verifies the int8 file and ignores one made from other weights.
+ */
+export const INT8_MANIFEST = 'int8-manifest.json';
+
+const entrySchema = z.object({
+  id: z.string(),
+  file: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().positive(),
+  sourceSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  calibration: z.object({ photos: z.number().int().positive(), side: z.number().int().positive() }),
+  rewrites: z.number().int().nonnegative(),
+  convs: z.number().int().nonnegative(),
+  /** Convs left fp32 (too sensitive to int8, see quantize.ts). */
+  keptFloat: z.array(z.string()),
+});
+export type Int8Entry = z.infer<typeof entrySchema>;
+
+const manifestSchema = z.object({ version: z.literal(1), models: z.array(entrySchema) });
+
+/** The cache's entries by model id; an absent or unreadable manifest means no int8 model (the registry uses fp32). */
+export async function readInt8Manifest(dir: string): Promise<Map<string, Int8Entry>> {
+  const text = await readFile(path.join(dir, INT8_MANIFEST), 'utf8').catch(() => undefined);
+  if (text === undefined) return new Map();
+  const parsed = manifestSchema.safeParse(JSON.parse(text));
+  return new Map(parsed.success ? parsed.data.models.map((m) => [m.id, m]) : []);
+}
+
+/** Adds or replaces entries (by id), keeping the others. */
+export async function writeInt8Entries(dir: string, entries: Int8Entry[]): Promise<void> {
+  const all = await readInt8Manifest(dir);
+  for (const e of entries) all.set(e.id, e);
+  const models = [...all.values()].sort((a, b) => a.id.localeCompare(b.id));
+  await writeFile(path.join(dir, INT8_MANIFEST), JSON.stringify({ version: 1, models }, null, 2) + '\n');
+}

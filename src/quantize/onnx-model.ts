@@ -1,0 +1,105 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import onnxProto from 'onnx-proto';
+
+/** The ONNX protobuf schema (onnx-proto ships protobufjs static code generated from onnx.proto). */
+export const onnx = onnxProto.onnx;
+export type TensorProto = onnxProto.onnx.ITensorProto;
+export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
+/** The parts of the decoded messages this module touches, with protobufjs' always-present repeated fields. */
+export interface NodeProto {
+  opType: string;
+  name: string;
+  domain?: string | null;
+  input: string[];
+  output: string[];
+  attribute: onnxProto.onnx.IAttributeProto[];
+}
+export interface GraphProto {
+  node: NodeProto[];
+  initializer: TensorProto[];
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+}
+export interface ModelProto {
+  graph: GraphProto;
+  opsetImport: onnxProto.onnx.IOperatorSetIdProto[];
+}
+export const DataType = onnx.TensorProto.DataType;
+
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  // Decoded repeated fields may share protobufjs' frozen empty array: callers reassign arrays, never push.
+  return onnx.ModelProto.decode(bytes) as unknown as ModelProto;
+}
+
+export async function readModel(file: string): Promise<ModelProto> {
+  return decodeModel(await readFile(file));
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model as onnxProto.onnx.IModelProto).finish();
+}
+
+export async function writeModel(model: ModelProto, file: string): Promise<void> {
+  await writeFile(file, encodeModel(model));
+}
+
+export function dimsOf(t: TensorProto): number[] {
+  return (t.dims ?? []).map((d) => Number(d));
+}
+
+/** A float tensor's values, whichever of raw_data / float_data holds them (always a fresh, aligned copy). */
+export function floatValues(t: TensorProto): Float32Array {
+  if (t.dataType !== DataType.FLOAT) throw new Error(`initializer ${t.name}: expected float, got data type ${t.dataType}`);
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData);
+    return new Float32Array(copy.buffer, 0, copy.length / 4);
+  }
+  return Float32Array.from(t.floatData ?? []);
+}
+
+function tensorOf(name: string, dataType: number, dims: number[], bytes: ArrayBufferView): TensorProto {
+  return onnx.TensorProto.create({
+    name,
+    dataType,
+    dims,
+    rawData: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  });
+}
+
+export const floatTensor = (name: string, dims: number[], v: Float32Array) => tensorOf(name, DataType.FLOAT, dims, v);
+export const int8Tensor = (name: string, dims: number[], v: Int8Array) => tensorOf(name, DataType.INT8, dims, v);
+export const uint8Tensor = (name: string, dims: number[], v: Uint8Array) => tensorOf(name, DataType.UINT8, dims, v);
+export const int32Tensor = (name: string, dims: number[], v: Int32Array) => tensorOf(name, DataType.INT32, dims, v);
+
+export function attribute(node: NodeProto, name: string) {
+  return node.attribute.find((a) => a.name === name);
+}
+
+export function intsAttribute(node: NodeProto, name: string): number[] | undefined {
+  const a = attribute(node, name);
+  return a ? (a.ints ?? []).map((v) => Number(v)) : undefined;
+}
+
+export function intAttribute(node: NodeProto, name: string): number | undefined {
+  const a = attribute(node, name);
+  return a ? Number(a.i) : undefined;
+}
+
+export function node(opType: string, name: string, inputs: string[], outputs: string[], attrs: { name: string; i?: number; ints?: number[] }[] = []): NodeProto {
+  return {
+    opType,
+    name,
+    input: inputs,
+    output: outputs,
+    attribute: attrs.map((a) =>
+      a.ints
+        ? onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints })
+        : onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.INT, i: a.i }),
+    ),
+  };
+}
+
+export function opsetVersion(model: ModelProto): number {
+  const main = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return Number(main?.version ?? 0);
+}

@@ -1,0 +1,124 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INT8_MANIFEST, readInt8Manifest, type Int8Entry } from '../src/pipeline/int8-cache.js';
+import { ModelError } from '../src/pipeline/errors.js';
+import { getModelSpec, loadManifest } from '../src/pipeline/manifest.js';
+import { ModelRegistry } from '../src/pipeline/registry.js';
+import { buildInt8Cache } from '../src/quantize/build.js';
+import { calibrationInputs } from '../src/quantize/quantize.js';
+import { compareInt8WithFp32, GOLDEN_PHOTOS } from '../src/quantize/compare.js';
+import { encodeModel, readModel } from '../src/quantize/onnx-model.js';
+import { quantizeWeightsPerChannel, uint8Params } from '../src/quantize/qdq.js';
+import { reduceMeanToGlobalAveragePool } from '../src/quantize/rewrite.js';
+import { resolveStyle } from '../src/pipeline/styles.js';
+import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
+
+/**
+ * CI budget: quantising takes a calibration run per model, so the test builds a subset of the styles — one per
+ * architecture family except AnimeGAN v1 (the heaviest; same conv/InstanceNorm family as v2) — from 4 photos at
+ * 384 px into a temp folder, then holds each to PSNR ≥ 38 dB against fp32 on the two golden photos.
+ * `npm run models:quantize` builds and reports every style with the full calibration set.
+ */
+const TESTED_STYLES = ['animeganv3_hayao', 'animeganv2_hayao', 'animeganv3_cute', 'whitebox_cartoon'];
+const CALIBRATION = ['single_face/deepface_img1.jpg', 'multi_face/hpc203_selfie.jpg', 'no_face/animeganv3_v3_8.jpg', 'lighting/animeganv3_v3_14.jpg'];
+
+const int8Dir = mkdtempSync(path.join(tmpdir(), 'anime-int8-'));
+afterAll(() => rmSync(int8Dir, { recursive: true, force: true }));
+
+describe('graph rewrite', () => {
+  it('turns every ReduceMean over H,W of AnimeGANv3 into GlobalAveragePool, with the same output', async () => {
+    const file = path.join(MODELS_DIR, getModelSpec('animeganv3_hayao').file);
+    const model = await readModel(file);
+    expect(reduceMeanToGlobalAveragePool(model.graph)).toBe(26);
+    expect(model.graph.node.filter((n) => n.opType === 'ReduceMean')).toHaveLength(0);
+    const [input] = await calibrationInputs([fixture('multi_face', 'deepface_couple.jpg')], 128, resolveStyle('animeganv3_hayao'));
+    const opts = { intraOpNumThreads: ORT_THREADS };
+    const outputs = await Promise.all(
+      [readFileSync(file), encodeModel(model)].map(async (bytes) => {
+        const session = await ort.InferenceSession.create(bytes, opts);
+        const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) });
+        await session.release();
+        return result[session.outputNames[0]].data as Float32Array;
+      }),
+    );
+    let maxDiff = 0;
+    for (let i = 0; i < outputs[0].length; i++) maxDiff = Math.max(maxDiff, Math.abs(outputs[0][i] - outputs[1][i]));
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+});
+
+describe('quantisation arithmetic', () => {
+  it('keeps zero exact in uint8 activations and covers the range', () => {
+    const p = uint8Params({ min: -0.7, max: 3.1 });
+    expect(Number.isInteger(p.zeroPoint)).toBe(true);
+    expect((0 - p.zeroPoint) * p.scale).toBeCloseTo(-0.7, 2);
+    expect((255 - p.zeroPoint) * p.scale).toBeCloseTo(3.1, 2);
+    expect(uint8Params({ min: 0.5, max: 2 }).zeroPoint).toBe(0); // all-positive: zero still representable
+  });
+
+  it('rounds int8 weights per output channel to within half a step', () => {
+    const w = Float32Array.from([0.5, -0.25, 0.1, 0, 8, -3, 2, 1]);
+    const { q, scales } = quantizeWeightsPerChannel(w, 2);
+    expect(scales[0]).toBeCloseTo(0.5 / 127);
+    expect(scales[1]).toBeCloseTo(8 / 127);
+    for (let i = 0; i < w.length; i++) expect(Math.abs(q[i] * scales[i < 4 ? 0 : 1] - w[i])).toBeLessThanOrEqual(scales[i < 4 ? 0 : 1] / 2 + 1e-7);
+  });
+});
+
+describe('int8 style models (built into a temp cache)', () => {
+  let entries: Int8Entry[];
+  beforeAll(async () => {
+    const photos = CALIBRATION.map((p) => fixture(p));
+    entries = await buildInt8Cache({ modelsDir: MODELS_DIR, int8Dir, styles: TESTED_STYLES, photos, side: 384, threads: ORT_THREADS });
+  }, 300_000);
+
+  it('records each int8 file with its sha256 and the fp32 file it came from', async () => {
+    const manifest = await readInt8Manifest(int8Dir);
+    expect([...manifest.keys()].sort()).toEqual([...TESTED_STYLES].sort());
+    for (const e of entries) {
+      expect(e.convs).toBeGreaterThan(10);
+      const model = await readModel(path.join(int8Dir, e.file));
+      // Every conv weight is stored as int8 (data type 3) behind a DequantizeLinear.
+      const int8Weights = model.graph.initializer.filter((t) => t.dataType === 3 && t.name!.endsWith('__W_q'));
+      expect(int8Weights).toHaveLength(e.convs);
+    }
+    expect(manifest.get('animeganv3_hayao')!.rewrites).toBe(26);
+  });
+
+  it.each(TESTED_STYLES)('%s: int8 vs fp32 PSNR ≥ 38 dB on both golden photos', async (style) => {
+    const result = await compareInt8WithFp32({ modelsDir: MODELS_DIR, int8Dir, style, photos: GOLDEN_PHOTOS.map((p) => fixture(p)), side: 512, threads: ORT_THREADS });
+    for (const p of result.psnr) expect(p).toBeGreaterThanOrEqual(38);
+    // Not a trivially equal picture: the int8 model is really running.
+    for (const p of result.psnr) expect(p).toBeLessThan(80);
+  });
+
+  it('the registry prefers int8 when present, fp32 without a cache or for another fp32 file, and refuses a corrupt int8 file', async () => {
+    const withInt8 = new ModelRegistry({ modelsDir: MODELS_DIR, int8Dir });
+    expect((await withInt8.modelFile('animeganv3_hayao')).precision).toBe('int8');
+    expect((await withInt8.modelFile('animegan_v1_hayao')).precision).toBe('fp32'); // not built here
+    const detector = loadManifest().find((m) => m.task === 'face-detection')!;
+    expect((await withInt8.modelFile(detector.id)).precision).toBe('fp32');
+    expect((await new ModelRegistry({ modelsDir: MODELS_DIR }).modelFile('animeganv3_hayao')).precision).toBe('fp32');
+
+    const other = mkdtempSync(path.join(tmpdir(), 'anime-int8-bad-'));
+    try {
+      const entry = entries.find((e) => e.id === 'animeganv3_hayao')!;
+      const stale = { ...entry, sourceSha256: '0'.repeat(64) };
+      const corrupt = { ...entries.find((e) => e.id === 'whitebox_cartoon')! };
+      writeFileSync(path.join(other, INT8_MANIFEST), JSON.stringify({ version: 1, models: [stale, corrupt] }));
+      copyFileSync(path.join(int8Dir, entry.file), path.join(other, entry.file));
+      const bytes = readFileSync(path.join(int8Dir, corrupt.file));
+      bytes[bytes.length >> 1] ^= 0xff;
+      writeFileSync(path.join(other, corrupt.file), bytes);
+      const registry = new ModelRegistry({ modelsDir: MODELS_DIR, int8Dir: other });
+      expect((await registry.modelFile('animeganv3_hayao')).precision).toBe('fp32');
+      await expect(registry.modelFile('whitebox_cartoon')).rejects.toThrow(ModelError);
+      await expect(registry.modelFile('whitebox_cartoon')).rejects.toThrow(/models:quantize/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
