@@ -327,8 +327,7 @@ export const CLIPS_OFF_TEXT = 'Animated GIFs and videos are not supported here â
 
 /** Said before anything is downloaded, from the size the platform declares. */
 export function clipTooLargeText(bytes: number, limitBytes: number): string {
-  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
-  return `That clip is ${mb(bytes)}; I take clips up to ${mb(limitBytes)}. Please send a shorter or smaller one.`;
+  return `That clip is ${megabytes(bytes)}; I take clips up to ${megabytes(limitBytes)}. Please send a shorter or smaller one.`;
 }
 
 /** Said before anything is downloaded, from the duration the platform declares. */

@@ -75,13 +75,7 @@ export class ModelRegistry {
 
   /** Resolves to the verified file path, or rejects with a ModelError naming the file and the fix. */
   verify(id: string): Promise<string> {
-    let p = this.verified.get(id);
-    if (!p) {
-      p = this.verifyUncached(this.spec(id));
-      this.verified.set(id, p);
-      p.catch(() => this.verified.delete(id));
-    }
-    return p;
+    return once(this.verified, id, () => this.verifyUncached(this.spec(id)));
   }
 
   private async verifyUncached(spec: ModelSpec): Promise<string> {
@@ -101,13 +95,7 @@ export class ModelRegistry {
 
   /** The verified file a session for this model loads: its int8 version when there is a usable one, else fp32. */
   modelFile(id: string): Promise<ModelFile> {
-    let p = this.chosen.get(id);
-    if (!p) {
-      p = this.chooseFile(this.spec(id));
-      this.chosen.set(id, p);
-      p.catch(() => this.chosen.delete(id));
-    }
-    return p;
+    return once(this.chosen, id, () => this.chooseFile(this.spec(id)));
   }
 
   private async chooseFile(spec: ModelSpec): Promise<ModelFile> {
@@ -187,4 +175,15 @@ export class ModelRegistry {
     this.sessions.clear();
     await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()));
   }
+}
+
+/** One shared promise per key; a failed one is forgotten so the next call tries again (e.g. after the fix). */
+function once<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = cache.get(key);
+  if (!p) {
+    p = make();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
 }
