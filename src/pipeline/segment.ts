@@ -56,7 +56,8 @@ export interface MatteOptions {
   high: number;
 }
 
-export const DEFAULT_MATTE: MatteOptions = { eps: 2e-4, low: 0.4, high: 0.6 };
+// The band sits above the middle: the model's uncertain 0.4–0.55 (pale walls next to pale skin) is background.
+export const DEFAULT_MATTE: MatteOptions = { eps: 2e-4, low: 0.55, high: 0.8 };
 
 /**
  * Person matte at the picture's size: the 256×144 probability upscaled, then a guided filter with the photo
