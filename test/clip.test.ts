@@ -182,8 +182,11 @@ describe('temporal stability', () => {
   it('ours flickers less than painting every frame on its own (real models, face path)', async () => {
     const clip = await decodeClip(await makeClip({ seconds: 0.8, fps: 12 }), { ...DEFAULT_CLIP_LIMITS, maxSide: 320 });
     const params = validateParams({});
-    const naive = await paintFrames(service.pipeline, clip.frames, params, { temporal: false }, {});
+    const photoAnalyses = service.pipeline.faceCache.size;
     const ours = await paintFrames(service.pipeline, clip.frames, params, { temporal: true }, {});
+    // Tracked frames pass their faces straight to the painting: the photos' analysis cache is left alone.
+    expect(service.pipeline.faceCache.size).toBe(photoAnalyses);
+    const naive = await paintFrames(service.pipeline, clip.frames, params, { temporal: false }, {});
     expect(ours.faces.some((f) => f.human)).toBe(true);
     const ratio = measureFlicker(clip.frames, ours.outputs).flicker / measureFlicker(clip.frames, naive.outputs).flicker;
     expect(ratio).toBeLessThan(0.6);

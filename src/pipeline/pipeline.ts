@@ -1,7 +1,7 @@
 import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage, type DecodeLimits } from './decode.js';
 import { composeComparison, encodeImage, encodeSharp, type OutputFormat } from './encode.js';
 import { FaceAnalysisCache } from './face/cache.js';
-import { stylizeWithFaces } from './face/faces.js';
+import { stylizeWithFaces, type FaceAnalysisSource } from './face/faces.js';
 import { composeGrid, type GridCell } from './grid.js';
 import { blendBackWarped, type WarpedMask } from './pixels/warp.js';
 import type { RgbImage } from './image.js';
@@ -69,13 +69,16 @@ export class Pipeline {
     return { input: decoded.image, output, faces, timings, source: decoded.source, params };
   }
 
-  /** Stylises an already decoded picture: face-aware when params.faces, then post-sharpen. */
-  async paint(input: RgbImage, params: StyleParams, timings: Timings): Promise<{ output: RgbImage; faces: FaceReport[] }> {
-    let faces: FaceReport[] = [];
+  /**
+   * Stylises an already decoded picture: face-aware when params.faces, then post-sharpen. `faces`: where its
+   * face analysis comes from (default the pipeline's cache; a clip passes each frame's tracked analysis).
+   */
+  async paint(input: RgbImage, params: StyleParams, timings: Timings, faces: FaceAnalysisSource = this.faceCache): Promise<{ output: RgbImage; faces: FaceReport[] }> {
+    let reports: FaceReport[] = [];
     let styled: RgbImage;
     let noSharpen: WarpedMask[] = [];
     if (params.faces) {
-      ({ output: styled, faces, noSharpen } = await stylizeWithFaces(this.registry, input, params, timings, this.faceCache));
+      ({ output: styled, faces: reports, noSharpen } = await stylizeWithFaces(this.registry, input, params, timings, faces));
     } else {
       styled = await timed(timings, 'stylize', () => stylize(this.registry, input, params.style));
     }
@@ -85,7 +88,7 @@ export class Pipeline {
       for (const region of noSharpen) if (sharpened !== styled) blendBackWarped(sharpened, styled, region);
       return sharpened;
     });
-    return { output, faces };
+    return { output, faces: reports };
   }
 
   /**

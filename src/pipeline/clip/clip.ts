@@ -1,5 +1,4 @@
 import { JobCancelledError } from '../cancel.js';
-import { imageKey } from '../face/cache.js';
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
 import type { FaceReport } from '../face/report.js';
@@ -65,11 +64,10 @@ export async function paintFrames(pipeline: Pipeline, frames: readonly RgbImage[
   let faces: FaceReport[] = [];
   for (const [t, frame] of frames.entries()) {
     stopCheck(opts.shouldStop);
-    if (tracker) {
-      const analysis = await timed(timings, 'track', () => tracker.next(frame));
-      pipeline.faceCache.set(imageKey(frame), analysis);
-    }
-    const painted = await pipeline.paint(frame, params, timings);
+    // Tracked faces go straight to this frame's painting: through the photo cache they would hash every
+    // frame twice and push the photos' analyses (used by "another style") out of its LRU.
+    const tracked = tracker ? await timed(timings, 'track', () => tracker.next(frame)) : undefined;
+    const painted = await pipeline.paint(frame, params, timings, tracked);
     faces = painted.faces;
     outputs.push(stabiliser ? await timed(timings, 'stabilise', () => stabiliser.next(frame, painted.output)) : painted.output);
     opts.onProgress?.((t + 1) / frames.length);

@@ -6,7 +6,7 @@ import { resolveStyle } from '../styles.js';
 import { stylize } from '../stylize.js';
 import { timed, type Timings } from '../timings.js';
 import { alignmentFor, cropSideFor } from './align.js';
-import { imageKey, type FaceAnalysis, type FaceAnalysisCache } from './cache.js';
+import { FaceAnalysisCache, imageKey, type FaceAnalysis } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
 import { runFaceMesh } from './mesh.js';
 import { DEFAULT_FACE_STAGE, eyeDistance, type FaceStageOptions } from './options.js';
@@ -31,6 +31,12 @@ export function candidates(faces: DetectedFace[], opts: FaceStageOptions): numbe
 }
 
 /**
+ * Where a picture's faces come from: a cache of analyses by pixels (photos: another style of the same photo
+ * skips detection), or an analysis already made for this very picture (a clip frame's tracked faces).
+ */
+export type FaceAnalysisSource = FaceAnalysisCache | FaceAnalysis;
+
+/**
  * Detection + landmarks (for the candidate faces only: a crowd photo can hold hundreds of faces), from
  * the cache when this exact picture was analysed before.
  */
@@ -38,9 +44,11 @@ export async function analyseFaces(
   registry: ModelRegistry,
   image: RgbImage,
   timings: Timings,
-  cache?: FaceAnalysisCache,
+  source?: FaceAnalysisSource,
   opts: FaceStageOptions = DEFAULT_FACE_STAGE,
 ): Promise<FaceAnalysis> {
+  if (source && !(source instanceof FaceAnalysisCache)) return source;
+  const cache = source;
   const key = cache ? await timed(timings, 'hash', () => imageKey(image)) : '';
   const hit = cache?.get(key);
   if (hit) return hit;
@@ -77,18 +85,18 @@ function cropSides(faces: DetectedFace[], styleMinSide: number, opts: FaceStageO
  * face mesh on each painted face: a face whose features stayed in place keeps that painting; one the
  * GAN deformed is painted again on its own, aligned at its own resolution, repaired where its mesh
  * drifted and pasted back with a feathered mask (the per-face stages: stages.ts). Pure function of its
- * inputs (plus the optional cache).
+ * inputs (plus the optional cache or known analysis).
  */
 export async function stylizeWithFaces(
   registry: ModelRegistry,
   image: RgbImage,
   params: StyleParams,
   timings: Timings,
-  cache?: FaceAnalysisCache,
+  faceSource?: FaceAnalysisSource,
   opts: FaceStageOptions = DEFAULT_FACE_STAGE,
 ): Promise<FaceStageResult> {
   const ctx: FaceContext = { registry, params, timings, opts };
-  const { faces, meshes } = await analyseFaces(registry, image, timings, cache, opts);
+  const { faces, meshes } = await analyseFaces(registry, image, timings, faceSource, opts);
   const reports = faces.map((face, i) => initialReport(face, meshes[i]));
 
   const chosen = candidates(faces, opts)
