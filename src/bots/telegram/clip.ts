@@ -14,7 +14,8 @@ import {
 } from '../texts.js';
 import { downloadPicture } from './download.js';
 import type { TgMessage } from './message.js';
-import { classifyTelegramError, withOwnRateLimitPolicy, type RetryOptions } from './retry.js';
+import { resultUpload, uploadReplyTo } from './reply.js';
+import { classifyTelegramError, type RetryOptions } from './retry.js';
 import type { StatusMessage } from './status.js';
 
 /** A clip in a message: what to fetch, and how to answer (GIF-like input → animation, video → video). */
@@ -140,17 +141,17 @@ export class TelegramClips {
     const source = () => ({ source: result.video, filename: 'anime.mp4' });
     const extra = {
       caption: fitText(clipCaption(req.params.style, result), TELEGRAM_CAPTION_LIMIT),
-      // As in reply.ts: telegraf drops object-valued fields from multipart uploads, so this goes as JSON text.
-      reply_parameters: JSON.stringify({ message_id: req.replyTo, allow_sending_without_reply: true }) as never,
+      reply_parameters: uploadReplyTo(req.replyTo),
       width: result.width,
       height: result.height,
       duration: Math.round(result.frames / result.fps),
     };
     const first =
       req.source.replyAs === 'animation'
-        ? { name: 'animation', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendAnimation(req.chatId, source(), extra)).message_id) }
-        : { name: 'video', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendVideo(req.chatId, source(), { ...extra, supports_streaming: true })).message_id) };
-    const outcome = await deliver([first, { name: 'document', send: () => withOwnRateLimitPolicy(async () => (await telegram.sendDocument(req.chatId, source(), extra)).message_id) }], delivery, {
+        ? resultUpload('animation', () => telegram.sendAnimation(req.chatId, source(), extra))
+        : resultUpload('video', () => telegram.sendVideo(req.chatId, source(), { ...extra, supports_streaming: true }));
+    const document = resultUpload('document', () => telegram.sendDocument(req.chatId, source(), extra));
+    const outcome = await deliver([first, document], delivery, {
       signal: hurry,
       classify: classifyTelegramError,
     });

@@ -2,7 +2,7 @@ import type { Telegram } from 'telegraf';
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../../pipeline/styles.js';
-import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy } from '../delivery.js';
+import { deliver, type DeliveryHooks, type DeliveryOutcome, type DeliveryPolicy, type DeliveryWay } from '../delivery.js';
 import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
 import { styleButtonLabel } from '../texts.js';
 import { classifyTelegramError, withOwnRateLimitPolicy } from './retry.js';
@@ -51,21 +51,32 @@ export interface SendResultInput {
  * faults are retried with backoff and rate limits waited out (../delivery.ts); the outcome says whether it
  * arrived, so the caller can explain in a text when it did not. `asFile` (file:on): only as a file.
  */
+/**
+ * `reply_parameters` for a multipart upload: telegraf drops object-valued fields it doesn't know from multipart
+ * uploads, so it goes as JSON text, which is how the Bot API reads every object field of a multipart request.
+ */
+export function uploadReplyTo(messageId: number): never {
+  return JSON.stringify({ message_id: messageId, allow_sending_without_reply: true }) as never;
+}
+
+/**
+ * One way of delivering a result upload. The uploads themselves skip the client's short 429 waits: deliver()
+ * waits longer, within its budget, and tells the user when the result will be late.
+ */
+export function resultUpload(name: string, send: () => Promise<{ message_id: number }>): DeliveryWay<number> {
+  return { name, send: () => withOwnRateLimitPolicy(async () => (await send()).message_id) };
+}
+
 export function sendResult(telegram: Telegram, input: SendResultInput, policy: DeliveryPolicy, hooks: Omit<DeliveryHooks, 'classify'>): Promise<DeliveryOutcome<number>> {
   const { chatId, replyTo, result, caption, keyboard } = input;
   const source = () => ({ source: Buffer.from(result.image), filename: `anime.${result.format}` });
-  // telegraf drops object-valued fields it doesn't know from multipart uploads, so reply_parameters goes as
-  // JSON text, which is how the Bot API reads every object field of a multipart request.
   const sticker = result.sticker === true;
   const extra = {
     ...(sticker ? {} : { caption: fitText(caption, TELEGRAM_CAPTION_LIMIT) }),
-    reply_parameters: JSON.stringify({ message_id: replyTo, allow_sending_without_reply: true }) as never,
+    reply_parameters: uploadReplyTo(replyTo),
     ...(keyboard ? { reply_markup: keyboard } : {}),
   };
-  // The uploads themselves skip the client's short 429 waits: deliver() waits longer, within its budget, and
-  // tells the user when the picture will be late.
-  const upload = (name: string, send: () => Promise<{ message_id: number }>) => ({ name, send: () => withOwnRateLimitPolicy(async () => (await send()).message_id) });
-  const first = sticker ? upload('sticker', () => telegram.sendSticker(chatId, source(), extra)) : upload('photo', () => telegram.sendPhoto(chatId, source(), extra));
-  const document = upload('document', () => telegram.sendDocument(chatId, source(), extra));
+  const first = sticker ? resultUpload('sticker', () => telegram.sendSticker(chatId, source(), extra)) : resultUpload('photo', () => telegram.sendPhoto(chatId, source(), extra));
+  const document = resultUpload('document', () => telegram.sendDocument(chatId, source(), extra));
   return deliver(input.asFile ? [document] : [first, document], policy, { ...hooks, classify: classifyTelegramError });
 }
