@@ -191,9 +191,14 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
 }
 
 /** A GIF or video goes the clip way when clips are on: true once it is answered. */
+/** The clip limits when this reference goes the clip way (clips on, a queue that takes them, a GIF or video). */
+function clipLimitsFor(ctx: DiscordContext, ref: ImageRef): ClipLimits | undefined {
+  return ctx.clip && ctx.queue.submitClip && isClipRef(ref) ? ctx.clip : undefined;
+}
+
 async function tryClip(ctx: DiscordContext, interaction: RepliableInteraction, ref: ImageRef, params: StyleParams, sourceUrl?: string): Promise<boolean> {
-  const clip = ctx.clip;
-  if (!clip || !ctx.queue.submitClip || !isClipRef(ref)) return false;
+  const clip = clipLimitsFor(ctx, ref);
+  if (!clip) return false;
   const refusal = clipRefusal(ref, clip);
   if (refusal) {
     await replyEphemeral(interaction, refusal);
@@ -218,13 +223,14 @@ async function handleAnime(ctx: DiscordContext, interaction: ChatInputCommandInt
     if (user) ref = requireAvatarRef(user, interaction.options.getMember(USER_OPTION), interaction.guildId, interaction.user);
     else if (attachment) ref = attachmentRef(attachment);
     else throw new InputError('bad-parameter', NO_IMAGE_OPTION_TEXT);
-    if (await tryClip(ctx, interaction, ref, request.params)) return;
-    checkImageRef(ref, ctx.maxUploadBytes);
+    if (!clipLimitsFor(ctx, ref)) checkImageRef(ref, ctx.maxUploadBytes);
   } catch (e) {
     // Cheap checks answer at once, ephemerally, before anything is downloaded or acknowledged publicly.
     await replyEphemeral(interaction, friendlyError(e));
     return;
   }
+  // Outside the try: a clip acknowledges the interaction itself, so its failures must not reply a second time.
+  if (await tryClip(ctx, interaction, ref, request.params)) return;
   await interaction.deferReply();
   await stylizeAndAnswer(ctx, interaction, { image: () => downloadImage(ref, ctx.maxUploadBytes), params: request.params, asFile: request.asFile, sticker: request.sticker });
 }
