@@ -79,3 +79,32 @@ export function refused(r: SubmitResult): Extract<SubmitResult, { accepted: fals
 }
 
 export const generous = { userJobsPerMinute: 100, chatJobsPerMinute: 100 };
+
+/**
+ * Fake pipeline that only sleeps (the queue is what is measured or observed): answers the job's first byte
+ * after `ms`, or throws what `failWith` returns for that byte (undefined: succeed).
+ */
+export class SleepingService implements PipelineService {
+  readonly started: number[] = [];
+  constructor(
+    private readonly ms: number,
+    private readonly failWith: (tag: number, attempt: number) => Error | undefined = () => undefined,
+  ) {}
+
+  async stylize(job: StylizeJob): Promise<RenderedResult> {
+    const tag = job.file[0];
+    this.started.push(tag);
+    await new Promise((r) => setTimeout(r, this.ms));
+    const error = this.failWith(tag, this.started.filter((t) => t === tag).length);
+    if (error) throw error;
+    return fakeResult(tag);
+  }
+
+  warmUp(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
