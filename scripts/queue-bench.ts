@@ -14,6 +14,7 @@ import { validateParams } from '../src/pipeline/params.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
 import { WorkerPipelineService, type PipelineService, type StylizeJob } from '../src/pipeline/service.js';
 import { FairQueue } from '../src/queue/fair-queue.js';
+import { rejectionText } from '../src/bots/texts.js';
 import type { Job } from '../src/queue/types.js';
 
 const { values } = parseArgs({
@@ -56,8 +57,8 @@ async function overhead(): Promise<void> {
   for (let b = 0; b < batches; b++) {
     const done: Promise<unknown>[] = [];
     for (let i = 0; i < perBatch; i++) {
-      const r = queue.submit(job(i, `u${i % 10}`, image), { onPosition: () => positions++ });
-      if (!r.accepted) throw new Error(r.message);
+      const r = await queue.submit(job(i, `u${i % 10}`, image), { onPosition: () => positions++ });
+      if (!r.accepted) throw new Error(rejectionText(r));
       done.push(r.done);
     }
     await Promise.all(done);
@@ -81,10 +82,10 @@ async function realBurst(instances: number, image: Uint8Array, jobs: number): Pr
   // Half of the jobs from one eager user, then one each from the others.
   const users = Array.from({ length: jobs }, (_, i) => (i < jobs / 2 ? 'eager' : `u${i}`));
   await Promise.all(
-    users.map((user, i) => {
+    users.map(async (user, i) => {
       const submitted = performance.now();
-      const r = queue.submit(job(i, user, image), { onStart: () => order.push(user === 'eager' ? 'E' : 'o') });
-      if (!r.accepted) throw new Error(r.message);
+      const r = await queue.submit(job(i, user, image), { onStart: () => order.push(user === 'eager' ? 'E' : 'o') });
+      if (!r.accepted) throw new Error(rejectionText(r));
       return r.done.then(() => latencies.push((performance.now() - submitted) / 1000));
     }),
   );
@@ -92,7 +93,7 @@ async function realBurst(instances: number, image: Uint8Array, jobs: number): Pr
   await queue.close();
   await Promise.all(services.map((s) => s.close()));
   latencies.sort((a, b) => a - b);
-  const { runTime } = queue.stats();
+  const { runTime } = await queue.stats();
   console.log(
     `real: ${instances} instance(s) × ${THREADS ?? 'all'} threads, ${jobs} jobs ${values.style} @${values.side}px → wall ${wall.toFixed(2)} s, ` +
       `${(jobs / wall).toFixed(2)} jobs/s, latency p50 ${quantile(latencies, 0.5).toFixed(2)} s p90 ${quantile(latencies, 0.9).toFixed(2)} s, ` +

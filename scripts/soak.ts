@@ -19,6 +19,7 @@ import { startApp } from '../src/app/app.js';
 import { loadConfig, loadPipelineEnv } from '../src/config.js';
 import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { WorkerPipelineService } from '../src/pipeline/service.js';
+import type { FairQueueStats } from '../src/queue/fair-queue.js';
 import { FakeBotApi, type TgChat, type TgMessage, type TgUser } from '../test/telegram/fake-bot-api.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -131,13 +132,14 @@ async function main(): Promise<void> {
   const deadline = Date.now() + Number(args['timeout-s']) * 1000;
   while (seenAt.size < sent.length && Date.now() < deadline) {
     look();
-    const idle = app.queue.stats().pending === 0 && app.queue.stats().running === 0;
+    const { pending, running } = await app.queue.stats();
+    const idle = pending === 0 && running === 0;
     if (seenAt.size < sent.length && idle && Date.now() - started > spreadMs + 5_000) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   clearInterval(sampler);
   lag.disable();
-  const stats = app.queue.stats();
+  const stats = (await app.queue.stats()) as FairQueueStats;
   // A graceful stop sends every reply still in flight; only then is "lost" final.
   await app.stop();
   look();

@@ -98,9 +98,9 @@ describe('http health and metrics', () => {
     const params = validateParams({ style: 'cute' });
     const job = (id: string, userId: string, first: number) => ({ id, platform: 'discord' as const, chatId: 'c', userId, image: Uint8Array.of(first), params });
 
-    const ok = queue.submit(job('1', 'u1', 1));
-    const bad = queue.submit(job('2', 'u2', 0));
-    expect(queue.submit(job('3', 'u1', 1)).accepted).toBe(false);
+    const ok = await queue.submit(job('1', 'u1', 1));
+    const bad = await queue.submit(job('2', 'u2', 0));
+    expect((await queue.submit(job('3', 'u1', 1))).accepted).toBe(false);
     if (!ok.accepted || !bad.accepted) throw new Error('expected both jobs to be accepted');
     await ok.done;
     await bad.done.catch(() => undefined);
@@ -109,7 +109,7 @@ describe('http health and metrics', () => {
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
     expect(health.headers.get('content-type')).toBe('application/json');
-    expect(await health.json()).toEqual({ ok: true, queue: { pending: 0, running: 0, completed: 1, failed: 1, rejected: 1 } });
+    expect(await health.json()).toEqual({ ok: true, queue: { ok: true, pending: 0, running: 0, completed: 1, failed: 1, rejected: 1 } });
 
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);

@@ -233,14 +233,14 @@ describe('stylizeClip', () => {
     const queue = new FairQueue(service, { userJobsPerMinute: 6 });
     const file = await makeClip({ seconds: 0.4 });
     const base = { platform: 'telegram' as const, chatId: 'c', messageRef: 'm', image: file, params: validateParams({ faces: false, style: 'cute' }) };
-    const clip = queue.submitClip({ ...base, id: 'clip-1', userId: 'u', clip: { limits: SMALL }, cost: 5 });
+    const clip = await queue.submitClip({ ...base, id: 'clip-1', userId: 'u', clip: { limits: SMALL }, cost: 5 });
     expect(clip.accepted).toBe(true);
-    expect(queue.cancel('clip-1', 'someone-else')).toBe(false);
-    expect(queue.cancel('clip-1', 'u')).toBe(true);
+    expect(await queue.cancel('clip-1', 'someone-else')).toBe(false);
+    expect(await queue.cancel('clip-1', 'u')).toBe(true);
     if (clip.accepted) await expect(clip.done).rejects.toBeInstanceOf(JobCancelledError);
     // 5 of 6 used: one more job fits, then the user waits.
-    expect(queue.submitClip({ ...base, id: 'clip-2', userId: 'u', clip: { limits: SMALL }, cost: 1 }).accepted).toBe(true);
-    expect(queue.submitClip({ ...base, id: 'clip-3', userId: 'u', clip: { limits: SMALL }, cost: 1 })).toMatchObject({ accepted: false, reason: 'rate-limited-user' });
+    expect((await queue.submitClip({ ...base, id: 'clip-2', userId: 'u', clip: { limits: SMALL }, cost: 1 })).accepted).toBe(true);
+    expect(await queue.submitClip({ ...base, id: 'clip-3', userId: 'u', clip: { limits: SMALL }, cost: 1 })).toMatchObject({ accepted: false, reason: 'rate-limited-user' });
     await queue.close();
   });
 
@@ -250,15 +250,15 @@ describe('stylizeClip', () => {
     const params = validateParams({ faces: false, style: 'cute' });
     const clipFile = await makeClip({ seconds: 0.4 });
     const started: string[] = [];
-    const submit = (id: string, userId: string, clip?: boolean) => {
+    const submit = async (id: string, userId: string, clip?: boolean) => {
       const job = { id, userId, platform: 'web' as const, chatId: id, messageRef: id, params };
       const events = { onStart: () => started.push(id) };
-      const res = clip ? queue.submitClip({ ...job, image: clipFile, clip: { limits: SMALL }, cost: 3 }, events) : queue.submit({ ...job, image: photo }, events);
+      const res = clip ? await queue.submitClip({ ...job, image: clipFile, clip: { limits: SMALL }, cost: 3 }, events) : await queue.submit({ ...job, image: photo }, events);
       expect(res.accepted).toBe(true);
-      return res.accepted ? res.done : Promise.reject(new Error('refused'));
+      return res.accepted ? { done: res.done } : Promise.reject(new Error('refused'));
     };
-    const done = [submit('a-clip', 'a', true), submit('a-photo', 'a'), submit('b1', 'b'), submit('b2', 'b'), submit('b3', 'b')];
-    await Promise.all(done);
+    const submitted = await Promise.all([submit('a-clip', 'a', true), submit('a-photo', 'a'), submit('b1', 'b'), submit('b2', 'b'), submit('b3', 'b')]);
+    await Promise.all(submitted.map((s) => s.done));
     expect(started).toEqual(['a-clip', 'b1', 'b2', 'b3', 'a-photo']);
     await queue.close();
   });

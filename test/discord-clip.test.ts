@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordBot } from '../src/bots/discord/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
-import { OriginalStore } from '../src/bots/originals.js';
+import { MemoryOriginalStore } from '../src/bots/originals.js';
 import { CLIP_CANCELLED_TEXT, CLIP_NOT_YOURS_TEXT, clipTooLargeText } from '../src/bots/texts.js';
 import { loadConfig } from '../src/config.js';
 import { runFfmpeg } from '../src/pipeline/clip/ffmpeg.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     CLIP_MAX_SIDE: '160', CLIP_MAX_FPS: '4', CLIP_MAX_MB: '5',
   });
   const identified = fake.identified();
-  bot = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: pino({ level: 'silent' }) }, { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } });
+  bot = await startDiscordBot({ config, queue, originals: new MemoryOriginalStore(), logger: pino({ level: 'silent' }) }, { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } });
   await identified;
 });
 

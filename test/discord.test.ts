@@ -8,7 +8,7 @@ import { CONTEXT_MENU_COMMAND } from '../src/bots/discord/commands.js';
 import { startDiscordBot } from '../src/bots/discord/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
-import { OriginalStore } from '../src/bots/originals.js';
+import { MemoryOriginalStore } from '../src/bots/originals.js';
 import { demoGalleryText, EXPIRED_TEXT, FUN_TEXTS, helpText, NO_IMAGE_OPTION_TEXT, NO_IMAGE_TEXT, noAvatarText, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { expectCleanSticker } from './helpers/sticker.js';
@@ -90,7 +90,7 @@ beforeAll(async () => {
   const identified = fake.identified();
   // Short backoffs so fault tests do not wait out production delays; same code paths.
   bot = await startDiscordBot(
-    { config, queue, originals: new OriginalStore(), logger },
+    { config, queue, originals: new MemoryOriginalStore(), logger },
     { delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 }, cdn: `${fake.origin}/cdn` },
   );
   await identified;
@@ -304,8 +304,8 @@ describe('Discord bot against a local fake Discord', () => {
     const telegram = new FakeBotApi();
     await telegram.start();
     const config = loadConfig({ TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, MODELS_DIR });
-    const tgBot = await startTelegramBot({ config, queue, originals: new OriginalStore(), logger: pino({ level: 'silent' }) });
-    const completedBefore = queue.stats().completed;
+    const tgBot = await startTelegramBot({ config, queue, originals: new MemoryOriginalStore(), logger: pino({ level: 'silent' }) });
+    const completedBefore = (await queue.stats()).completed;
     try {
       const dave = { id: 1004, is_bot: false, first_name: 'Dave' };
       const discordViews = [alice, bob].map((user, i) =>
@@ -320,8 +320,8 @@ describe('Discord bot against a local fake Discord', () => {
       const sent = telegram.callsOf('sendPhoto').find((c) => c.ok)!.params.photo as SentFile;
       const meta = await sharp(sent.bytes).metadata();
       expect({ width: meta.width, height: meta.height }).toEqual(await expectedSize(group));
-      expect(queue.stats().completed - completedBefore).toBe(3);
-      expect(queue.stats().failed).toBe(0);
+      expect((await queue.stats()).completed - completedBefore).toBe(3);
+      expect((await queue.stats()).failed).toBe(0);
     } finally {
       await tgBot.stop();
       await telegram.close();
@@ -477,7 +477,7 @@ describe('Discord bot start-up', () => {
   it('registers globally when no guild is configured, using DISCORD_APPLICATION_ID', async () => {
     const config = loadConfig({ DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
     const before = fake.calls.length;
-    const second = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    const second = await startDiscordBot({ config, queue, originals: new MemoryOriginalStore(), logger: quietLogger });
     await second.stop();
     const puts = fake.calls.slice(before).filter((c) => c.method === 'PUT');
     expect(puts.map((c) => c.path)).toEqual([`/applications/${fake.applicationId}/commands`]);
@@ -487,14 +487,14 @@ describe('Discord bot start-up', () => {
   it('registers commands only when they changed: a start with the same definitions does not PUT', async () => {
     const config = loadConfig({ DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
     const before = fake.calls.length;
-    const again = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    const again = await startDiscordBot({ config, queue, originals: new MemoryOriginalStore(), logger: quietLogger });
     await again.stop();
     const commandCalls = fake.calls.slice(before).filter((c) => c.path.endsWith('/commands'));
     expect(commandCalls.map((c) => `${c.method} ${c.path}`)).toEqual([`GET /applications/${fake.applicationId}/commands`]);
     // A changed definition (here: one command gone on Discord's side) is registered again.
     fake.registeredCommands.set('global', fake.registeredCommands.get('global')!.slice(1));
     const changed = fake.calls.length;
-    const third = await startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    const third = await startDiscordBot({ config, queue, originals: new MemoryOriginalStore(), logger: quietLogger });
     await third.stop();
     expect(fake.calls.slice(changed).filter((c) => c.method === 'PUT')).toHaveLength(1);
     expect(fake.registeredCommands.get('global')!.map((c) => c.name)).toEqual(['anime', 'help', 'styles', 'Anime-fy', 'Anime-fy avatar']);
@@ -504,7 +504,7 @@ describe('Discord bot start-up', () => {
     const config = loadConfig({ DISCORD_TOKEN: 'not-the-token', DISCORD_API_BASE: fake.apiBase, MODELS_DIR });
     const before = fake.calls.length;
     const gatewayBefore = fake.gatewayLog.length;
-    const failed = startDiscordBot({ config, queue, originals: new OriginalStore(), logger: quietLogger });
+    const failed = startDiscordBot({ config, queue, originals: new MemoryOriginalStore(), logger: quietLogger });
     await expect(failed).rejects.toThrow(/token/i);
     // It is Discord's refusal of this token (the fake answered 401 to the bot's first call with it), not any
     // error that happens to say "token"; the gateway was never opened with it.
@@ -533,7 +533,7 @@ describe('Discord: a job that outlives the interaction token (15 minutes on Disc
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
     const identified = late.identified();
     lateBot = await startDiscordBot(
-      { config, queue: lateQueue, originals: new OriginalStore(), logger },
+      { config, queue: lateQueue, originals: new MemoryOriginalStore(), logger },
       { interactionLifetimeMs: WINDOW_MS, delivery: { baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3 } },
     );
     await identified;

@@ -21,7 +21,7 @@ describe('FairQueue with the real pipeline', () => {
     const service = new LocalPipelineService({ modelsDir: MODELS_DIR, threads: 2 });
     services.push(service);
     const queue = new FairQueue(service, { outputFormat: 'png' });
-    const r = accepted(queue.submit({ ...job(1, 'A'), image: await smallPhoto() }));
+    const r = await accepted(queue.submit({ ...job(1, 'A'), image: await smallPhoto() }));
     const result = await r.done;
     expect(result.format).toBe('png');
     expect(result.style).toBe('animeganv3_cute');
@@ -29,7 +29,7 @@ describe('FairQueue with the real pipeline', () => {
     expect(meta.format).toBe('png');
     expect(Math.max(meta.width!, meta.height!)).toBe(320);
     await queue.close();
-    expect(queue.stats()).toMatchObject({ completed: 1, failed: 0 });
+    expect(await queue.stats()).toMatchObject({ completed: 1, failed: 0 });
   });
 
   it('a real worker pipeline is restarted after a timeout and serves the next job', async () => {
@@ -40,9 +40,9 @@ describe('FairQueue with the real pipeline', () => {
     // 1 ms: the worker cannot even load the model in time, so the first job is abandoned and the worker killed;
     // the job submitted meanwhile must wait for the replacement worker, not die with the old one.
     const hasty = new FairQueue(service, { jobTimeoutMs: 1 });
-    await expect(accepted(hasty.submit({ ...job(1, 'A'), image })).done).rejects.toBeInstanceOf(JobTimeoutError);
+    await expect((await accepted(hasty.submit({ ...job(1, 'A'), image }))).done).rejects.toBeInstanceOf(JobTimeoutError);
     const patient = new FairQueue(service, { jobTimeoutMs: 60_000 });
-    const result = await accepted(patient.submit({ ...job(2, 'A'), image })).done;
+    const result = await (await accepted(patient.submit({ ...job(2, 'A'), image }))).done;
     expect((await sharp(result.image).metadata()).format).toBe('jpeg');
     expect(image.byteLength).toBeGreaterThan(0);
   });

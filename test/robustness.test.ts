@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { deliver, DEFAULT_DELIVERY, type Fault } from '../src/bots/delivery.js';
 import { findPicture } from '../src/bots/telegram/picture.js';
-import { friendlyError, RESTART_TEXT } from '../src/bots/texts.js';
+import { friendlyError, rejectionText, RESTART_TEXT } from '../src/bots/texts.js';
 import { JobCancelledError } from '../src/pipeline/cancel.js';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { validateParams } from '../src/pipeline/params.js';
@@ -146,30 +146,32 @@ function job(tag: number, userId: string): Job {
   return { id: `job-${tag}`, platform: 'telegram', chatId: `chat-${userId}`, userId, image: Uint8Array.of(tag), params: PARAMS };
 }
 
-function outcome(r: SubmitResult): string {
-  return r.accepted ? 'in' : r.message.startsWith("I'm nearly full") ? 'yield' : r.reason;
+async function outcome(submitted: Promise<SubmitResult>): Promise<string> {
+  const r = await submitted;
+  return r.accepted ? 'in' : rejectionText(r).startsWith("I'm nearly full") ? 'yield' : r.reason;
 }
 
 describe('queue admission, estimates and shutdown', () => {
   const generous = { userJobsPerMinute: 100, chatJobsPerMinute: 100 };
 
-  it('near the limit a user who already waits yields to one who does not', () => {
+  it('near the limit a user who already waits yields to one who does not', async () => {
     const queue = new FairQueue(new GatedService(), { ...generous, maxPending: 10 });
     // Eight places for anyone, the last two for users with nothing in the queue yet.
-    const first = Array.from({ length: 8 }, (_, i) => outcome(queue.submit(job(i, 'greedy'))));
+    const first: string[] = [];
+    for (let i = 0; i < 8; i++) first.push(await outcome(queue.submit(job(i, 'greedy'))));
     expect(first).toEqual(Array(8).fill('in'));
-    expect(outcome(queue.submit(job(8, 'greedy')))).toBe('yield');
-    expect(outcome(queue.submit(job(9, 'greedy')))).toBe('yield');
-    expect(outcome(queue.submit(job(10, 'patient')))).toBe('in');
-    expect(outcome(queue.submit(job(11, 'patient')))).toBe('yield');
-    expect(outcome(queue.submit(job(12, 'late')))).toBe('in');
-    expect(outcome(queue.submit(job(13, 'later')))).toBe('busy');
+    expect(await outcome(queue.submit(job(8, 'greedy')))).toBe('yield');
+    expect(await outcome(queue.submit(job(9, 'greedy')))).toBe('yield');
+    expect(await outcome(queue.submit(job(10, 'patient')))).toBe('in');
+    expect(await outcome(queue.submit(job(11, 'patient')))).toBe('yield');
+    expect(await outcome(queue.submit(job(12, 'late')))).toBe('in');
+    expect(await outcome(queue.submit(job(13, 'later')))).toBe('busy');
   });
 
-  it('a fresh queue estimates ~2 s per job ahead, not 10 (a full queue of 50 drains in ~100 s)', () => {
+  it('a fresh queue estimates ~2 s per job ahead, not 10 (a full queue of 50 drains in ~100 s)', async () => {
     const queue = new FairQueue(new GatedService(), { userJobsPerMinute: 100, chatJobsPerMinute: 1000, maxPending: 50 });
-    for (let i = 0; i < 50; i++) queue.submit(job(i % 250, `u${i}`));
-    const r = queue.submit(job(99, 'u-new'));
+    for (let i = 0; i < 50; i++) await queue.submit(job(i % 250, `u${i}`));
+    const r = await queue.submit(job(99, 'u-new'));
     expect(!r.accepted && r.reason).toBe('busy');
     expect(!r.accepted && r.retryAfterS).toBe(100);
   });
@@ -177,15 +179,19 @@ describe('queue admission, estimates and shutdown', () => {
   it('abandon() fails waiting and running jobs with ShutdownError at once and stops the pipeline', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
-    const done = [1, 2, 3].map((tag) => queue.submit(job(tag, `u${tag}`))).map((r) => (r.accepted ? r.done.catch((e: unknown) => e) : Promise.reject(new Error('refused'))));
+    const done: Promise<unknown>[] = [];
+    for (const tag of [1, 2, 3]) {
+      const r = await queue.submit(job(tag, `u${tag}`));
+      done.push(r.accepted ? r.done.catch((e: unknown) => e) : Promise.reject(new Error('refused')));
+    }
     await new Promise((r) => setTimeout(r, 10));
     expect(queue.abandon()).toBe(3);
     for (const d of done) expect(await d).toBeInstanceOf(ShutdownError);
     expect(friendlyError(new ShutdownError())).toBe(RESTART_TEXT);
     await queue.close();
     expect(service.aborts).toBe(1);
-    expect(queue.stats()).toMatchObject({ failed: 3, timedOut: 0 });
-    expect(outcome(queue.submit(job(4, 'u4')))).toBe('shutting-down');
+    expect(await queue.stats()).toMatchObject({ failed: 3, timedOut: 0 });
+    expect(await outcome(queue.submit(job(4, 'u4')))).toBe('shutting-down');
   });
 });
 

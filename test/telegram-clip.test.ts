@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OriginalStore } from '../src/bots/originals.js';
+import { MemoryOriginalStore } from '../src/bots/originals.js';
 import { startTelegramBot } from '../src/bots/telegram/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CLIP_CANCELLED_TEXT, clipTooLongText, NO_CLIP_TO_CANCEL_TEXT } from '../src/bots/texts.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
     TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR, DEFAULT_STYLE: 'cute', CLIP_MAX_SIDE: '160', CLIP_MAX_FPS: '4',
   });
   queue = new FairQueue(service, { logger });
-  bot = await startTelegramBot({ config, queue, originals: new OriginalStore(), logger }, { statusEditIntervalMs: 0 });
+  bot = await startTelegramBot({ config, queue, originals: new MemoryOriginalStore(), logger }, { statusEditIntervalMs: 0 });
 });
 
 afterAll(async () => {

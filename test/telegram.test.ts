@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OriginalStore } from '../src/bots/originals.js';
+import { MemoryOriginalStore } from '../src/bots/originals.js';
 import { startTelegramBot } from '../src/bots/telegram/index.js';
 import {
   demoGalleryText,
@@ -56,10 +56,10 @@ interface Harness {
   fake: FakeBotApi;
   queue: FairQueue;
   bot: RunningBot;
-  originals: OriginalStore;
+  originals: MemoryOriginalStore;
 }
 
-async function startHarness(queueOptions: FairQueueOptions = {}, originals = new OriginalStore(), handlerOptions: Partial<HandlerOptions> = {}, pipeline: PipelineService = service): Promise<Harness> {
+async function startHarness(queueOptions: FairQueueOptions = {}, originals = new MemoryOriginalStore(), handlerOptions: Partial<HandlerOptions> = {}, pipeline: PipelineService = service): Promise<Harness> {
   const fake = new FakeBotApi();
   await fake.start();
   // The operator's default style (DEFAULT_STYLE) is what a picture without settings gets.
@@ -460,7 +460,7 @@ describe('telegram bot: start-up', () => {
       const config = loadConfig({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR });
       for (let i = 0; i < 2; i++) {
         const queue = new FairQueue(service, { logger });
-        const bot = await startTelegramBot({ config, queue, originals: new OriginalStore(), logger });
+        const bot = await startTelegramBot({ config, queue, originals: new MemoryOriginalStore(), logger });
         await bot.stop();
         await queue.close();
       }
@@ -479,7 +479,7 @@ describe('telegram bot: start-up', () => {
     try {
       const config = loadConfig({ TELEGRAM_BOT_TOKEN: '999:wrong-token-value', TELEGRAM_API_ROOT: fake.apiRoot, MODELS_DIR });
       const queue = new FairQueue(service, { logger });
-      const started = startTelegramBot({ config, queue, originals: new OriginalStore(), logger });
+      const started = startTelegramBot({ config, queue, originals: new MemoryOriginalStore(), logger });
       await expect(started).rejects.toThrow(/^Telegram rejected TELEGRAM_BOT_TOKEN \(401 Unauthorized\)/);
       await expect(started).rejects.not.toThrow(/wrong-token-value/);
       expect(fake.calls.map((c) => `${c.method} ${c.errorCode}`)).toEqual(['getMe 401']);
@@ -514,7 +514,7 @@ describe('telegram bot: burst from three users in one group', () => {
         const waitS = Number(/~(\d+) s/.exec(texts[0])![1]);
         expect(waitS).toBeGreaterThanOrEqual(1);
         expect(waitS).toBeLessThanOrEqual(60);
-        expect(texts[0]).toBe(rejectionText('rate-limited-user', waitS));
+        expect(texts[0]).toBe(rejectionText({ reason: 'rate-limited-user', retryAfterS: waitS }));
         expect(resultsFor(fake, group.id, s.message.message_id)).toEqual([]);
       }
 
@@ -553,7 +553,7 @@ describe('telegram bot: burst from three users in one group', () => {
         resultOrder: order.join(' '),
         statusShown: sent.map((s) => `${s.user.first_name}#${s.message.message_id}: ${rejectedAlice.includes(s) ? 'rejected' : (positions.get(s.message.message_id)?.join(' → ') ?? '(no status, budget spent)')}`),
         groupCalls: Object.fromEntries(['sendMessage', 'editMessageText', 'deleteMessage', 'sendPhoto', 'sendChatAction'].map((m) => [m, okCalls(fake, m, group.id).length])),
-        queue: h.queue.stats(),
+        queue: await h.queue.stats(),
       };
       if (process.env.PRINT_TRANSCRIPTS) console.log('[telegram burst]', JSON.stringify(summary, null, 1));
     } finally {
@@ -579,7 +579,7 @@ describe('telegram bot: shutdown with jobs queued', () => {
     // The app's order: close the queue (new requests are refused politely), then stop the bots.
     const closing = h.queue.close();
     const refused = fake.injectMessage(privateChat(bob), bob, { photo: await fake.photoSizes(portrait, [64]), caption: '/anime cute' });
-    expect(await waitForText(fake, bob.id, refused.message_id)).toBe(rejectionText('shutting-down', 30));
+    expect(await waitForText(fake, bob.id, refused.message_id)).toBe(rejectionText({ reason: 'shutting-down', retryAfterS: 30 }));
     await closing;
     await h.bot.stop();
     for (const m of messages) expect(resultsFor(fake, m.chat.id, m.message_id)).toHaveLength(1);
@@ -601,7 +601,7 @@ describe('telegram bot: upload faults never lose a finished picture', () => {
   beforeAll(async () => {
     await service.warmUp(['animeganv3_cute']);
     // Short backoffs so the test does not wait out production delays; same code paths.
-    h = await startHarness({ userJobsPerMinute: 60, chatJobsPerMinute: 60 }, new OriginalStore(), {
+    h = await startHarness({ userJobsPerMinute: 60, chatJobsPerMinute: 60 }, new MemoryOriginalStore(), {
       delivery: { ...DEFAULT_DELIVERY, baseBackoffMs: 50, maxBackoffMs: 200, attemptsPerWay: 3, lateNoticeAfterS: 1 },
     });
     fake = h.fake;
@@ -703,14 +703,14 @@ describe('telegram bot: a job timeout during a long model run', () => {
     // A big picture in the slowest style cannot finish in 1.5 s: the worker is stopped inside a model run.
     const slow = new WorkerPipelineService({ modelsDir: MODELS_DIR, threads: ORT_THREADS, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 }, cancelGraceMs: 300 });
     await slow.warmUp(['animeganv3_hayao', 'animeganv3_cute']);
-    const h = await startHarness({ userJobsPerMinute: 30, jobTimeoutMs: 1_500 }, new OriginalStore(), {}, slow);
+    const h = await startHarness({ userJobsPerMinute: 30, jobTimeoutMs: 1_500 }, new MemoryOriginalStore(), {}, slow);
     try {
       const big = h.fake.injectMessage(privateChat(alice), alice, { photo: await h.fake.photoSizes(groupPhoto, [1024]), caption: '/anime hayao faces:off' });
       const others = [];
       for (const user of [bob, carol, dave]) others.push(h.fake.injectMessage(privateChat(user), user, { photo: await h.fake.photoSizes(portrait, [96]), caption: '/anime cute faces:off' }));
       await h.fake.waitFor(() => answerOf(h.fake, alice.id, big.message_id)?.startsWith('Sorry, that picture took too long') ?? false, 60_000, 'the apology');
       for (const m of others) await waitForResult(h.fake, m.chat.id, m.message_id);
-      expect(h.queue.stats()).toMatchObject({ timedOut: 1, completed: 3 });
+      expect(await h.queue.stats()).toMatchObject({ timedOut: 1, completed: 3 });
     } finally {
       await stopHarness(h);
       await slow.close();
@@ -724,7 +724,7 @@ describe('telegram bot: avatars, stickers and the style gallery', () => {
   const erin: TgUser = { id: 1005, is_bot: false, first_name: 'Erin', username: 'erin_x' };
   beforeAll(async () => {
     // Small gallery pictures: eight styles per /styles on two shared cores.
-    h = await startHarness({}, new OriginalStore(), { galleryCellSide: 128 });
+    h = await startHarness({}, new MemoryOriginalStore(), { galleryCellSide: 128 });
     fake = h.fake;
     // Bob has two profile photos (the newest first), Carol one, Erin none (or hidden: Telegram says the same).
     fake.setProfilePhotos(bob.id, [await fake.photoSizes(portrait, [160, 320, 640]), await fake.photoSizes(groupPhoto, [160, 640])]);

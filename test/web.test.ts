@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../src/app/app.js';
 import { startWebAdapter, type RunningWeb } from '../src/bots/web/index.js';
+import type { MemoryOriginalStore } from '../src/bots/originals.js';
 import { loadConfig, type AppConfig } from '../src/config.js';
 import { fitWithin } from '../src/pipeline/image.js';
 import type { RenderedResult } from '../src/pipeline/pipeline.js';
@@ -133,7 +134,7 @@ describe('web page in a real headless Chromium, real pipeline', () => {
     await waitForResult(page, 'animeganv3_cute');
     expect(uploads).toEqual([0]);
     expect(new URL(page.url()).pathname).toBe('/');
-    expect(app.originals.size).toBe(1);
+    expect((app.originals as MemoryOriginalStore).size).toBe(1);
   });
 
   it('"try every style" answers one grid picture of the photo in all styles', async () => {
@@ -249,7 +250,7 @@ describe('web page limits (same queue and texts as the bots)', () => {
     expect(expired.status).toBe(410);
     expect(((await expired.json()) as { error: string }).error).toContain('no longer kept');
     // the originals store is shared with the bots: a Telegram user's kept photo is not the visitor's to repaint
-    const someoneElses = app.originals.put({ image: await readFile(fixture('single_face', 'facerec_obama.jpg')), params: validateParams(), chatId: '-1001' });
+    const someoneElses = await app.originals.put({ image: await readFile(fixture('single_face', 'facerec_obama.jpg')), params: validateParams(), chatId: '-1001' });
     expect((await post(`original=${someoneElses}`)).status).toBe(410);
 
     const crossSite = await post('', Uint8Array.of(1), { origin: 'https://elsewhere.example' });

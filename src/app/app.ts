@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../bots/deps.js';
-import { OriginalStore } from '../bots/originals.js';
+import { MemoryOriginalStore, type OriginalStore } from '../bots/originals.js';
 import { decodeLimits, type AppConfig } from '../config.js';
 import { FACE_DETECTOR_ID } from '../pipeline/face/detect.js';
 import { FACE_MESH_ID } from '../pipeline/face/mesh.js';
 import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
 import { FairQueue } from '../queue/fair-queue.js';
+import type { JobQueue } from '../queue/types.js';
 import { startHttpServer, type RunningHttpServer } from './http.js';
 import { AppMetrics, type ErrorCounter } from './metrics.js';
 
@@ -20,7 +21,7 @@ export interface AppParts {
 }
 
 export interface RunningApp {
-  queue: FairQueue;
+  queue: JobQueue;
   originals: OriginalStore;
   http?: RunningHttpServer;
   bots: string[];
@@ -74,7 +75,7 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
     observer: metrics,
   });
   metrics.watchQueue(queue);
-  const originals = new OriginalStore();
+  const originals = new MemoryOriginalStore();
 
   const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
   try {
@@ -105,12 +106,12 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
   const stop = async () => {
     shuttingDown = true;
     const deadline = Date.now() + config.shutdownGraceMs;
-    const s = queue.stats();
-    logger.info({ pending: s.pending, running: s.running, graceS: config.shutdownGraceMs / 1000 }, 'shutting down: no new jobs, finishing accepted ones');
     // The queue is the intake: from now on the bots answer new requests with "I'm restarting, try again".
     // Jobs that finish before the hurry point are answered as usual; the rest fail with ShutdownError and
     // their users are told to send again, while there is still time to say so.
     const drained = queue.close();
+    const s = await queue.stats().catch(() => undefined);
+    logger.info({ pending: s?.pending, running: s?.running, graceS: config.shutdownGraceMs / 1000 }, 'shutting down: no new jobs, finishing accepted ones');
     if ((await settleBy(drained, hurryAt(deadline))) === 'late') {
       const abandoned = queue.abandon();
       logger.warn({ abandoned }, 'shutdown deadline near: telling the users of unfinished jobs to send again');

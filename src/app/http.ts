@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { QueueStats } from '../queue/types.js';
+import type { JobQueue } from '../queue/types.js';
 import type { AppMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
-  queue: { stats(): QueueStats };
+  queue: Pick<JobQueue, 'stats' | 'health'>;
   metrics: AppMetrics;
   port: number;
   host?: string;
@@ -18,6 +18,22 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/** Not ok while shutting down or while the queue's backend is unreachable (then without its counts). */
+async function healthReport(opts: HttpServerOptions): Promise<{ ok: boolean; queue: { ok: boolean; detail?: string } }> {
+  let queue: { ok: boolean; detail?: string };
+  try {
+    const health = await opts.queue.health();
+    if (!health.ok) queue = health;
+    else {
+      const { pending, running, completed, failed, rejected } = await opts.queue.stats();
+      queue = { ...health, pending, running, completed, failed, rejected } as typeof queue;
+    }
+  } catch (e) {
+    queue = { ok: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+  return { ok: queue.ok && !opts.isShuttingDown?.(), queue };
+}
+
 /** Tiny health and metrics endpoint: GET /healthz (JSON) and GET /metrics (Prometheus text). */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const server: Server = createServer((req, res) => {
@@ -27,12 +43,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return;
     }
     if (path === '/healthz') {
-      const stats = opts.queue.stats();
-      const { pending, running, completed, failed, rejected } = stats;
-      const ok = !opts.isShuttingDown?.();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-        .end(JSON.stringify({ ok, queue: { pending, running, completed, failed, rejected } }));
+      void healthReport(opts).then((report) =>
+        res.writeHead(report.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(report)),
+      );
       return;
     }
     if (path === '/metrics') {

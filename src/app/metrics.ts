@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import type { JobOutcome, QueueObserver } from '../queue/fair-queue.js';
-import type { Job, QueueStats, RejectReason } from '../queue/types.js';
+import type { Admission, Job, JobQueue, QueueStats, RejectReason } from '../queue/types.js';
 
 /** Counts error-level log lines (wired to the logger's onError), so /metrics shows errors without a second channel. */
 export class ErrorCounter {
@@ -64,14 +64,14 @@ export class AppMetrics implements QueueObserver {
   }
 
   /** Queue depth, read from the queue whenever /metrics is scraped. */
-  watchQueue(queue: { stats(): QueueStats }): void {
+  watchQueue(queue: Pick<JobQueue, 'stats'>): void {
     const gauge = (name: string, help: string, read: (s: QueueStats) => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(queue.stats())); } });
+      new Gauge({ name, help, registers: [this.registry], async collect() { this.set(read(await queue.stats())); } });
     gauge('anime_queue_pending', 'Jobs waiting in the queue.', (s) => s.pending);
     gauge('anime_queue_running', 'Jobs the pipeline is working on.', (s) => s.running);
   }
 
-  rejected(_job: Job, reason: RejectReason): void {
+  rejected(_who: Admission, reason: RejectReason): void {
     this.rejections.inc({ reason });
   }
 

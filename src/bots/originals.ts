@@ -17,11 +17,19 @@ export interface OriginalStoreOptions {
   ttlMs?: number;
 }
 
+/** Where originals for "another style" buttons are kept (memory here; Redis when bots run as several replicas). */
+export interface OriginalStore {
+  /** Keeps the original; returns its key. */
+  put(original: StoredOriginal): Promise<string>;
+  /** The original, or undefined once it expired or was evicted. */
+  get(key: string): Promise<StoredOriginal | undefined>;
+}
+
 /**
  * Bounded in-memory store of originals for "another style" buttons. Keys are short random strings that fit
  * into Telegram callback data (64 bytes) and Discord custom ids (100 chars).
  */
-export class OriginalStore {
+export class MemoryOriginalStore implements OriginalStore {
   private readonly cache: LRUCache<string, StoredOriginal>;
 
   constructor(opts: OriginalStoreOptions = {}) {
@@ -32,13 +40,13 @@ export class OriginalStore {
     });
   }
 
-  put(original: StoredOriginal): string {
+  async put(original: StoredOriginal): Promise<string> {
     const key = randomBytes(6).toString('base64url');
     this.cache.set(key, original);
     return key;
   }
 
-  get(key: string): StoredOriginal | undefined {
+  async get(key: string): Promise<StoredOriginal | undefined> {
     return this.cache.get(key);
   }
 

@@ -3,7 +3,7 @@ import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../pipeline/styles.js';
 import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
-import type { RejectReason } from '../queue/types.js';
+import type { Rejection } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange, FILE_HELP, FILE_KEY } from './grammar.js';
 
 /**
@@ -145,8 +145,11 @@ export function undeliveredText(platform: TextPlatform, outcome: { reason: 'refu
   return `Your picture was painted, but ${name} kept failing to take the upload, so I couldn't send it. Please send the photo again in a few minutes.`;
 }
 
-/** The polite answer for a job the queue could not take. */
-export function rejectionText(reason: RejectReason, retryAfterS: number): string {
+/** The polite answer for a job the queue could not take (the queue gives the reason, the bots word it). */
+export function rejectionText({ reason, retryAfterS, newcomersOnly }: Rejection): string {
+  if (reason === 'busy' && newcomersOnly) {
+    return `I'm nearly full and you already have a picture in line, so I'm keeping the last places for others. Please send this one again in ~${retryAfterS} s.`;
+  }
   switch (reason) {
     case 'rate-limited-user':
       return `You're sending pictures faster than I can paint them. Please try again in ~${retryAfterS} s.`;

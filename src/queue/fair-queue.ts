@@ -1,5 +1,4 @@
 import PQueue from 'p-queue';
-import { rejectionText } from '../bots/texts.js';
 import type { OutputFormat } from '../pipeline/encode.js';
 import { InputError } from '../pipeline/errors.js';
 import { JobCancelledError } from '../pipeline/cancel.js';
@@ -9,7 +8,7 @@ import type { PipelineService } from '../pipeline/service.js';
 import { JobTimeoutError, ShutdownError } from './errors.js';
 import { LatencyTracker, type LatencySummary } from './latency.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
-import type { ClipRequest, Job, JobEvents, JobQueue, QueueStats, RejectReason, SubmitResult } from './types.js';
+import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, RejectReason, SubmitResult } from './types.js';
 
 /** The few logger methods the queue uses (pino's Logger fits). */
 export interface QueueLogger {
@@ -56,7 +55,8 @@ export interface FairQueueStats extends QueueStats {
 export type JobOutcome = 'completed' | 'input' | 'timeout' | 'cancelled' | 'internal';
 
 export interface QueueObserver {
-  rejected(job: Job, reason: RejectReason): void;
+  /** A refusal, at check() (before any download) or at submit(). */
+  rejected(who: Admission, reason: RejectReason): void;
   /** `latencyS`: submit → settled; `result` only for completed jobs. */
   settled(job: Job, outcome: JobOutcome, latencyS: number, result?: Pick<RenderedResult, 'timings'>): void;
 }
@@ -97,9 +97,6 @@ const NEWCOMER_RESERVE = 0.2;
  * p-queue bounds concurrency: every accepted job adds one task, and each task takes whichever waiting job
  * is first in the fair order when a slot frees up.
  */
-const NEARLY_FULL_TEXT = (s: number) =>
-  `I'm nearly full and you already have a picture in line, so I'm keeping the last places for others. Please send this one again in ~${s} s.`;
-
 export class FairQueue implements JobQueue {
   private readonly services: PipelineService[];
   private readonly freeSlots: number[];
@@ -151,15 +148,20 @@ export class FairQueue implements JobQueue {
     this.chatLimiter = new SlidingWindowLimiter(opts.chatJobsPerMinute ?? 20, MINUTE_MS, opts.now);
   }
 
-  submit(job: Job, events: JobEvents = {}): SubmitResult {
+  async check(who: Admission): Promise<Rejection | null> {
+    const refusal = this.admission(who);
+    return refusal ? this.refuse(who, refusal) : null;
+  }
+
+  async submit(job: Job, events: JobEvents = {}): Promise<SubmitResult> {
     return this.enqueue<RenderedResult>(job, events);
   }
 
-  submitClip(job: Job & { clip: ClipRequest }, events: JobEvents = {}): SubmitResult<ClipResult> {
+  async submitClip(job: Job & { clip: ClipRequest }, events: JobEvents = {}): Promise<SubmitResult<ClipResult>> {
     return this.enqueue<ClipResult>(job, events);
   }
 
-  cancel(jobId: string, userId: string): boolean {
+  async cancel(jobId: string, userId: string): Promise<boolean> {
     const owns = (w: Waiting) => w.job.id === jobId && w.job.userId === userId;
     const waiting = this.waiting.findIndex(owns);
     if (waiting >= 0) {
@@ -173,22 +175,29 @@ export class FairQueue implements JobQueue {
     return !!running;
   }
 
-  private enqueue<T extends RenderedResult | ClipResult>(job: Job, events: JobEvents): SubmitResult<T> {
-    const cost = Math.max(1, job.cost ?? 1);
-    const userKey = `${job.platform}:${job.userId}`;
-    const chatKey = `${job.platform}:${job.chatId}`;
-    if (this.closing) return this.refuse(job, 'shutting-down', 30);
+  /** Why a job of `who` would be refused now (shutdown, capacity, rate limits), or undefined. Records nothing. */
+  private admission(who: Admission): Rejection | undefined {
+    const userKey = `${who.platform}:${who.userId}`;
+    if (this.closing) return { reason: 'shutting-down', retryAfterS: 30 };
     const inQueue = this.waiting.length + this.running;
-    if (inQueue >= this.maxPending) return this.refuse(job, 'busy', this.estimateWaitS());
+    if (inQueue >= this.maxPending) return { reason: 'busy', retryAfterS: this.estimateWaitS() };
     if (inQueue >= this.newcomersOnlyAt && (this.perUser.get(userKey) ?? 0) > 0) {
-      return this.refuse(job, 'busy', this.estimateWaitS(), NEARLY_FULL_TEXT);
+      return { reason: 'busy', retryAfterS: this.estimateWaitS(), newcomersOnly: true };
     }
     const user = this.userLimiter.check(userKey);
-    if (!user.allowed) return this.refuse(job, 'rate-limited-user', Math.ceil(user.retryAfterMs / 1000));
-    const chat = this.chatLimiter.check(chatKey);
-    if (!chat.allowed) return this.refuse(job, 'rate-limited-chat', Math.ceil(chat.retryAfterMs / 1000));
+    if (!user.allowed) return { reason: 'rate-limited-user', retryAfterS: Math.ceil(user.retryAfterMs / 1000) };
+    const chat = this.chatLimiter.check(`${who.platform}:${who.chatId}`);
+    if (!chat.allowed) return { reason: 'rate-limited-chat', retryAfterS: Math.ceil(chat.retryAfterMs / 1000) };
+    return undefined;
+  }
+
+  private enqueue<T extends RenderedResult | ClipResult>(job: Job, events: JobEvents): SubmitResult<T> {
+    const refusal = this.admission(job);
+    if (refusal) return { accepted: false, ...this.refuse(job, refusal) };
+    const cost = Math.max(1, job.cost ?? 1);
+    const userKey = `${job.platform}:${job.userId}`;
     this.userLimiter.record(userKey, cost);
-    this.chatLimiter.record(chatKey, cost);
+    this.chatLimiter.record(`${job.platform}:${job.chatId}`, cost);
 
     const tag = Math.max(this.virtualTime, this.nextUserTag.get(userKey) ?? 0);
     this.nextUserTag.set(userKey, tag + cost);
@@ -207,7 +216,7 @@ export class FairQueue implements JobQueue {
     return { accepted: true, position, done };
   }
 
-  stats(): FairQueueStats {
+  async stats(): Promise<FairQueueStats> {
     const rejected = Object.values(this.counts.rejectedBy).reduce((a, b) => a + b, 0);
     return {
       pending: this.waiting.length,
@@ -221,6 +230,11 @@ export class FairQueue implements JobQueue {
       latency: this.latency.summary(),
       runTime: this.runTime.summary(),
     };
+  }
+
+  /** Nothing to reach: the memory backend is up while the process is. */
+  async health(): Promise<{ ok: boolean; detail?: string }> {
+    return { ok: true };
   }
 
   async close(): Promise<void> {
@@ -243,11 +257,11 @@ export class FairQueue implements JobQueue {
     return waiting.length + running.length;
   }
 
-  private refuse<T>(job: Job, reason: RejectReason, retryAfterS: number, text?: (s: number) => string): SubmitResult<T> {
-    this.counts.rejectedBy[reason]++;
-    this.observe('rejected', () => this.observer?.rejected(job, reason));
-    const s = Math.max(1, Math.ceil(retryAfterS));
-    return { accepted: false, reason, retryAfterS: s, message: text ? text(s) : rejectionText(reason, s) };
+  /** Counts a refusal and rounds its wait to whole seconds (at least 1). */
+  private refuse(who: Admission, refusal: Rejection): Rejection {
+    this.counts.rejectedBy[refusal.reason]++;
+    this.observe('rejected', () => this.observer?.rejected(who, refusal.reason));
+    return { ...refusal, retryAfterS: Math.max(1, Math.ceil(refusal.retryAfterS)) };
   }
 
   /** Resolves or rejects an accepted job and updates the counts (every accepted job passes here once). */

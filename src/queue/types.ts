@@ -47,10 +47,28 @@ export interface JobEvents {
 }
 
 export type RejectReason = 'rate-limited-user' | 'rate-limited-chat' | 'busy' | 'shutting-down';
+/** Why a job was not taken. The queue returns reasons only; the bots word them (src/bots/texts.ts). */
+export interface Rejection {
+  reason: RejectReason;
+  retryAfterS: number;
+  /**
+   * 'busy' only: the queue is nearly full and keeps its last places for users with nothing in it, and this user
+   * already has a job there (a backend without that reserve never sets it).
+   */
+  newcomersOnly?: boolean;
+}
 
 export type SubmitResult<T = RenderedResult> =
   | { accepted: true; position: number; done: Promise<T> }
-  | { accepted: false; reason: RejectReason; retryAfterS: number; message: string };
+  | ({ accepted: false } & Rejection);
+
+/** Who is asking, for the checks made before anything is downloaded. */
+export interface Admission {
+  platform: Platform;
+  chatId: string;
+  userId: string;
+  cost?: number;
+}
 
 export interface QueueStats {
   pending: number;
@@ -60,14 +78,26 @@ export interface QueueStats {
   rejected: number;
 }
 
-/** The one queue shared by every adapter. `done` rejects with InputError for user mistakes, other errors otherwise. */
+/**
+ * The one queue shared by every adapter (the port; backends: memory = FairQueue, redis). `done` rejects with
+ * InputError for user mistakes, other errors otherwise — the same classes on every backend.
+ */
 export interface JobQueue {
-  submit(job: Job, events?: JobEvents): SubmitResult;
+  /**
+   * Would a job of this user in this chat be admitted now (rate limits, capacity, shutdown)? Consumes nothing:
+   * adapters call it BEFORE downloading the photo, and answer a rejection without downloading. submit() checks again.
+   */
+  check(who: Admission): Promise<Rejection | null>;
+  submit(job: Job, events?: JobEvents): Promise<SubmitResult>;
   /** A clip job (job.clip set): one job with a cost, answered with an MP4. */
-  submitClip?(job: Job & { clip: ClipRequest }, events?: JobEvents): SubmitResult<ClipResult>;
+  submitClip?(job: Job & { clip: ClipRequest }, events?: JobEvents): Promise<SubmitResult<ClipResult>>;
   /** Stops an accepted job (waiting or running) of this user: its `done` rejects with JobCancelledError. */
-  cancel?(jobId: string, userId: string): boolean;
-  stats(): QueueStats;
+  cancel?(jobId: string, userId: string): Promise<boolean>;
+  stats(): Promise<QueueStats>;
+  /** For /healthz: the backend's reachability (Redis ping); the memory backend is always ok. */
+  health(): Promise<{ ok: boolean; detail?: string }>;
   /** Stops intake (new submits get 'shutting-down') and resolves when every accepted job has settled. */
   close(): Promise<void>;
+  /** Near the shutdown deadline: fail the accepted jobs that have not finished with ShutdownError; returns how many. */
+  abandon(): number;
 }

@@ -68,12 +68,14 @@ export function job(tag: number, userId: string, chatId = 'group'): Job {
   return { id: `job-${tag}`, platform: 'telegram', chatId, userId, image: Uint8Array.of(tag), params: PARAMS };
 }
 
-export function accepted(r: SubmitResult): Extract<SubmitResult, { accepted: true }> {
-  if (!r.accepted) throw new Error(`expected the job to be accepted, got ${r.reason}: ${r.message}`);
+export async function accepted(submitted: Promise<SubmitResult>): Promise<Extract<SubmitResult, { accepted: true }>> {
+  const r = await submitted;
+  if (!r.accepted) throw new Error(`expected the job to be accepted, got ${r.reason} (retry after ${r.retryAfterS} s)`);
   return r;
 }
 
-export function refused(r: SubmitResult): Extract<SubmitResult, { accepted: false }> {
+export async function refused(submitted: Promise<SubmitResult>): Promise<Extract<SubmitResult, { accepted: false }>> {
+  const r = await submitted;
   if (r.accepted) throw new Error('expected the job to be refused');
   return r;
 }

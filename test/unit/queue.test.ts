@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { friendlyError } from '../../src/bots/texts.js';
+import { friendlyError, rejectionText } from '../../src/bots/texts.js';
 import { InputError } from '../../src/pipeline/errors.js';
 import { JobTimeoutError } from '../../src/queue/errors.js';
 import type { RenderedResult } from '../../src/pipeline/pipeline.js';
@@ -12,9 +12,9 @@ describe('FairQueue with a gated fake pipeline', () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
     const done: Promise<RenderedResult>[] = [];
-    for (let i = 0; i < 10; i++) done.push(accepted(queue.submit(job(i, 'A'))).done);
-    done.push(accepted(queue.submit(job(100, 'B'))).done);
-    done.push(accepted(queue.submit(job(200, 'C'))).done);
+    for (let i = 0; i < 10; i++) done.push((await accepted(queue.submit(job(i, 'A')))).done);
+    done.push((await accepted(queue.submit(job(100, 'B')))).done);
+    done.push((await accepted(queue.submit(job(200, 'C')))).done);
 
     for (let n = 1; n <= 12; n++) {
       await service.untilStarted(n);
@@ -23,14 +23,15 @@ describe('FairQueue with a gated fake pipeline', () => {
     await Promise.all(done);
     expect(service.started.slice(0, 3)).toEqual([0, 100, 200]);
     expect(service.started.slice(3)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(queue.stats()).toMatchObject({ pending: 0, running: 0, completed: 12, failed: 0 });
+    expect(await queue.stats()).toMatchObject({ pending: 0, running: 0, completed: 12, failed: 0 });
   });
 
   it('interleaves two busy users one job each', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
-    const done = [1, 2, 3].map((i) => accepted(queue.submit(job(i, 'A'))).done);
-    done.push(...[11, 12, 13].map((i) => accepted(queue.submit(job(i, 'B'))).done));
+    const done: Promise<RenderedResult>[] = [];
+    for (const i of [1, 2, 3]) done.push((await accepted(queue.submit(job(i, 'A')))).done);
+    for (const i of [11, 12, 13]) done.push((await accepted(queue.submit(job(i, 'B')))).done);
     for (let n = 1; n <= 6; n++) {
       await service.untilStarted(n);
       service.release(service.started[n - 1]);
@@ -47,13 +48,13 @@ describe('FairQueue with a gated fake pipeline', () => {
       seen.set(tag, []);
       return accepted(queue.submit(job(tag, user), { onPosition: (p) => seen.get(tag)!.push(p) }));
     };
-    submit(1, 'A');
+    await submit(1, 'A');
     await service.untilStarted(1);
-    const a2 = submit(2, 'A');
-    const a3 = submit(3, 'A');
-    const b1 = submit(4, 'B');
+    const a2 = await submit(2, 'A');
+    const a3 = await submit(3, 'A');
+    const b1 = await submit(4, 'B');
     expect([a2.position, a3.position, b1.position]).toEqual([1, 2, 1]);
-    expect(queue.stats()).toMatchObject({ pending: 3, running: 1 });
+    expect(await queue.stats()).toMatchObject({ pending: 3, running: 1 });
 
     service.release(1);
     await service.untilStarted(2);
@@ -75,48 +76,48 @@ describe('FairQueue with a gated fake pipeline', () => {
     let now = 1_000_000;
     const service = new GatedService();
     const queue = new FairQueue(service, { userJobsPerMinute: 2, chatJobsPerMinute: 100, now: () => now });
-    accepted(queue.submit(job(1, 'A')));
+    await accepted(queue.submit(job(1, 'A')));
     now += 10_000;
-    accepted(queue.submit(job(2, 'A')));
+    await accepted(queue.submit(job(2, 'A')));
     now += 5_000;
-    const r = refused(queue.submit(job(3, 'A')));
+    const r = await refused(queue.submit(job(3, 'A')));
     expect(r.reason).toBe('rate-limited-user');
     expect(r.retryAfterS).toBe(45);
-    expect(r.message).toContain('~45 s');
+    expect(rejectionText(r)).toContain('~45 s');
     // Another user in the same chat is not affected.
-    accepted(queue.submit(job(4, 'B')));
+    await accepted(queue.submit(job(4, 'B')));
     now += 45_001;
-    accepted(queue.submit(job(5, 'A')));
-    expect(queue.stats()).toMatchObject({ rejected: 1, rejectedBy: { 'rate-limited-user': 1 } });
+    await accepted(queue.submit(job(5, 'A')));
+    expect(await queue.stats()).toMatchObject({ rejected: 1, rejectedBy: { 'rate-limited-user': 1 } });
   });
 
-  it('limits jobs per chat per minute across users', () => {
+  it('limits jobs per chat per minute across users', async () => {
     let now = 0;
     const queue = new FairQueue(new GatedService(), { userJobsPerMinute: 100, chatJobsPerMinute: 3, now: () => now });
-    for (const user of ['A', 'B', 'C']) accepted(queue.submit(job(1, user, 'party')));
+    for (const user of ['A', 'B', 'C']) await accepted(queue.submit(job(1, user, 'party')));
     now += 20_000;
-    const r = refused(queue.submit(job(2, 'D', 'party')));
+    const r = await refused(queue.submit(job(2, 'D', 'party')));
     expect(r.reason).toBe('rate-limited-chat');
     expect(r.retryAfterS).toBe(40);
-    accepted(queue.submit(job(3, 'D', 'another-chat')));
+    await accepted(queue.submit(job(3, 'D', 'another-chat')));
   });
 
-  it('refuses politely with "busy" when maxPending jobs are already in', () => {
+  it('refuses politely with "busy" when maxPending jobs are already in', async () => {
     const queue = new FairQueue(new GatedService(), { ...generous, maxPending: 2 });
-    accepted(queue.submit(job(1, 'A')));
-    accepted(queue.submit(job(2, 'B')));
-    const r = refused(queue.submit(job(3, 'C')));
+    await accepted(queue.submit(job(1, 'A')));
+    await accepted(queue.submit(job(2, 'B')));
+    const r = await refused(queue.submit(job(3, 'C')));
     expect(r.reason).toBe('busy');
     expect(r.retryAfterS).toBeGreaterThanOrEqual(1);
-    expect(r.message).toBe(`I'm busy right now, please try again in ~${r.retryAfterS} s.`);
-    expect(queue.stats()).toMatchObject({ pending: 1, running: 1, rejectedBy: { busy: 1 } });
+    expect(rejectionText(r)).toBe(`I'm busy right now, please try again in ~${r.retryAfterS} s.`);
+    expect(await queue.stats()).toMatchObject({ pending: 1, running: 1, rejectedBy: { busy: 1 } });
   });
 
   it('answers a job that times out, restarts the pipeline, and keeps going', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, { ...generous, jobTimeoutMs: 50 });
-    const slow = accepted(queue.submit(job(1, 'A'))).done;
-    const next = accepted(queue.submit(job(2, 'B'))).done;
+    const slow = (await accepted(queue.submit(job(1, 'A')))).done;
+    const next = (await accepted(queue.submit(job(2, 'B')))).done;
     const error = await slow.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(JobTimeoutError);
     expect(friendlyError(error)).toMatch(/took too long/);
@@ -124,19 +125,18 @@ describe('FairQueue with a gated fake pipeline', () => {
     await service.untilStarted(2);
     service.release(2);
     await expect(next).resolves.toMatchObject({ image: Buffer.from([2]) });
-    expect(queue.stats()).toMatchObject({ completed: 1, failed: 1, timedOut: 1 });
+    expect(await queue.stats()).toMatchObject({ completed: 1, failed: 1, timedOut: 1 });
   });
 
   it('a throwing job does not break the jobs after it, and user errors stay user errors', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
     const events: string[] = [];
-    const results = [1, 2, 3].map((tag) =>
-      accepted(queue.submit(job(tag, `U${tag}`), { onStart: () => events.push(`start ${tag}`), onPosition: () => { throw new Error('adapter bug'); } })).done.then(
-        () => 'ok',
-        (e: unknown) => friendlyError(e),
-      ),
-    );
+    const results: Promise<string>[] = [];
+    for (const tag of [1, 2, 3]) {
+      const { done } = await accepted(queue.submit(job(tag, `U${tag}`), { onStart: () => events.push(`start ${tag}`), onPosition: () => { throw new Error('adapter bug'); } }));
+      results.push(done.then(() => 'ok', (e: unknown) => friendlyError(e)));
+    }
     await service.untilStarted(1);
     service.fail(1, new InputError('not-an-image', "That file isn't a picture I can read."));
     await service.untilStarted(2);
@@ -149,18 +149,19 @@ describe('FairQueue with a gated fake pipeline', () => {
       'ok',
     ]);
     expect(events).toEqual(['start 1', 'start 2', 'start 3']);
-    expect(queue.stats()).toMatchObject({ completed: 1, failed: 2, inputErrors: 1 });
+    expect(await queue.stats()).toMatchObject({ completed: 1, failed: 2, inputErrors: 1 });
   });
 
   it('close() refuses new jobs and resolves only when every accepted job has settled', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
-    const done = [1, 2, 3].map((tag) => accepted(queue.submit(job(tag, 'A'))).done);
+    const done: Promise<RenderedResult>[] = [];
+    for (const tag of [1, 2, 3]) done.push((await accepted(queue.submit(job(tag, 'A')))).done);
     let closed = false;
     const closing = queue.close().then(() => (closed = true));
-    const r = refused(queue.submit(job(4, 'B')));
+    const r = await refused(queue.submit(job(4, 'B')));
     expect(r.reason).toBe('shutting-down');
-    expect(r.message).toMatch(/try again in ~\d+ s/);
+    expect(rejectionText(r)).toMatch(/try again in ~\d+ s/);
     for (let n = 1; n <= 3; n++) {
       await service.untilStarted(n);
       await new Promise((r) => setImmediate(r));
@@ -169,16 +170,17 @@ describe('FairQueue with a gated fake pipeline', () => {
     }
     await closing;
     await expect(Promise.all(done)).resolves.toHaveLength(3);
-    expect(queue.stats()).toMatchObject({ pending: 0, running: 0, completed: 3 });
+    expect(await queue.stats()).toMatchObject({ pending: 0, running: 0, completed: 3 });
   });
 
   it('runs jobs on several pipeline instances at once', async () => {
     const services = [new GatedService(), new GatedService()];
     const queue = new FairQueue(services, generous);
-    const done = [1, 2, 3].map((tag) => accepted(queue.submit(job(tag, `U${tag}`))).done);
+    const done: Promise<RenderedResult>[] = [];
+    for (const tag of [1, 2, 3]) done.push((await accepted(queue.submit(job(tag, `U${tag}`)))).done);
     await services[0].untilStarted(1);
     await services[1].untilStarted(1);
-    expect(queue.stats()).toMatchObject({ running: 2, pending: 1 });
+    expect(await queue.stats()).toMatchObject({ running: 2, pending: 1 });
     services[1].release(services[1].started[0]);
     await services[1].untilStarted(2);
     services[1].release(services[1].started[1]);
@@ -190,13 +192,13 @@ describe('FairQueue with a gated fake pipeline', () => {
   it('keeps latency statistics for metrics', async () => {
     const service = new GatedService();
     const queue = new FairQueue(service, generous);
-    const done = accepted(queue.submit(job(1, 'A'))).done;
+    const { done } = await accepted(queue.submit(job(1, 'A')));
     await service.untilStarted(1);
     // Held for 50 ms: the recorded latency covers that wait (a correctness check of the clock's use, not a speed target).
     await new Promise((r) => setTimeout(r, 50));
     service.release(1);
     await done;
-    const { latency, runTime } = queue.stats();
+    const { latency, runTime } = await queue.stats();
     expect(latency.count).toBe(1);
     expect(latency.sumS).toBeGreaterThan(0);
     expect(latency.sumS).toBeGreaterThanOrEqual(0.04);

@@ -47,8 +47,8 @@ describe('texts', () => {
       const text = friendlyError(e);
       expect(text).toBe('Sorry, something went wrong on our side, please try again later.');
     }
-    expect(rejectionText('busy', 42)).toBe("I'm busy right now, please try again in ~42 s.");
-    expect(rejectionText('rate-limited-user', 60)).toMatch(/^You're sending pictures faster/);
+    expect(rejectionText({ reason: 'busy', retryAfterS: 42 })).toBe("I'm busy right now, please try again in ~42 s.");
+    expect(rejectionText({ reason: 'rate-limited-user', retryAfterS: 60 })).toMatch(/^You're sending pictures faster/);
   });
 });
 

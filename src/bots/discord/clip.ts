@@ -10,7 +10,7 @@ import type { StyleParams } from '../../pipeline/params.js';
 import type { JobQueue } from '../../queue/types.js';
 import type { DeliveryPolicy } from '../delivery.js';
 import {
-  CLIP_CANCEL_HINT_DISCORD, CLIP_CANCEL_LABEL, CLIP_CANCELLED_TEXT, CLIP_NOT_YOURS_TEXT, CLIP_UNDELIVERED_TEXT, clipCaption, clipProgressText, clipTooLargeText, friendlyError, positionText,
+  CLIP_CANCEL_HINT_DISCORD, CLIP_CANCEL_LABEL, CLIP_CANCELLED_TEXT, CLIP_NOT_YOURS_TEXT, CLIP_UNDELIVERED_TEXT, clipCaption, clipProgressText, clipTooLargeText, friendlyError, positionText, rejectionText,
 } from '../texts.js';
 import { sendResultMessage, tokenDeadline } from './deliver.js';
 import { downloadCapped, type ImageRef } from './download.js';
@@ -77,14 +77,14 @@ export async function paintClip(ctx: ClipContext, interaction: RepliableInteract
   try {
     const bytes = await downloadCapped(ref, ctx.clip.maxBytes);
     if (sniffClip(bytes) !== 'video' && !(await isAnimatedPicture(bytes))) return await hooks.asPicture(bytes);
-    const submitted = ctx.queue.submitClip!(
+    const submitted = await ctx.queue.submitClip!(
       {
         id: jobId, platform: 'discord', chatId: interaction.channelId ?? interaction.user.id, userId: interaction.user.id,
         image: bytes, params, cost: clipJobCost(ctx.clip), clip: { limits: ctx.clip, onProgress: (f) => progress.status(clipProgressText(f, CLIP_CANCEL_HINT_DISCORD)) },
       },
       { onPosition: (position) => progress.status(`${positionText(position)}\n${CLIP_CANCEL_HINT_DISCORD}`), onStart: () => progress.status(clipProgressText(0, CLIP_CANCEL_HINT_DISCORD)) },
     );
-    if (!submitted.accepted) return await progress.finish(() => hooks.fail(submitted.message));
+    if (!submitted.accepted) return await progress.finish(() => hooks.fail(rejectionText(submitted)));
     result = await submitted.done;
   } catch (e) {
     if (!(e instanceof JobCancelledError) && !(e instanceof Error && e.name === 'InputError')) ctx.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'discord: clip failed');
@@ -108,7 +108,7 @@ export async function paintClip(ctx: ClipContext, interaction: RepliableInteract
 export async function handleClipButton(ctx: Pick<ClipContext, 'queue'>, interaction: ButtonInteraction): Promise<boolean> {
   if (!interaction.customId.startsWith(CANCEL_PREFIX)) return false;
   const jobId = interaction.customId.slice(CANCEL_PREFIX.length);
-  if (ctx.queue.cancel?.(jobId, interaction.user.id)) await interaction.deferUpdate();
+  if (await ctx.queue.cancel?.(jobId, interaction.user.id)) await interaction.deferUpdate();
   else await interaction.reply({ content: CLIP_NOT_YOURS_TEXT, flags: MessageFlags.Ephemeral });
   return true;
 }

@@ -29,6 +29,7 @@ import {
   NO_IMAGE_TEXT,
   PAINTING_TEXT,
   positionText,
+  rejectionText,
   RESULT_TOO_LARGE_TEXT,
   resultCaption,
   styleSummary,
@@ -134,7 +135,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
   const chatId = interaction.channelId ?? interaction.guildId ?? interaction.user.id;
   try {
     const image = typeof picture.image === 'function' ? await picture.image() : picture.image;
-    const submitted = ctx.queue.submit(
+    const submitted = await ctx.queue.submit(
       {
         id: randomUUID(),
         platform: 'discord',
@@ -152,7 +153,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       },
     );
     if (!submitted.accepted) {
-      await progress.finish(() => failDeferred(ctx, interaction, submitted.message));
+      await progress.finish(() => failDeferred(ctx, interaction, rejectionText(submitted)));
       return;
     }
     const result = await submitted.done;
@@ -161,7 +162,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       await progress.finish(() => tell(RESULT_TOO_LARGE_TEXT, () => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT)));
       return;
     }
-    const key = picture.originalKey ?? ctx.originals.put({ image, params: picture.params, chatId });
+    const key = picture.originalKey ?? (await ctx.originals.put({ image, params: picture.params, chatId }));
     const outcome = await progress.finish(() =>
       sendResultMessage(
         interaction,
@@ -284,7 +285,7 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   const stickerKey = parseStickerCustomId(interaction.customId);
   const request = stickerKey ? { key: stickerKey, style: undefined } : parseRestyleCustomId(interaction.customId);
   if (!request) return;
-  const original = ctx.originals.get(request.key);
+  const original = await ctx.originals.get(request.key);
   if (!original) {
     await replyEphemeral(interaction, EXPIRED_TEXT);
     return;

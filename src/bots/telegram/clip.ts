@@ -10,7 +10,7 @@ import type { JobQueue } from '../../queue/types.js';
 import { deliver, type DeliveryPolicy } from '../delivery.js';
 import { fitText, TELEGRAM_CAPTION_LIMIT } from '../text-limits.js';
 import {
-  CLIP_CANCEL_HINT_TELEGRAM, CLIP_CANCELLED_TEXT, CLIP_UNDELIVERED_TEXT, clipCaption, clipProgressText, clipTooLargeText, clipTooLongText, friendlyError, NO_CLIP_TO_CANCEL_TEXT, PAINTING_TEXT, positionText,
+  CLIP_CANCEL_HINT_TELEGRAM, CLIP_CANCELLED_TEXT, CLIP_UNDELIVERED_TEXT, clipCaption, clipProgressText, clipTooLargeText, clipTooLongText, friendlyError, NO_CLIP_TO_CANCEL_TEXT, PAINTING_TEXT, positionText, rejectionText,
 } from '../texts.js';
 import { downloadPicture } from './download.js';
 import type { TgMessage } from './message.js';
@@ -84,10 +84,10 @@ export class TelegramClips {
   constructor(private readonly deps: TelegramClipDeps) {}
 
   /** /cancel from `userId` in `chatId`: stops their clips there. Returns the answer to show, if any. */
-  cancel(chatId: number, userId: number): string | undefined {
+  async cancel(chatId: number, userId: number): Promise<string | undefined> {
     const jobs = this.active.get(`${chatId}:${userId}`);
     let stopped = false;
-    for (const id of jobs ?? []) stopped = (this.deps.queue.cancel?.(id, String(userId)) ?? false) || stopped;
+    for (const id of [...(jobs ?? [])]) stopped = ((await this.deps.queue.cancel?.(id, String(userId))) ?? false) || stopped;
     return stopped ? undefined : NO_CLIP_TO_CANCEL_TEXT;
   }
 
@@ -101,7 +101,7 @@ export class TelegramClips {
     let result: ClipResult;
     try {
       const file = await downloadPicture(this.deps.telegram, { fileId: req.source.fileId, fileSize: req.source.fileSize, kind: 'document' }, Math.min(limits.maxBytes, this.deps.downloadLimitBytes));
-      const submitted = queue.submitClip!(
+      const submitted = await queue.submitClip!(
         {
           id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId),
           image: file, params: req.params, cost: clipJobCost(limits, req.source.durationS),
@@ -112,7 +112,7 @@ export class TelegramClips {
           onStart: () => status.set(`${PAINTING_TEXT}\n${CLIP_CANCEL_HINT_TELEGRAM}`, true),
         },
       );
-      if (!submitted.accepted) return status.finish(submitted.message);
+      if (!submitted.accepted) return status.finish(rejectionText(submitted));
       this.active.set(key, (this.active.get(key) ?? new Set()).add(jobId));
       result = await submitted.done;
     } catch (e) {

@@ -23,6 +23,7 @@ import {
   lateDeliveryText,
   PAINTING_TEXT,
   positionText,
+  rejectionText,
   restylingText,
   resultCaption,
   undeliveredText,
@@ -190,8 +191,12 @@ export class TelegramHandlers {
       case 'anime':
         return this.onAnimeCommand(message, command.args);
       case 'cancel': {
-        const answer = this.clips?.cancel(message.chat.id, userIdOf(message));
-        if (answer) this.reply(message, answer);
+        const clips = this.clips;
+        if (!clips) return;
+        const cancelled = clips.cancel(message.chat.id, userIdOf(message)).then((answer) => {
+          if (answer) this.reply(message, answer);
+        });
+        this.track(cancelled.catch((e) => this.logError(e, 'cancel')));
         return;
       }
       default:
@@ -236,13 +241,17 @@ export class TelegramHandlers {
   }
 
   onCallback(query: CallbackQuery): void {
+    this.track(this.onButton(query).catch((e) => this.logError(e, 'button')));
+  }
+
+  private async onButton(query: CallbackQuery): Promise<void> {
     const { originals } = this.deps;
     const data = 'data' in query ? query.data : '';
     const stickerKey = parseStickerData(data);
     const parsed = stickerKey ? { key: stickerKey, style: undefined } : parseRestyleData(data);
     const message = query.message;
     if (!parsed || !message) return this.answerButton(query.id);
-    const original = originals.get(parsed.key);
+    const original = await originals.get(parsed.key);
     if (!original) {
       this.answerButton(query.id, EXPIRED_TEXT, true);
       // The buttons can't work any more; take them away so nobody else tries.
@@ -326,7 +335,7 @@ export class TelegramHandlers {
     const entered = this.serialPerUser(req.userId, async () => {
       const { image, demo } = await this.fetchPicture(req.picture);
       const job = { id: jobId, platform: 'telegram' as const, chatId: String(req.chatId), userId: String(req.userId), image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) };
-      const submitted: SubmitResult = queue.submit(
+      const submitted: SubmitResult = await queue.submit(
         { ...job, sticker: req.sticker, grid: req.gallery ? { cellSide: options.galleryCellSide } : undefined },
         {
           onPosition: (position) => status.set(positionText(position)),
@@ -350,7 +359,7 @@ export class TelegramHandlers {
     }
     if (!submitted.accepted) {
       logger.info({ jobId, chatId: req.chatId, userId: req.userId, reason: submitted.reason }, 'telegram job rejected');
-      return status.finish(submitted.message);
+      return status.finish(rejectionText(submitted));
     }
     let result: RenderedResult;
     try {
@@ -381,7 +390,7 @@ export class TelegramHandlers {
   private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage, demo: boolean): Promise<string | undefined> {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
-      'originalKey' in req.picture ? req.picture.originalKey : originals.put({ image, params: req.params, chatId: String(req.chatId) });
+      'originalKey' in req.picture ? req.picture.originalKey : await originals.put({ image, params: req.params, chatId: String(req.chatId) });
     const caption = !req.gallery ? resultCaption(result, req.params, req.asFile) : demo ? demoGalleryText('telegram') : FUN_TEXTS.galleryCaption;
     const keyboard = withStickerButton(restyleKeyboard(originalKey, result.style), originalKey);
     const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard, asFile: req.asFile };

@@ -10,7 +10,7 @@ import type { JobQueue, RejectReason } from '../../queue/types.js';
 import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import { readCappedStream } from '../read-capped.js';
-import { facesSummary, friendlyError, positionText, styleTitle, WEB_TEXTS } from '../texts.js';
+import { facesSummary, friendlyError, positionText, rejectionText, styleTitle, WEB_TEXTS } from '../texts.js';
 import { EventStream } from './event-stream.js';
 import { sendJson } from './respond.js';
 
@@ -48,7 +48,7 @@ export function paramsFromQuery(search: URLSearchParams, defaults: StyleParams):
 async function pictureOf(ctx: PaintContext, req: IncomingMessage, search: URLSearchParams, client: string): Promise<{ image: Uint8Array; original?: string }> {
   const key = search.get('original');
   if (key) {
-    const kept = ctx.originals.get(key);
+    const kept = await ctx.originals.get(key);
     // The store is shared with the bots: a key only opens this visitor's own photos (same answer otherwise).
     if (!kept || kept.chatId !== client) throw new Refusal(410, WEB_TEXTS.expired);
     return { image: kept.image, original: key };
@@ -87,7 +87,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
 
   const stream = new EventStream(res);
   const id = randomUUID();
-  const submitted = ctx.queue.submit(
+  const submitted = await ctx.queue.submit(
     { id, platform: 'web', chatId: client, userId: client, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
     {
       onPosition: (position) => stream.send({ type: 'position', position, text: positionText(position) }),
@@ -96,7 +96,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
   );
   if (!submitted.accepted) {
     ctx.logger.info({ jobId: id, reason: submitted.reason }, 'web job rejected');
-    return sendJson(res, REJECT_STATUS[submitted.reason], { error: submitted.message }, { 'retry-after': String(submitted.retryAfterS) });
+    return sendJson(res, REJECT_STATUS[submitted.reason], { error: rejectionText(submitted) }, { 'retry-after': String(submitted.retryAfterS) });
   }
   stream.open();
   let result: RenderedResult;
@@ -106,7 +106,7 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
     if (!(e instanceof InputError)) ctx.logger.warn({ jobId: id, err: e instanceof Error ? { name: e.name, message: e.message } : String(e) }, 'web job failed');
     return stream.end({ type: 'error', text: friendlyError(e) });
   }
-  const original = picture.original ?? ctx.originals.put({ image: picture.image, params, chatId: client });
+  const original = picture.original ?? (await ctx.originals.put({ image: picture.image, params, chatId: client }));
   ctx.logger.info({ jobId: id, style: result.style, faces: result.faces.length, ms: result.timings.total, grid }, 'web job answered');
   stream.end({
     type: 'done',

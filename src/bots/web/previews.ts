@@ -41,7 +41,7 @@ export class StylePreviews {
   }
 
   private async render(): Promise<PreviewSheet | undefined> {
-    const submitted = this.queue.submit({
+    const submitted = await this.queue.submit({
       id: PREVIEW_CLIENT,
       platform: 'web',
       chatId: PREVIEW_CLIENT,
