@@ -73,6 +73,9 @@ const envSchema = pipelineEnvSchema.extend({
   CLIP_MAX_FPS: intVar(DEFAULT_CLIP_LIMITS.maxFps, 1, 30),
   CLIP_MAX_SIDE: intVar(DEFAULT_CLIP_LIMITS.maxSide, 64, 1080),
   CLIP_MAX_MB: intVar(DEFAULT_CLIP_LIMITS.maxBytes / 1024 / 1024, 1, 100),
+  QUEUE_BACKEND: optionalString.pipe(z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory')),
+  REDIS_URL: optionalString.pipe(z.url({ error: 'must be a redis:// URL such as redis://127.0.0.1:6379' }).default('redis://127.0.0.1:6379')),
+  REDIS_MAX_MEMORY_MB: intVar(1024, 16, 1_048_576),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
 
@@ -96,6 +99,10 @@ export interface AppConfig {
     maxPixels: number;
   };
   queue: { maxPending: number; userJobsPerMinute: number; chatJobsPerMinute: number; jobTimeoutMs: number };
+  /** QUEUE_BACKEND: the queue in this process (memory) or shared through Redis by bots and worker processes. */
+  queueBackend: 'memory' | 'redis';
+  /** QUEUE_BACKEND=redis: where the queue lives, and the Redis memory beyond which new photos get "busy". */
+  redis: { url: string; maxMemoryBytes: number };
   /** How long a finished picture's upload is retried (5xx, resets, rate limits) before the user is told it failed. */
   delivery: { retryBudgetMs: number };
   /** From the stop signal to exit: work that fits is finished, everyone else is told to send again. */
@@ -163,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       chatJobsPerMinute: e.CHAT_JOBS_PER_MINUTE,
       jobTimeoutMs: e.JOB_TIMEOUT_S * 1000,
     },
+    queueBackend: e.QUEUE_BACKEND,
+    redis: { url: e.REDIS_URL, maxMemoryBytes: e.REDIS_MAX_MEMORY_MB * 1024 * 1024 },
     delivery: { retryBudgetMs: e.DELIVERY_RETRY_S * 1000 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_S * 1000,
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },

@@ -4,6 +4,7 @@ import dotenv from 'dotenv';
 import { startApp, type RunningApp } from './app/app.js';
 import { createLogger, maskSecrets } from './app/logger.js';
 import { ErrorCounter } from './app/metrics.js';
+import { startWorkerRole } from './app/worker-role.js';
 import { ConfigError, loadConfig, type AppConfig } from './config.js';
 
 const NOTHING_TO_RUN_MESSAGE =
@@ -23,11 +24,22 @@ function readConfig(): AppConfig {
   }
 }
 
+/** `npm start` (everything in one process), `npm run bots` (adapters only), `npm run worker` (pipelines only). */
+type Role = 'all' | 'bots' | 'worker';
+
+function readRole(): Role {
+  const role = process.argv[2] ?? 'all';
+  if (role === 'all' || role === 'bots' || role === 'worker') return role;
+  process.stderr.write(`Unknown role "${role}": use no argument (everything), bots or worker.\n`);
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
   // DOTENV_CONFIG_PATH picks another file (same variable as dotenv's own preload).
   dotenv.config({ quiet: true, path: process.env.DOTENV_CONFIG_PATH || undefined });
+  const role = readRole();
   const config = readConfig();
-  if (!config.telegram.token && !config.discord.token && !config.web.port) {
+  if (role !== 'worker' && !config.telegram.token && !config.discord.token && !config.web.port) {
     process.stderr.write(`${NOTHING_TO_RUN_MESSAGE}\n`);
     process.exit(1);
   }
@@ -40,9 +52,9 @@ async function main(): Promise<void> {
   });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
-  let app: RunningApp;
+  let app: Pick<RunningApp, 'stop'> & { bots?: string[] };
   try {
-    app = await startApp({ config, logger, errors });
+    app = role === 'worker' ? await startWorkerRole(config, logger, errors) : await startApp({ config, logger, errors, role });
   } catch (e) {
     logger.fatal({ err: e }, 'could not start');
     logger.flush();
@@ -52,7 +64,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  logger.info({ bots: app.bots }, 'ready');
+  logger.info({ role, bots: app.bots }, 'ready');
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -4,7 +4,7 @@ import { InputError } from '../src/pipeline/errors.js';
 import { JobCancelledError } from '../src/pipeline/cancel.js';
 import { RedisUnreachableError } from '../src/queue/redis/connection.js';
 import { RedisJobQueue } from '../src/queue/redis/job-queue.js';
-import { RedisOriginalStore } from '../src/queue/redis/originals.js';
+import { RedisOriginalStore } from '../src/bots/redis-originals.js';
 import { RedisWorker } from '../src/queue/redis/worker.js';
 import type { Job, SubmitResult } from '../src/queue/types.js';
 import { PARAMS, SleepingService } from './helpers/queue-fakes.js';
@@ -137,7 +137,7 @@ describe('Redis queue backend (BullMQ, a private redis-server)', () => {
     expect(await queue.submit(photo(3, 'c'))).toMatchObject({ accepted: false, reason: 'busy' });
     const job = photo(4, 'd');
     expect(await queue.cancel(job.id, 'd')).toBe(false);
-    const [firstId] = await redis.client.zrange('anime:bull:paint:prioritized', 0, 0);
+    const [firstId] = await redis.client.zrange('anime:bull:paint:prioritized', '0', '0');
     expect(await queue.cancel(firstId, 'someone-else')).toBe(false);
     expect(await queue.cancel(firstId, 'a')).toBe(true);
     await expect(first.done).rejects.toBeInstanceOf(JobCancelledError);

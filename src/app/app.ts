@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import { hurryAt, settleBy, type BotDeps, type RunningBot } from '../bots/deps.js';
-import { MemoryOriginalStore, type OriginalStore } from '../bots/originals.js';
+import type { OriginalStore } from '../bots/originals.js';
 import { decodeLimits, type AppConfig } from '../config.js';
 import { FACE_DETECTOR_ID } from '../pipeline/face/detect.js';
 import { FACE_MESH_ID } from '../pipeline/face/mesh.js';
 import { WorkerPipelineService, type PipelineService } from '../pipeline/service.js';
-import { FairQueue } from '../queue/fair-queue.js';
 import type { JobQueue } from '../queue/types.js';
+import type { RedisWorker } from '../queue/redis/worker.js';
+import { createQueueBackend, startRedisWorker, type QueueBackend } from './queue-backend.js';
 import { startHttpServer, type RunningHttpServer } from './http.js';
 import { AppMetrics, type ErrorCounter } from './metrics.js';
 
@@ -16,6 +17,11 @@ export interface AppParts {
   errors?: ErrorCounter;
   /** Pipelines to use instead of one WorkerPipelineService per PIPELINE_INSTANCES (tests). */
   services?: PipelineService[];
+  /**
+   * 'all' (`npm start`: bots, queue and pipelines in this process) or 'bots' (`npm run bots`: no pipelines;
+   * QUEUE_BACKEND=redis, workers paint elsewhere).
+   */
+  role?: 'all' | 'bots';
   /** Which bots to start; by default the ones whose token is set. */
   bots?: { name: string; start: (deps: BotDeps) => Promise<RunningBot> }[];
 }
@@ -31,6 +37,9 @@ export interface RunningApp {
    */
   stop(): Promise<void>;
 }
+
+const BOTS_NEED_REDIS =
+  'npm run bots needs QUEUE_BACKEND=redis (and REDIS_URL): with the in-memory queue the bots and the pipelines share one process, npm start.';
 
 /**
  * The bots whose tokens are configured, plus the web page when WEB_PORT (or no token at all) asks for it; loaded
@@ -59,31 +68,31 @@ export function createPipelines(config: AppConfig): PipelineService[] {
 /** Wires pipelines → queue → bots, plus the health/metrics server. */
 export async function startApp(parts: AppParts): Promise<RunningApp> {
   const { config, logger } = parts;
-  const services = parts.services ?? createPipelines(config);
+  const role = parts.role ?? 'all';
+  if (role === 'bots' && config.queueBackend !== 'redis') throw new Error(BOTS_NEED_REDIS);
+  const services = role === 'bots' ? [] : (parts.services ?? createPipelines(config));
   let shuttingDown = false;
   const started: { name: string; bot: RunningBot }[] = [];
   let http: RunningHttpServer | undefined;
 
   const metrics = new AppMetrics(parts.errors);
-  const queue = new FairQueue(services, {
-    maxPending: config.queue.maxPending,
-    userJobsPerMinute: config.queue.userJobsPerMinute,
-    chatJobsPerMinute: config.queue.chatJobsPerMinute,
-    jobTimeoutMs: config.queue.jobTimeoutMs,
-    outputFormat: config.pipeline.outputFormat,
-    logger: logger.child({ component: 'queue' }),
-    observer: metrics,
-  });
-  metrics.watchQueue(queue);
-  const originals = new MemoryOriginalStore();
-
   const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
+  let backend: QueueBackend;
+  try {
+    backend = await createQueueBackend(config, services, logger, metrics);
+  } catch (e) {
+    await closePipelines();
+    throw e;
+  }
+  const { queue, originals } = backend;
+  let worker: RedisWorker | undefined;
   try {
     const warmStart = performance.now();
     // Loads and verifies the models a default job uses in every instance, so a missing model fails now, not on the first user.
     const warm = [config.pipeline.defaultStyle, FACE_DETECTOR_ID, FACE_MESH_ID];
     await Promise.all(services.map((s) => s.warmUp(warm)));
     logger.info({ models: warm, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
+    if (config.queueBackend === 'redis' && services.length) worker = await startRedisWorker(config, services, logger);
 
     if (config.http.port > 0) {
       http = await startHttpServer({ queue, metrics, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
@@ -98,6 +107,8 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
   } catch (e) {
     await Promise.allSettled(started.map(({ bot }) => bot.stop()));
     await http?.close();
+    await worker?.close();
+    await queue.close();
     await closePipelines();
     throw e;
   }
@@ -120,6 +131,9 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
     results.forEach((r, i) => {
       if (r.status === 'rejected') logger.error({ platform: started[i].name, err: r.reason }, 'bot did not stop cleanly');
     });
+    // This process's Redis worker finishes the job it paints (a job it cannot finish in time goes back to
+    // the queue for another worker when its lock expires).
+    if (worker) await settleBy(worker.close(), deadline);
     // Pipelines still busy with abandoned jobs are worker processes: stopping them is safe at any moment.
     await closePipelines();
     await settleBy(drained, deadline);

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import type { JobOutcome, QueueObserver } from '../queue/fair-queue.js';
 import type { Admission, Job, JobQueue, QueueStats, RejectReason } from '../queue/types.js';
+import type { WorkerCounts } from '../queue/redis/stats.js';
 
 /** Counts error-level log lines (wired to the logger's onError), so /metrics shows errors without a second channel. */
 export class ErrorCounter {
@@ -69,6 +70,23 @@ export class AppMetrics implements QueueObserver {
       new Gauge({ name, help, registers: [this.registry], async collect() { this.set(read(await queue.stats())); } });
     gauge('anime_queue_pending', 'Jobs waiting in the queue.', (s) => s.pending);
     gauge('anime_queue_running', 'Jobs the pipeline is working on.', (s) => s.running);
+  }
+
+  /** Per painting worker (Redis backend): jobs finished by outcome, read from Redis when /metrics is scraped. */
+  watchWorkers(read: () => Promise<WorkerCounts[]>): void {
+    new Gauge({
+      name: 'anime_worker_jobs',
+      help: 'Jobs each painting worker (host:pid) has finished, by outcome (all workers sharing the Redis queue).',
+      labelNames: ['worker', 'outcome'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const w of await read()) {
+          this.set({ worker: w.worker, outcome: 'completed' }, w.completed);
+          this.set({ worker: w.worker, outcome: 'failed' }, w.failed);
+        }
+      },
+    });
   }
 
   rejected(_who: Admission, reason: RejectReason): void {

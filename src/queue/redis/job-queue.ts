@@ -11,6 +11,7 @@ import { BULL_PREFIX, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } fr
 import { assignTag, priorityOf } from './fairness.js';
 import { reviveJobError } from './job-errors.js';
 import { SharedRateLimits, userKey } from './rate-limits.js';
+import { readQueueStats, readWorkerCounts, type WorkerCounts } from './stats.js';
 import { joinResult, type PaintJobData, type PaintJobReturn } from './wire.js';
 
 export interface RedisJobQueueOptions {
@@ -69,7 +70,8 @@ export class RedisJobQueue implements JobQueue {
   private readonly cleanups: Promise<unknown>[] = [];
 
   private constructor(
-    private readonly redis: Redis,
+    /** The bots' Redis client (also for the originals store). */
+    readonly redis: Redis,
     private readonly queue: Queue<PaintJobData, PaintJobReturn>,
     private readonly events: QueueEvents,
     private readonly opts: RedisJobQueueOptions,
@@ -163,10 +165,13 @@ export class RedisJobQueue implements JobQueue {
     return true;
   }
 
-  async stats(): Promise<QueueStats> {
-    const [counts, totals] = await Promise.all([this.queue.getJobCounts('prioritized', 'wait', 'active'), this.redis.hmget(keys.counts, 'completed', 'failed', 'rejected')]);
-    const [completed, failed, rejected] = totals.map((v) => Number(v ?? 0));
-    return { pending: (counts.prioritized ?? 0) + (counts.wait ?? 0), running: counts.active ?? 0, completed, failed, rejected };
+  stats(): Promise<QueueStats> {
+    return readQueueStats(this.redis, this.queue);
+  }
+
+  /** For /metrics: what each painting worker has finished. */
+  workerCounts(): Promise<WorkerCounts[]> {
+    return readWorkerCounts(this.redis);
   }
 
   health(): Promise<{ ok: boolean; detail?: string }> {

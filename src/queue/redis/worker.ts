@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobCancelledError } from '../../pipeline/cancel.js';
 import type { ClipResult } from '../../pipeline/clip/clip.js';
@@ -9,9 +9,11 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { PipelineService } from '../../pipeline/service.js';
 import { JobTimeoutError } from '../errors.js';
 import type { QueueLogger } from '../fair-queue.js';
-import { BULL_PREFIX, connectOrExplain, createRedis, keys, QUEUE_NAME } from './connection.js';
+import type { QueueStats } from '../types.js';
+import { BULL_PREFIX, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { advanceVirtualTime } from './fairness.js';
 import { isFinal, serializeJobError } from './job-errors.js';
+import { countFinished, readQueueStats, readWorkerCounts, type WorkerCounts } from './stats.js';
 import { splitResult, type PaintJobData, type PaintJobReturn } from './wire.js';
 
 export interface RedisWorkerOptions {
@@ -53,6 +55,8 @@ export class RedisWorker {
   private constructor(
     private readonly redis: Redis,
     private readonly worker: Worker<PaintJobData, PaintJobReturn>,
+    /** For the queue's depth only: this side never adds jobs. */
+    private readonly queue: Queue<PaintJobData, PaintJobReturn>,
     private readonly opts: RedisWorkerOptions,
     name: string,
   ) {
@@ -77,12 +81,25 @@ export class RedisWorker {
       maxStalledCount: 1,
       drainDelay: 1,
     });
-    self = new RedisWorker(redis, worker, opts, name);
+    self = new RedisWorker(redis, worker, new Queue(QUEUE_NAME, { connection: redis, prefix: BULL_PREFIX }), opts, name);
     worker.on('error', (err) => opts.logger?.warn({ err }, 'redis worker'));
     worker.on('stalled', (jobId) => opts.logger?.warn({ jobId }, 'job stalled (its worker stopped): back in the queue'));
     await worker.waitUntilReady();
     void worker.run().catch((err: unknown) => opts.logger?.error({ err }, 'redis worker stopped'));
     return self;
+  }
+
+  /** For a worker's own /healthz and /metrics. */
+  health(): Promise<{ ok: boolean; detail?: string }> {
+    return ping(this.redis);
+  }
+
+  stats(): Promise<QueueStats> {
+    return readQueueStats(this.redis, this.queue);
+  }
+
+  workerCounts(): Promise<WorkerCounts[]> {
+    return readWorkerCounts(this.redis);
   }
 
   /** Jobs this process is painting now. */
@@ -93,6 +110,7 @@ export class RedisWorker {
   /** Takes no new jobs and resolves once the ones being painted have finished (SIGTERM). */
   async close(): Promise<void> {
     await this.worker.close();
+    await this.queue.close();
     this.redis.disconnect();
   }
 
@@ -112,7 +130,7 @@ export class RedisWorker {
       const result = await this.paintWithin(service, id, data, image, job);
       const { bytes, meta } = splitResult(result);
       const resultKey = keys.result(id);
-      await this.redis.multi().set(resultKey, bytes, 'PX', this.opts.resultTtlMs ?? 3_600_000).del(data.imageKey).hincrby(keys.counts, 'completed', 1).hincrby(keys.counts, `${this.name}:completed`, 1).exec();
+      await countFinished(this.redis.multi().set(resultKey, bytes, 'PX', this.opts.resultTtlMs ?? 3_600_000).del(data.imageKey), this.name, 'completed').exec();
       this.counts.completed++;
       this.opts.logger?.info({ jobId: id, ms: Math.round(performance.now() - started), attempt: job.attemptsMade + 1 }, 'job done');
       return { resultKey, meta };
@@ -121,7 +139,7 @@ export class RedisWorker {
       const final = isFinal(e) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (final) {
         this.counts.failed++;
-        await this.redis.multi().del(data.imageKey).hincrby(keys.counts, 'failed', 1).hincrby(keys.counts, `${this.name}:failed`, 1).exec();
+        await countFinished(this.redis.multi().del(data.imageKey), this.name, 'failed').exec();
       }
       if (!(e instanceof InputError)) this.opts.logger?.warn({ jobId: id, err: e, final }, 'job failed');
       const wire = serializeJobError(e);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { StoredOriginal } from '../../bots/originals.js';
-import { keys } from './connection.js';
+import type { OriginalStore, StoredOriginal } from './originals.js';
+import { keys } from '../queue/redis/connection.js';
 
 export interface RedisOriginalStoreOptions {
   /** Total bytes of originals kept, all bot replicas together (default 200 MB); the oldest go first. */
@@ -41,7 +41,7 @@ return total`;
  * (oldest evicted first), 1 h TTL. Keys are short random strings that fit into Telegram callback data
  * (64 bytes) and Discord custom ids (100 chars), as with the in-memory store.
  */
-export class RedisOriginalStore {
+export class RedisOriginalStore implements OriginalStore {
   private readonly maxBytes: number;
   private readonly ttlMs: number;
 
