@@ -32,7 +32,7 @@ import { DEFAULT_DELIVERY } from '../src/bots/delivery.js';
 import { TELEGRAM_TEXT_LIMIT } from '../src/bots/text-limits.js';
 import { FairQueue, type FairQueueOptions } from '../src/queue/fair-queue.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
-import { FakeBotApi, type ApiCall, type SentFile, type TgChat, type TgMessage, type TgUser } from './telegram/fake-bot-api.js';
+import { FakeBotApi, replyToOf, type ApiCall, type SentFile, type TgChat, type TgMessage, type TgUser } from './telegram/fake-bot-api.js';
 
 const MAX_SIDE = 256;
 const PHOTO_SIDES = [90, 320, 600];
@@ -79,11 +79,7 @@ function okCalls(fake: FakeBotApi, method: string, chatId?: number): ApiCall[] {
   return fake.callsOf(method).filter((c) => c.ok && (chatId === undefined || Number(c.params.chat_id) === chatId));
 }
 
-function replyTo(call: ApiCall): number | undefined {
-  const raw = call.params.reply_parameters;
-  const parsed = typeof raw === 'string' ? (JSON.parse(raw) as { message_id: number }) : (raw as { message_id: number } | undefined);
-  return parsed?.message_id;
-}
+const replyTo = replyToOf;
 
 function resultsFor(fake: FakeBotApi, chatId: number, replyToId: number): ApiCall[] {
   return okCalls(fake, 'sendPhoto', chatId).filter((c) => replyTo(c) === replyToId);

@@ -77,6 +77,13 @@ class ApiError extends Error {
 }
 
 /** The Bot API refuses getFile for files over 20 MB. */
+/** The message a bot call replies to (reply_parameters, an object or JSON text in a multipart upload). */
+export function replyToOf(call: ApiCall): number | undefined {
+  const raw = call.params.reply_parameters;
+  const parsed = typeof raw === 'string' ? (JSON.parse(raw) as { message_id: number }) : (raw as { message_id: number } | undefined);
+  return parsed?.message_id;
+}
+
 export const BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 
 export class FakeBotApi {
