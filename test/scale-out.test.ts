@@ -102,6 +102,18 @@ async function startOrder(): Promise<string[]> {
     .map((j) => j.user);
 }
 
+/** Id of a job `worker` is painting now (waits for one). */
+async function jobHeldBy(worker: RoleProcess): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    for (const id of await redis.client.lrange('anime:bull:paint:active', 0, -1)) {
+      if ((await redis.client.hget(`anime:bull:paint:${id}`, 'pb')) === worker.name) return id;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${worker.name} took no job`);
+}
+
 describe('scale out: 1 bots process + 2 worker processes on Redis', () => {
   it('a burst of 20 photos from 5 users is answered exactly once each, in a fair order, by both workers', async () => {
     const requests = await burst(4);
@@ -121,15 +133,7 @@ describe('scale out: 1 bots process + 2 worker processes on Redis', () => {
     const requests = await burst(2, users.slice(0, 3));
     // Wait until the first worker holds a job, then kill it without warning.
     const victim = workers[0];
-    const deadline = Date.now() + 30_000;
-    let held: string | undefined;
-    while (!held && Date.now() < deadline) {
-      for (const id of await redis.client.lrange('anime:bull:paint:active', 0, -1)) {
-        if ((await redis.client.hget(`anime:bull:paint:${id}`, 'pb')) === victim.name) held = id;
-      }
-      if (!held) await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(held, 'the first worker took a job').toBeDefined();
+    const held = await jobHeldBy(victim);
     victim.child.kill('SIGKILL');
     await victim.exited;
     await expectAnsweredOnce(requests, 60_000);
@@ -144,5 +148,15 @@ describe('scale out: 1 bots process + 2 worker processes on Redis', () => {
     const after = await burst(1, users.slice(3));
     await expectAnsweredOnce(after, 60_000);
     expect(bots.child.exitCode).toBeNull();
+  });
+
+  it('SIGTERM on a worker: it finishes the job it is painting, then exits 0', async () => {
+    const [request] = await burst(1, users.slice(0, 1));
+    const worker = workers[1];
+    const held = await jobHeldBy(worker);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    await expectAnsweredOnce([request], 10_000);
+    expect(await redis.client.hmget(`anime:bull:paint:${held}`, 'pb', 'finishedOn')).toEqual([worker.name, expect.any(String)]);
   });
 });

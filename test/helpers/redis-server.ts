@@ -1,5 +1,5 @@
 /** A private redis-server for one test file: a free loopback port, no persistence unless asked, stopped after. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,8 +39,9 @@ export async function startRedisServer(): Promise<RedisServer> {
     url,
     client,
     async restart({ downMs = 500 } = {}) {
-      // The dump lives in the test's own temporary folder, removed by stop().
-      await client.call('SHUTDOWN', 'SAVE').catch(() => {});
+      // The dump lives in the test's own temporary folder, removed by stop(). Through redis-cli: a client
+      // that sent SHUTDOWN would send it again to the new server once it reconnects.
+      spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'save']);
       await exited(proc);
       await new Promise((r) => setTimeout(r, downMs));
       proc = await launch(port, dir);
