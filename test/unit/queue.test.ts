@@ -91,6 +91,25 @@ describe('FairQueue with a gated fake pipeline', () => {
     expect(await queue.stats()).toMatchObject({ rejected: 1, rejectedBy: { 'rate-limited-user': 1 } });
   });
 
+  it('check() answers like submit() without taking a place; submit() checks again', async () => {
+    const queue = new FairQueue(new GatedService(), { userJobsPerMinute: 1, chatJobsPerMinute: 100 });
+    const who = { platform: 'telegram' as const, chatId: 'group', userId: 'A' };
+    // Checking, however often, consumes nothing.
+    for (let i = 0; i < 3; i++) expect(await queue.check(who)).toBeNull();
+    const checkedBefore = await queue.check(who);
+    await accepted(queue.submit(job(1, 'A')));
+    const refusal = await queue.check(who);
+    expect(refusal).toMatchObject({ reason: 'rate-limited-user' });
+    // The place went between the first check and this submit: the same answer.
+    expect(checkedBefore).toBeNull();
+    expect(await refused(queue.submit(job(2, 'A')))).toMatchObject({ accepted: false, reason: 'rate-limited-user' });
+    expect(await queue.check({ ...who, userId: 'B' })).toBeNull();
+    expect(await queue.stats()).toMatchObject({ pending: 0, running: 1, rejected: 2, rejectedBy: { 'rate-limited-user': 2 } });
+    expect(await queue.health()).toEqual({ ok: true });
+    void queue.close();
+    expect(await queue.check({ ...who, userId: 'B' })).toMatchObject({ reason: 'shutting-down' });
+  });
+
   it('limits jobs per chat per minute across users', async () => {
     let now = 0;
     const queue = new FairQueue(new GatedService(), { userJobsPerMinute: 100, chatJobsPerMinute: 3, now: () => now });

@@ -74,13 +74,16 @@ export async function paintClip(ctx: ClipContext, interaction: RepliableInteract
     (e) => ctx.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'discord: clip progress edit failed'),
   );
   let result: ClipResult;
+  const who = { platform: 'discord' as const, chatId: interaction.channelId ?? interaction.user.id, userId: interaction.user.id, cost: clipJobCost(ctx.clip) };
   try {
+    // Limits and capacity first: a refused user's clip is never downloaded.
+    const refused = await ctx.queue.check(who);
+    if (refused) return await progress.finish(() => hooks.fail(rejectionText(refused)));
     const bytes = await downloadCapped(ref, ctx.clip.maxBytes);
     if (sniffClip(bytes) !== 'video' && !(await isAnimatedPicture(bytes))) return await hooks.asPicture(bytes);
     const submitted = await ctx.queue.submitClip!(
       {
-        id: jobId, platform: 'discord', chatId: interaction.channelId ?? interaction.user.id, userId: interaction.user.id,
-        image: bytes, params, cost: clipJobCost(ctx.clip), clip: { limits: ctx.clip, onProgress: (f) => progress.status(clipProgressText(f, CLIP_CANCEL_HINT_DISCORD)) },
+        id: jobId, ...who, image: bytes, params, clip: { limits: ctx.clip, onProgress: (f) => progress.status(clipProgressText(f, CLIP_CANCEL_HINT_DISCORD)) },
       },
       { onPosition: (position) => progress.status(`${positionText(position)}\n${CLIP_CANCEL_HINT_DISCORD}`), onStart: () => progress.status(clipProgressText(0, CLIP_CANCEL_HINT_DISCORD)) },
     );

@@ -133,14 +133,16 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
     (e) => ctx.logger.warn({ err: describeError(e) }, 'discord: progress edit failed'),
   );
   const chatId = interaction.channelId ?? interaction.guildId ?? interaction.user.id;
+  const who = { platform: 'discord' as const, chatId, userId: interaction.user.id };
   try {
+    // Limits and capacity first: a refused user's picture is never downloaded.
+    const refused = await ctx.queue.check(who);
+    if (refused) return await progress.finish(() => failDeferred(ctx, interaction, rejectionText(refused)));
     const image = typeof picture.image === 'function' ? await picture.image() : picture.image;
     const submitted = await ctx.queue.submit(
       {
         id: randomUUID(),
-        platform: 'discord',
-        chatId,
-        userId: interaction.user.id,
+        ...who,
         image,
         params: picture.params,
         ...(picture.asFile ? { format: 'png' as const } : {}),

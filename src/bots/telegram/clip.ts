@@ -99,12 +99,15 @@ export class TelegramClips {
     const jobId = randomUUID();
     const key = `${req.chatId}:${req.userId}`;
     let result: ClipResult;
+    const who = { platform: 'telegram' as const, chatId: String(req.chatId), userId: String(req.userId), cost: clipJobCost(limits, req.source.durationS) };
     try {
+      // Limits and capacity first: a refused user's clip is never downloaded.
+      const refused = await queue.check(who);
+      if (refused) return status.finish(rejectionText(refused));
       const file = await downloadPicture(this.deps.telegram, { fileId: req.source.fileId, fileSize: req.source.fileSize, kind: 'document' }, Math.min(limits.maxBytes, this.deps.downloadLimitBytes));
       const submitted = await queue.submitClip!(
         {
-          id: jobId, platform: 'telegram', chatId: String(req.chatId), userId: String(req.userId),
-          image: file, params: req.params, cost: clipJobCost(limits, req.source.durationS),
+          id: jobId, ...who, image: file, params: req.params,
           clip: { limits, onProgress: (f) => status.set(clipProgressText(f, CLIP_CANCEL_HINT_TELEGRAM)) },
         },
         {

@@ -5,7 +5,7 @@ import type { CallbackQuery } from 'telegraf/types';
 import { InputError } from '../../pipeline/errors.js';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import type { JobQueue, SubmitResult } from '../../queue/types.js';
+import type { JobQueue } from '../../queue/types.js';
 import type { OriginalStore } from '../originals.js';
 import { parseRequest, type ChatRequest } from '../request.js';
 import type { StickerRequest } from '../../pipeline/sticker.js';
@@ -333,9 +333,13 @@ export class TelegramHandlers {
     const status = this.newStatus(req.chatId, req.replyTo);
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
+      const who = { platform: 'telegram' as const, chatId: String(req.chatId), userId: String(req.userId) };
+      // Limits and capacity first: a refused user's photo is never downloaded.
+      const refusal = await queue.check(who);
+      if (refusal) return { refusal };
       const { image, demo } = await this.fetchPicture(req.picture);
-      const job = { id: jobId, platform: 'telegram' as const, chatId: String(req.chatId), userId: String(req.userId), image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) };
-      const submitted: SubmitResult = await queue.submit(
+      const job = { id: jobId, ...who, image, params: req.params, ...(req.asFile ? { format: 'png' as const } : {}) };
+      const submitted = await queue.submit(
         { ...job, sticker: req.sticker, grid: req.gallery ? { cellSide: options.galleryCellSide } : undefined },
         {
           onPosition: (position) => status.set(positionText(position)),
@@ -345,25 +349,24 @@ export class TelegramHandlers {
           },
         },
       );
-      return { image, demo, submitted };
+      return submitted.accepted ? { image, demo, done: submitted.done } : { refusal: submitted };
     });
 
-    let image: Uint8Array;
-    let demo: boolean;
-    let submitted: SubmitResult;
+    let taken: Awaited<typeof entered>;
     try {
-      ({ image, demo, submitted } = await entered);
+      taken = await entered;
     } catch (e) {
       if (!(e instanceof InputError)) this.logError(e, 'download');
       return status.finish(friendlyError(e));
     }
-    if (!submitted.accepted) {
-      logger.info({ jobId, chatId: req.chatId, userId: req.userId, reason: submitted.reason }, 'telegram job rejected');
-      return status.finish(rejectionText(submitted));
+    if (taken.refusal) {
+      logger.info({ jobId, chatId: req.chatId, userId: req.userId, reason: taken.refusal.reason }, 'telegram job rejected');
+      return status.finish(rejectionText(taken.refusal));
     }
+    const { image, demo } = taken;
     let result: RenderedResult;
     try {
-      result = await submitted.done;
+      result = await taken.done;
     } catch (e) {
       if (!(e instanceof InputError)) this.logError(e, 'job');
       return status.finish(friendlyError(e));

@@ -6,7 +6,7 @@ import { MIME_TYPES } from '../../pipeline/encode.js';
 import { InputError } from '../../pipeline/errors.js';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import type { JobQueue, RejectReason } from '../../queue/types.js';
+import type { JobQueue, Rejection, RejectReason } from '../../queue/types.js';
 import { parseCommandArgs } from '../grammar.js';
 import type { OriginalStore } from '../originals.js';
 import { readCappedStream } from '../read-capped.js';
@@ -62,6 +62,12 @@ async function pictureOf(ctx: PaintContext, req: IncomingMessage, search: URLSea
   return { image };
 }
 
+/** A queue refusal as JSON with its HTTP status and Retry-After. */
+function refuse(ctx: PaintContext, res: ServerResponse, refusal: Rejection, headers: Record<string, string> = {}): void {
+  ctx.logger.info({ reason: refusal.reason }, 'web job rejected');
+  sendJson(res, REJECT_STATUS[refusal.reason], { error: rejectionText(refusal) }, { ...headers, 'retry-after': String(refusal.retryAfterS) });
+}
+
 function caption(result: RenderedResult, params: StyleParams, grid: boolean): string {
   if (grid) return WEB_TEXTS.everyStyleCaption;
   const parts = [styleTitle(result.style), facesSummary(result, params)];
@@ -76,8 +82,12 @@ function caption(result: RenderedResult, params: StyleParams, grid: boolean): st
 export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: ServerResponse, search: URLSearchParams, client: string, grid: boolean): Promise<void> {
   let params: StyleParams;
   let picture: { image: Uint8Array; original?: string };
+  const who = { platform: 'web' as const, chatId: client, userId: client };
   try {
     params = paramsFromQuery(search, ctx.defaults);
+    // Limits and capacity before the upload is read: a refused visitor's photo is never taken in.
+    const refused = await ctx.queue.check(who);
+    if (refused) return refuse(ctx, res, refused, { connection: 'close' });
     picture = await pictureOf(ctx, req, search, client);
   } catch (e) {
     if (e instanceof Refusal) return sendJson(res, e.status, { error: e.message }, e.headers);
@@ -88,16 +98,13 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
   const stream = new EventStream(res);
   const id = randomUUID();
   const submitted = await ctx.queue.submit(
-    { id, platform: 'web', chatId: client, userId: client, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
+    { id, ...who, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
     {
       onPosition: (position) => stream.send({ type: 'position', position, text: positionText(position) }),
       onStart: () => stream.send({ type: 'painting', text: grid ? WEB_TEXTS.paintingEvery : WEB_TEXTS.painting }),
     },
   );
-  if (!submitted.accepted) {
-    ctx.logger.info({ jobId: id, reason: submitted.reason }, 'web job rejected');
-    return sendJson(res, REJECT_STATUS[submitted.reason], { error: rejectionText(submitted) }, { 'retry-after': String(submitted.retryAfterS) });
-  }
+  if (!submitted.accepted) return refuse(ctx, res, submitted);
   stream.open();
   let result: RenderedResult;
   try {
