@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 /** Every key this app writes lives under this prefix (BullMQ's own keys under `${KEY_PREFIX}:bull`). */
@@ -41,12 +42,11 @@ export function redactUrl(url: string): string {
 
 /**
  * A client that reconnects forever (a Redis restart must not take the app down) and queues commands while
- * disconnected. `blocking`: for BullMQ workers and event readers, whose blocking reads must never time out
- * into errors (maxRetriesPerRequest null, as BullMQ requires).
+ * disconnected (each gives up after ~40 s of failed reconnects).
  */
-export function createRedis(url: string, opts: { blocking?: boolean; name?: string } = {}): Redis {
+export function createRedis(url: string, opts: { name?: string } = {}): Redis {
   const client = new Redis(url, {
-    maxRetriesPerRequest: opts.blocking ? null : 20,
+    maxRetriesPerRequest: 20,
     connectionName: opts.name,
     retryStrategy: (times) => Math.min(200 * times, 2_000),
     lazyConnect: true,
@@ -54,6 +54,14 @@ export function createRedis(url: string, opts: { blocking?: boolean; name?: stri
   // Without a listener ioredis prints every failed reconnect attempt; the state is visible in health().
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * Connection options for BullMQ's own clients (workers, queue events): BullMQ creates, reconnects and closes
+ * them; blocking reads need maxRetriesPerRequest null.
+ */
+export function bullConnection(url: string, name: string): ConnectionOptions {
+  return { url, connectionName: name, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(200 * times, 2_000) };
 }
 
 /** Connects `client` and pings once within `timeoutMs`, or throws RedisUnreachableError naming REDIS_URL. */

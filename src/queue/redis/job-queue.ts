@@ -7,7 +7,7 @@ import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { JobTimeoutError, ShutdownError } from '../errors.js';
 import type { JobOutcome, QueueLogger, QueueObserver } from '../fair-queue.js';
 import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, SubmitResult } from '../types.js';
-import { BULL_PREFIX, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
+import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { assignTag, priorityOf } from './fairness.js';
 import { reviveJobError } from './job-errors.js';
 import { SharedRateLimits, userKey } from './rate-limits.js';
@@ -95,7 +95,7 @@ export class RedisJobQueue implements JobQueue {
     const redis = createRedis(opts.url, { name: 'anime-bots' });
     await connectOrExplain(redis, opts.url);
     const queue = new Queue<PaintJobData, PaintJobReturn>(QUEUE_NAME, { connection: redis, prefix: BULL_PREFIX });
-    const events = new QueueEvents(QUEUE_NAME, { connection: createRedis(opts.url, { blocking: true, name: 'anime-bots-events' }), prefix: BULL_PREFIX });
+    const events = new QueueEvents(QUEUE_NAME, { connection: bullConnection(opts.url, 'anime-bots-events'), prefix: BULL_PREFIX });
     queue.on('error', (err) => opts.logger?.warn({ err }, 'redis queue'));
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return new RedisJobQueue(redis, queue, events, opts);

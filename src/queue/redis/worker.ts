@@ -10,7 +10,7 @@ import type { PipelineService } from '../../pipeline/service.js';
 import { JobTimeoutError } from '../errors.js';
 import type { QueueLogger } from '../fair-queue.js';
 import type { QueueStats } from '../types.js';
-import { BULL_PREFIX, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
+import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { advanceVirtualTime } from './fairness.js';
 import { isFinal, serializeJobError } from './job-errors.js';
 import { countFinished, readQueueStats, readWorkerCounts, type WorkerCounts } from './stats.js';
@@ -71,7 +71,7 @@ export class RedisWorker {
     let self!: RedisWorker;
     const lockDuration = opts.lockMs ?? 5_000;
     const worker = new Worker<PaintJobData, PaintJobReturn>(QUEUE_NAME, (job) => self.process(job), {
-      connection: createRedis(opts.url, { blocking: true, name: 'anime-worker-bull' }),
+      connection: bullConnection(opts.url, 'anime-worker-bull'),
       prefix: BULL_PREFIX,
       concurrency: opts.services.length,
       autorun: false,
