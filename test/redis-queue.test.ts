@@ -6,6 +6,7 @@ import { RedisUnreachableError } from '../src/queue/redis/connection.js';
 import { RedisJobQueue } from '../src/queue/redis/job-queue.js';
 import { RedisOriginalStore } from '../src/bots/redis-originals.js';
 import { RedisWorker } from '../src/queue/redis/worker.js';
+import type { ClipResult } from '../src/pipeline/clip/clip.js';
 import type { Job, SubmitResult } from '../src/queue/types.js';
 import { PARAMS, SleepingService } from './helpers/queue-fakes.js';
 import { freePort, startRedisServer, type RedisServer } from './helpers/redis-server.js';
@@ -156,6 +157,29 @@ describe('Redis queue backend (BullMQ, a private redis-server)', () => {
     expect(await other.get(first)).toBeUndefined();
     expect(await other.get(second)).toBeDefined();
     expect(await redis.client.pttl(`anime:original:${second}`)).toBeGreaterThan(3_500_000);
+  });
+
+  it('a clip crosses Redis too: progress reaches the bots process, the video comes back', async () => {
+    const queue = await bots();
+    const painter = new SleepingService(10);
+    const clipService = Object.assign(painter, {
+      async stylizeClip(job: { file: Uint8Array }, onProgress?: (f: number) => void): Promise<ClipResult> {
+        for (const f of [0.25, 0.5, 0.75, 1]) {
+          onProgress?.(f);
+          await new Promise((r) => setTimeout(r, 150));
+        }
+        return { video: Buffer.from([job.file[0], 42]), format: 'gif', hasAudio: false, width: 2, height: 2, fps: 10, frames: 4, durationS: 0.4, flicker: 0, faces: [], timings: {}, source: {} as ClipResult['source'] };
+      },
+    });
+    await worker(clipService);
+    const progress: number[] = [];
+    const limits = { maxSeconds: 10, maxFps: 10, maxSide: 64, maxBytes: 1e6, maxSourcePixels: 1e6 };
+    const r = accepted(await queue.submitClip({ ...photo(5, 'alice'), cost: 2, clip: { limits, onProgress: (f) => progress.push(f) } }));
+    const result = await r.done;
+    expect([...result.video]).toEqual([5, 42]);
+    expect(result.frames).toBe(4);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toBe(1);
   });
 
   it('Redis unreachable at start: a clear error naming REDIS_URL', async () => {
