@@ -90,7 +90,7 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
       logger.info({ port: http.port, host: config.http.host }, 'health and metrics on /healthz and /metrics');
     }
 
-    const deps: BotDeps = { config, queue, originals, logger };
+    const deps: BotDeps = { config, queue, originals, logger, http };
     for (const { name, start } of parts.bots ?? configuredBots(config)) {
       started.push({ name, bot: await start(deps) });
       logger.info({ platform: name }, 'bot started');
