@@ -26,6 +26,25 @@ const optionalString = z.preprocess(blankToUndefined, z.string().trim().optional
 
 const urlVar = optionalString.pipe(z.url({ error: 'must be a full URL such as http://127.0.0.1:8081' }).optional());
 
+/** Telegram calls webhooks over HTTPS only; the path of the URL is where the app's HTTP server takes the updates. */
+const webhookUrlVar = optionalString.pipe(
+  z
+    .url({ protocol: /^https$/, error: 'must be a full https:// URL such as https://bot.example.org/telegram (Telegram only calls HTTPS webhooks)' })
+    .optional(),
+);
+/** What Telegram allows in secret_token: 1-256 of A-Z, a-z, 0-9, _ and -. */
+const webhookSecretVar = optionalString.pipe(
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, { error: 'must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram\'s rule for secret_token)' })
+    .optional(),
+);
+const redisUrlVar = optionalString.pipe(
+  z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379' })
+    .default('redis://127.0.0.1:6379'),
+);
+
 /** Where `npm start` without any bot token opens the web page. */
 export const DEFAULT_WEB_PORT = 8080;
 
@@ -43,6 +62,8 @@ const pipelineEnvSchema = z.object({
 const envSchema = pipelineEnvSchema.extend({
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: urlVar,
+  TELEGRAM_WEBHOOK_URL: webhookUrlVar,
+  TELEGRAM_WEBHOOK_SECRET: webhookSecretVar,
   DISCORD_TOKEN: optionalString,
   DISCORD_APPLICATION_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
   DISCORD_GUILD_ID: optionalString.pipe(z.string().regex(/^\d+$/, { error: 'must be a numeric Discord id' }).optional()),
@@ -51,6 +72,8 @@ const envSchema = pipelineEnvSchema.extend({
   MAX_UPLOAD_MB: intVar(20, 1, 100),
   MAX_PIXELS: intVar(64_000_000, 1_000, 500_000_000),
   PIPELINE_INSTANCES: intVar(1, 1, 16),
+  QUEUE_BACKEND: optionalString.pipe(z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory')),
+  REDIS_URL: redisUrlVar,
   QUEUE_MAX_PENDING: intVar(50, 1, 10_000),
   USER_JOBS_PER_MINUTE: intVar(6, 1, 1_000),
   CHAT_JOBS_PER_MINUTE: intVar(20, 1, 10_000),
@@ -73,8 +96,6 @@ const envSchema = pipelineEnvSchema.extend({
   CLIP_MAX_FPS: intVar(DEFAULT_CLIP_LIMITS.maxFps, 1, 30),
   CLIP_MAX_SIDE: intVar(DEFAULT_CLIP_LIMITS.maxSide, 64, 1080),
   CLIP_MAX_MB: intVar(DEFAULT_CLIP_LIMITS.maxBytes / 1024 / 1024, 1, 100),
-  QUEUE_BACKEND: optionalString.pipe(z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory')),
-  REDIS_URL: optionalString.pipe(z.url({ error: 'must be a redis:// URL such as redis://127.0.0.1:6379' }).default('redis://127.0.0.1:6379')),
   REDIS_MAX_MEMORY_MB: intVar(1024, 16, 1_048_576),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
 });
@@ -83,7 +104,12 @@ const envSchema = pipelineEnvSchema.extend({
 export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface AppConfig {
-  telegram: { token?: string; apiRoot?: string };
+  telegram: {
+    token?: string;
+    apiRoot?: string;
+    /** Webhook mode (several bot replicas): updates arrive on the HTTP server at the URL's path; else long polling. */
+    webhook?: { url: string; secret: string };
+  };
   discord: { token?: string; applicationId?: string; guildId?: string; apiBase?: string };
   pipeline: {
     modelsDir: string;
@@ -98,11 +124,18 @@ export interface AppConfig {
     maxUploadBytes: number;
     maxPixels: number;
   };
-  queue: { maxPending: number; userJobsPerMinute: number; chatJobsPerMinute: number; jobTimeoutMs: number };
-  /** QUEUE_BACKEND: the queue in this process (memory) or shared through Redis by bots and worker processes. */
-  queueBackend: 'memory' | 'redis';
-  /** QUEUE_BACKEND=redis: where the queue lives, and the Redis memory beyond which new photos get "busy". */
-  redis: { url: string; maxMemoryBytes: number };
+  queue: {
+    /** memory: the in-process FairQueue (default); redis: BullMQ on REDIS_URL, shared by bots and worker processes. */
+    backend: 'memory' | 'redis';
+    /** Only used with backend redis (may hold a password: never logged). */
+    redisUrl: string;
+    maxPending: number;
+    userJobsPerMinute: number;
+    chatJobsPerMinute: number;
+    jobTimeoutMs: number;
+  };
+  /** QUEUE_BACKEND=redis: the Redis memory beyond which new photos get "busy" instead of being queued there. */
+  redis: { maxMemoryBytes: number };
   /** How long a finished picture's upload is retried (5xx, resets, rate limits) before the user is told it failed. */
   delivery: { retryBudgetMs: number };
   /** From the stop signal to exit: work that fits is finished, everyone else is told to send again. */
@@ -147,11 +180,26 @@ function int8DirOf(e: { MODEL_PRECISION: 'int8' | 'fp32'; INT8_MODELS_DIR: strin
   return e.MODEL_PRECISION === 'int8' ? e.INT8_MODELS_DIR : undefined;
 }
 
+/** Rules that join two variables (the schema checks each one alone). */
+function crossChecks(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (e.TELEGRAM_WEBHOOK_URL && !e.TELEGRAM_WEBHOOK_SECRET) {
+    problems.push('TELEGRAM_WEBHOOK_SECRET: must be set with TELEGRAM_WEBHOOK_URL (Telegram sends it with every update; others are refused)');
+  }
+  if (e.TELEGRAM_WEBHOOK_URL && e.HTTP_PORT === 0) {
+    problems.push('HTTP_PORT: must be set with TELEGRAM_WEBHOOK_URL (the updates arrive on that HTTP server)');
+  }
+  return problems;
+}
+
 /** Validates the whole environment of the app (see parseEnv). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parseEnv(envSchema, env);
+  const problems = crossChecks(e);
+  if (problems.length) throw new ConfigError(problems);
+  const webhook = e.TELEGRAM_WEBHOOK_URL && e.TELEGRAM_WEBHOOK_SECRET ? { url: e.TELEGRAM_WEBHOOK_URL, secret: e.TELEGRAM_WEBHOOK_SECRET } : undefined;
   return {
-    telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT },
+    telegram: { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, webhook },
     discord: { token: e.DISCORD_TOKEN, applicationId: e.DISCORD_APPLICATION_ID, guildId: e.DISCORD_GUILD_ID, apiBase: e.DISCORD_API_BASE },
     pipeline: {
       modelsDir: e.MODELS_DIR,
@@ -165,13 +213,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxPixels: e.MAX_PIXELS,
     },
     queue: {
+      backend: e.QUEUE_BACKEND,
+      redisUrl: e.REDIS_URL,
       maxPending: e.QUEUE_MAX_PENDING,
       userJobsPerMinute: e.USER_JOBS_PER_MINUTE,
       chatJobsPerMinute: e.CHAT_JOBS_PER_MINUTE,
       jobTimeoutMs: e.JOB_TIMEOUT_S * 1000,
     },
-    queueBackend: e.QUEUE_BACKEND,
-    redis: { url: e.REDIS_URL, maxMemoryBytes: e.REDIS_MAX_MEMORY_MB * 1024 * 1024 },
+    redis: { maxMemoryBytes: e.REDIS_MAX_MEMORY_MB * 1024 * 1024 },
     delivery: { retryBudgetMs: e.DELIVERY_RETRY_S * 1000 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_S * 1000,
     http: { port: e.HTTP_PORT, host: e.HTTP_HOST },

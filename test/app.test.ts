@@ -147,6 +147,29 @@ describe('http health and metrics', () => {
     expect(draining.status).toBe(503);
     expect(await draining.json()).toMatchObject({ ok: false });
   });
+
+  it('/healthz answers 503 with the queue backend\'s detail while it is unreachable, 200 once it is back', async () => {
+    const queue = new FairQueue(new InstantService());
+    let reachable = false;
+    // The boundary: a backend whose ping fails (as a Redis backend's would), over the real memory queue's counts.
+    const backend = { stats: () => queue.stats(), health: async () => (reachable ? { ok: true } : { ok: false, detail: 'connect ECONNREFUSED 127.0.0.1:6379' }) };
+    await server?.close();
+    server = await startHttpServer({ queue: backend, metrics: new AppMetrics(), port: 0 });
+    const health = () => fetch(`http://127.0.0.1:${server!.port}/healthz`);
+    const down = await health();
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({ ok: false, queue: { ok: false, detail: 'connect ECONNREFUSED 127.0.0.1:6379' } });
+    reachable = true;
+    const up = await health();
+    expect(up.status).toBe(200);
+    expect(await up.json()).toEqual({ ok: true, queue: { ok: true, pending: 0, running: 0, completed: 0, failed: 0, rejected: 0 } });
+    const throwing = { ...backend, health: () => Promise.reject(new Error('Connection is closed.')) };
+    await server.close();
+    server = await startHttpServer({ queue: throwing, metrics: new AppMetrics(), port: 0 });
+    const broken = await health();
+    expect(broken.status).toBe(503);
+    expect(await broken.json()).toEqual({ ok: false, queue: { ok: false, detail: 'Connection is closed.' } });
+  });
 });
 
 interface Exit {

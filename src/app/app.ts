@@ -69,7 +69,7 @@ export function createPipelines(config: AppConfig): PipelineService[] {
 export async function startApp(parts: AppParts): Promise<RunningApp> {
   const { config, logger } = parts;
   const role = parts.role ?? 'all';
-  if (role === 'bots' && config.queueBackend !== 'redis') throw new Error(BOTS_NEED_REDIS);
+  if (role === 'bots' && config.queue.backend !== 'redis') throw new Error(BOTS_NEED_REDIS);
   const services = role === 'bots' ? [] : (parts.services ?? createPipelines(config));
   let shuttingDown = false;
   const started: { name: string; bot: RunningBot }[] = [];
@@ -92,14 +92,14 @@ export async function startApp(parts: AppParts): Promise<RunningApp> {
     const warm = [config.pipeline.defaultStyle, FACE_DETECTOR_ID, FACE_MESH_ID];
     await Promise.all(services.map((s) => s.warmUp(warm)));
     logger.info({ models: warm, instances: services.length, ms: Math.round(performance.now() - warmStart) }, 'pipeline warm');
-    if (config.queueBackend === 'redis' && services.length) worker = await startRedisWorker(config, services, logger);
+    if (config.queue.backend === 'redis' && services.length) worker = await startRedisWorker(config, services, logger);
 
     if (config.http.port > 0) {
       http = await startHttpServer({ queue, metrics, port: config.http.port, host: config.http.host, isShuttingDown: () => shuttingDown });
       logger.info({ port: http.port, host: config.http.host }, 'health and metrics on /healthz and /metrics');
     }
 
-    const deps: BotDeps = { config, queue, originals, logger };
+    const deps: BotDeps = { config, queue, originals, logger, http };
     for (const { name, start } of parts.bots ?? configuredBots(config)) {
       started.push({ name, bot: await start(deps) });
       logger.info({ platform: name }, 'bot started');

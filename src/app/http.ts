@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HttpMounts } from '../bots/deps.js';
 import type { JobQueue } from '../queue/types.js';
 import type { AppMetrics } from './metrics.js';
 
@@ -12,7 +13,7 @@ export interface HttpServerOptions {
   isShuttingDown?: () => boolean;
 }
 
-export interface RunningHttpServer {
+export interface RunningHttpServer extends HttpMounts {
   /** The port actually bound (useful with port 0 in tests). */
   port: number;
   close(): Promise<void>;
@@ -36,8 +37,11 @@ async function healthReport(opts: HttpServerOptions): Promise<{ ok: boolean; que
 
 /** Tiny health and metrics endpoint: GET /healthz (JSON) and GET /metrics (Prometheus text). */
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const mounted = new Map<string, RequestListener>();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const handler = mounted.get(path);
+    if (handler) return void handler(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
@@ -66,6 +70,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   });
   return {
     port: (server.address() as AddressInfo).port,
+    mount(path, handler) {
+      if (mounted.has(path) || path === '/healthz' || path === '/metrics') throw new Error(`the HTTP server already serves ${path}`);
+      mounted.set(path, handler);
+      return () => void mounted.delete(path);
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

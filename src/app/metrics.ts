@@ -52,7 +52,7 @@ export class AppMetrics implements QueueObserver {
   });
   private readonly rejections = new Counter({
     name: 'anime_jobs_rejected_total',
-    help: 'Jobs refused at submit, by reason.',
+    help: 'Jobs refused (before the download, or at submit), by reason.',
     labelNames: ['reason'],
     registers: [this.registry],
   });

@@ -28,12 +28,12 @@ export async function createQueueBackend(config: AppConfig, services: PipelineSe
     logger: logger.child({ component: 'queue' }),
     observer: metrics,
   };
-  if (config.queueBackend === 'memory') {
+  if (config.queue.backend === 'memory') {
     const queue = new FairQueue(services, { ...common, jobTimeoutMs: config.queue.jobTimeoutMs, outputFormat: config.pipeline.outputFormat });
     metrics.watchQueue(queue);
     return { queue, originals: new MemoryOriginalStore() };
   }
-  const queue = await RedisJobQueue.connect({ ...common, url: config.redis.url, maxRedisMemoryBytes: config.redis.maxMemoryBytes });
+  const queue = await RedisJobQueue.connect({ ...common, url: config.queue.redisUrl, maxRedisMemoryBytes: config.redis.maxMemoryBytes });
   metrics.watchQueue(queue);
   metrics.watchWorkers(() => queue.workerCounts());
   return { queue, originals: new RedisOriginalStore(queue.redis) };
@@ -42,7 +42,7 @@ export async function createQueueBackend(config: AppConfig, services: PipelineSe
 /** The painting side (`npm run worker`, and `npm start` with QUEUE_BACKEND=redis). */
 export function startRedisWorker(config: AppConfig, services: PipelineService[], logger: Logger): Promise<RedisWorker> {
   return RedisWorker.start({
-    url: config.redis.url,
+    url: config.queue.redisUrl,
     services,
     jobTimeoutMs: config.queue.jobTimeoutMs,
     outputFormat: config.pipeline.outputFormat,

@@ -20,7 +20,7 @@ export interface RunningWorker {
  * HTTP_PORT serves /healthz (Redis reachable) and /metrics (queue depth, per-worker counts, this process).
  */
 export async function startWorkerRole(config: AppConfig, logger: Logger, errors?: ErrorCounter): Promise<RunningWorker> {
-  if (config.queueBackend !== 'redis') throw new Error(WORKER_NEEDS_REDIS);
+  if (config.queue.backend !== 'redis') throw new Error(WORKER_NEEDS_REDIS);
   const services = createPipelines(config);
   const closePipelines = () => Promise.allSettled(services.map((s) => s.close()));
   let http: RunningHttpServer | undefined;

@@ -1,17 +1,26 @@
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { JobQueue } from '../queue/types.js';
 import type { OriginalStore } from './originals.js';
+
+/** Lets an adapter take requests on one path of the app's HTTP server (the Telegram webhook). */
+export interface HttpMounts {
+  /** Every request to `path` (any method) goes to `handler` until the returned function is called. */
+  mount(path: string, handler: RequestListener): () => void;
+}
 
 /** What src/main.ts hands to every platform adapter (`startTelegramBot(deps)`, `startDiscordBot(deps)`). */
 export interface BotDeps {
   config: AppConfig;
   /** The one queue shared by every platform; `done` resolves to the rendered picture. */
   queue: JobQueue;
-  /** In-memory originals for "another style" buttons. */
+  /** Originals for "another style" buttons (in memory, or shared by replicas). */
   originals: OriginalStore;
   /** Token-redacting pino logger; adapters should use `logger.child({ platform })`. */
   logger: Logger;
+  /** The health/metrics server (HTTP_PORT), when on: the Telegram webhook's updates arrive there. */
+  http?: HttpMounts;
 }
 
 /**

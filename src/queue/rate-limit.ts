@@ -1,8 +1,8 @@
 /**
  * Synchronous sliding-window limiter ("at most N jobs in any window of W ms, per key").
  *
- * Why not rate-limiter-flexible: JobQueue.submit() must answer synchronously (the adapters reply with the
- * position straight away), and RateLimiterMemory only reports its decision through a Promise.
+ * Why not rate-limiter-flexible here: FairQueue checks and records in one synchronous step, so no other submit
+ * can slip in between, and RateLimiterMemory only reports its decision through a Promise.
  */
 export interface LimitDecision {
   allowed: boolean;

@@ -3,7 +3,8 @@
  * telegraf client end to end. It listens on 127.0.0.1 (random port) and answers `/bot<token>/<method>` with the
  * real envelope (`{ok, result}` / `{ok:false, error_code, description, parameters}`) for the methods the bot
  * uses: getMe, getUpdates (long polling: `offset` confirms earlier updates, `timeout` holds the request open
- * until an update arrives), deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
+ * until an update arrives; 409 Conflict while a webhook is set, as Telegram answers), setWebhook (kept in
+ * `webhook`) and deleteWebhook, getFile (with the real 20 MB download limit) and downloads at
  * `/file/bot<token>/<path>`, sendPhoto/sendDocument/sendSticker/sendAnimation/sendVideo (multipart, parsed with
  * the standard `Request.formData()`, or a file_id string; a sticker upload must be a static WebP with one side
  * 512 px and neither over, as Telegram requires), getUserProfilePhotos (what `setProfilePhotos` set: sizes per
@@ -98,6 +99,8 @@ export class FakeBotApi {
   private port = 0;
   private seq = 0;
   private nextUpdateId = 1000;
+  /** What setWebhook set (deleteWebhook clears it). */
+  webhook: { url: string; secretToken?: string; allowedUpdates?: unknown } | undefined;
   private readonly updates: Record<string, unknown>[] = [];
   private pollWaiters: (() => void)[] = [];
   private readonly files = new Map<string, StoredFile>();
@@ -163,6 +166,17 @@ export class FakeBotApi {
 
   /** Queues a message update from `from` in `chat` and returns the message as stored. */
   injectMessage(chat: TgChat, from: TgUser, fields: Record<string, unknown>): TgMessage {
+    const message = this.storeMessage(chat, from, fields);
+    this.pushUpdate({ message });
+    return message;
+  }
+
+  /** A message update as Telegram would POST it to a webhook (stored, so replies to it work; not queued for getUpdates). */
+  webhookUpdate(chat: TgChat, from: TgUser, fields: Record<string, unknown>): { update_id: number; message: TgMessage } {
+    return { update_id: this.nextUpdateId++, message: this.storeMessage(chat, from, fields) };
+  }
+
+  private storeMessage(chat: TgChat, from: TgUser, fields: Record<string, unknown>): TgMessage {
     const message: TgMessage = { message_id: this.allocMessageId(chat.id), from, chat, date: now(), ...fields };
     for (const key of ['text', 'caption'] as const) {
       const text = message[key];
@@ -173,7 +187,6 @@ export class FakeBotApi {
     }
     this.messages.set(msgKey(chat.id, message.message_id), message);
     this.logChat(chat.id, `${from.first_name}: ${describeUserMessage(message)}`);
-    this.pushUpdate({ message });
     return message;
   }
 
@@ -276,6 +289,11 @@ export class FakeBotApi {
       }
       throw new ApiError(failure.code, failure.description, failure.parameters);
     }
+    if (method === 'getUpdates' && this.webhook) {
+      const conflict = new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+      this.record({ method, params, ok: false, errorCode: conflict.code, description: conflict.description });
+      throw conflict;
+    }
     if (method === 'getUpdates') {
       const result = await this.getUpdates(params, req);
       this.record({ method, params, ok: true, result });
@@ -307,7 +325,12 @@ export class FakeBotApi {
         if (String(p.short_description ?? '').length > 120) throw new ApiError(400, 'Bad Request: short description is too long');
         this.shortDescription = String(p.short_description ?? '');
         return true;
+      case 'setWebhook':
+        this.webhook = { url: String(p.url), secretToken: p.secret_token === undefined ? undefined : String(p.secret_token), allowedUpdates: p.allowed_updates };
+        return true;
       case 'deleteWebhook':
+        this.webhook = undefined;
+        return true;
       case 'setMyCommands':
       case 'answerCallbackQuery':
         return true;

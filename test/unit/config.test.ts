@@ -13,9 +13,31 @@ describe('config', () => {
     expect(c.telegram.token).toBe(TELEGRAM_TOKEN);
     expect(c.discord.token).toBeUndefined();
     expect(c.pipeline).toMatchObject({ modelsDir: 'models', threads: undefined, instances: 1, maxSide: 1536, maxUploadBytes: 20 * 1024 * 1024, defaultStyle: 'animeganv3_shinkai' });
-    expect(c.queue).toEqual({ maxPending: 50, userJobsPerMinute: 6, chatJobsPerMinute: 20, jobTimeoutMs: 30_000 });
+    expect(c.queue).toEqual({ backend: 'memory', redisUrl: 'redis://127.0.0.1:6379', maxPending: 50, userJobsPerMinute: 6, chatJobsPerMinute: 20, jobTimeoutMs: 30_000 });
+    expect(c.telegram.webhook).toBeUndefined();
     expect(c.http.port).toBe(0);
     expect(c.logLevel).toBe('info');
+  });
+
+  it('queue backend and Telegram webhook: checked alone and together, secrets never echoed', () => {
+    const secret = 'the-webhook_Secret-42';
+    expect(loadConfig({ QUEUE_BACKEND: 'redis', REDIS_URL: 'rediss://:pw@redis.internal:6380/2' }).queue).toMatchObject({ backend: 'redis', redisUrl: 'rediss://:pw@redis.internal:6380/2' });
+    const webhook = { TELEGRAM_BOT_TOKEN: TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_URL: 'https://bot.example.org/telegram/updates', TELEGRAM_WEBHOOK_SECRET: secret, HTTP_PORT: '9090' };
+    expect(loadConfig(webhook).telegram.webhook).toEqual({ url: 'https://bot.example.org/telegram/updates', secret });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (e) {
+        expect((e as Error).message).not.toContain(secret);
+        return (e as ConfigError).problems.map((p) => p.split(':')[0]);
+      }
+    };
+    expect(problems({ QUEUE_BACKEND: 'kafka', REDIS_URL: 'http://127.0.0.1:6379' })).toEqual(['QUEUE_BACKEND', 'REDIS_URL']);
+    expect(problems({ ...webhook, TELEGRAM_WEBHOOK_URL: 'http://bot.example.org/telegram' })).toEqual(['TELEGRAM_WEBHOOK_URL']);
+    expect(problems({ ...webhook, TELEGRAM_WEBHOOK_SECRET: `${secret} with spaces` })).toEqual(['TELEGRAM_WEBHOOK_SECRET']);
+    expect(problems({ ...webhook, TELEGRAM_WEBHOOK_SECRET: '' })).toEqual(['TELEGRAM_WEBHOOK_SECRET']);
+    expect(problems({ ...webhook, HTTP_PORT: '0' })).toEqual(['HTTP_PORT']);
   });
 
   it('web page: on 127.0.0.1:8080 without any bot token; with a token only when WEB_PORT is set', () => {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Telegraf, TelegramError, type Telegram } from 'telegraf';
 import { TELEGRAM_DESCRIPTION, TELEGRAM_SHORT_DESCRIPTION } from '../texts.js';
 import { validateParams } from '../../pipeline/params.js';
@@ -8,6 +9,7 @@ import type { TgMessage } from './message.js';
 import { DEFAULT_DELIVERY } from '../delivery.js';
 import { DEFAULT_RETRY, installRetryAfter } from './retry.js';
 import { GALLERY_CELL_SIDE } from '../request.js';
+import { receiveByWebhook } from './webhook.js';
 
 export const TELEGRAM_COMMANDS = [
   { command: 'anime', description: 'Stylise a photo (reply to it, or use as its caption)' },
@@ -22,6 +24,7 @@ const STATUS_EDIT_INTERVAL_MS = 3_000;
 const STATUS_PER_MINUTE = { group: 10, private: 30 };
 /** bot.stop() only works once telegraf has started polling (after getMe + deleteWebhook). */
 const STOP_RETRY_MS = 50;
+const ALLOWED_UPDATES: ('message' | 'callback_query')[] = ['message', 'callback_query'];
 
 /** Commands menu, empty-chat screen and profile line; the descriptions only when they differ from what Telegram shows. */
 async function describeBot(telegram: Telegram): Promise<void> {
@@ -31,8 +34,9 @@ async function describeBot(telegram: Telegram): Promise<void> {
 }
 
 /**
- * Starts the Telegram adapter with long polling. `stop(deadline)` stops polling, then waits until every
- * accepted job is answered, or until the deadline (uploads still retrying give up shortly before it).
+ * Starts the Telegram adapter with long polling, or with a webhook on the app's HTTP server when
+ * TELEGRAM_WEBHOOK_URL is set. `stop(deadline)` stops receiving, then waits until every accepted job is
+ * answered, or until the deadline (uploads still retrying give up shortly before it).
  */
 export async function startTelegramBot(deps: BotDeps, overrides: Partial<HandlerOptions> = {}): Promise<RunningBot> {
   const { token, apiRoot } = deps.config.telegram;
@@ -79,12 +83,9 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
     logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'telegram: could not set the commands or descriptions'),
   );
 
-  let pollingEnded = false;
-  const polling = bot
-    .launch({ allowedUpdates: ['message', 'callback_query'] })
-    .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'telegram: polling stopped with an error'))
-    .finally(() => (pollingEnded = true));
-  logger.info({ username: bot.botInfo.username }, 'telegram bot polling');
+  const { webhook } = deps.config.telegram;
+  if (webhook && !deps.http) throw new Error('TELEGRAM_WEBHOOK_URL needs the HTTP server: set HTTP_PORT');
+  const stopReceiving = webhook && deps.http ? await receiveByWebhook(bot, deps.http, webhook, ALLOWED_UPDATES, logger) : startPolling(bot, logger);
 
   let stopped = false;
   return {
@@ -92,20 +93,33 @@ export async function startTelegramBot(deps: BotDeps, overrides: Partial<Handler
       if (stopped) return;
       stopped = true;
       const hurry = hurryAt(deadline);
-      while (!pollingEnded) {
-        try {
-          bot.stop('shutdown');
-          break;
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS));
-        }
-      }
-      await settleBy(polling, deadline);
+      await settleBy(stopReceiving(), deadline);
       if ((await settleBy(handlers.drain(), hurry)) === 'late') {
         handlers.hurryUp();
         if ((await settleBy(handlers.drain(), deadline)) === 'late') logger.warn({ unanswered: handlers.pending }, 'telegram: stopping with replies still unsent');
       }
       logger.info('telegram bot stopped');
     },
+  };
+}
+
+/** Long polling (the default); returns what stops it and resolves once it has. */
+function startPolling(bot: Telegraf, logger: Logger): () => Promise<void> {
+  let pollingEnded = false;
+  const polling = bot
+    .launch({ allowedUpdates: ALLOWED_UPDATES })
+    .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'telegram: polling stopped with an error'))
+    .finally(() => (pollingEnded = true));
+  logger.info({ username: bot.botInfo?.username }, 'telegram bot polling');
+  return async () => {
+    while (!pollingEnded) {
+      try {
+        bot.stop('shutdown');
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS));
+      }
+    }
+    await polling;
   };
 }
