@@ -47,6 +47,7 @@ interface Tracked {
 
 /** Jobs kept after they end, so a bots process that missed the event still finds the outcome (see poll). */
 const KEEP_FINISHED = { age: 3_600, count: 2_000 };
+const SHUTTING_DOWN: Rejection = { reason: 'shutting-down', retryAfterS: 30 };
 /** Seconds per job assumed for "busy, try again in ~N s". */
 const RUN_ESTIMATE_S = 2;
 
@@ -101,9 +102,10 @@ export class RedisJobQueue implements JobQueue {
     return new RedisJobQueue(redis, queue, events, opts);
   }
 
+  /** Counted as a refusal when it refuses, like the memory backend's: the adapter answers and never submits. */
   async check(who: Admission): Promise<Rejection | null> {
-    if (this.closing) return { reason: 'shutting-down', retryAfterS: 30 };
-    return (await this.capacity(0)) ?? (await this.limits.check(who));
+    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(0)) ?? (await this.limits.check(who)));
+    return refusal && this.refuse(who, refusal);
   }
 
   submit(job: Job, events: JobEvents = {}): Promise<SubmitResult> {
@@ -115,8 +117,8 @@ export class RedisJobQueue implements JobQueue {
   }
 
   private async enqueue<T extends RenderedResult | ClipResult>(job: Job, events: JobEvents): Promise<SubmitResult<T>> {
-    const refusal = this.closing ? { reason: 'shutting-down' as const, retryAfterS: 30 } : ((await this.capacity(job.image.byteLength)) ?? (await this.limits.consume(job)));
-    if (refusal) return this.refuse(job, refusal);
+    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(job.image.byteLength)) ?? (await this.limits.consume(job)));
+    if (refusal) return { accepted: false, ...(await this.refuse(job, refusal)) };
 
     const cost = Math.max(1, job.cost ?? 1);
     const { prioritized, wait, active } = this.queue.keys;
@@ -143,7 +145,15 @@ export class RedisJobQueue implements JobQueue {
     // An adapter that forgot to listen must not crash the process with an unhandled rejection.
     done.catch(() => {});
     this.tracked.set(job.id, entry);
-    await this.queue.add('paint', data, { jobId: job.id, priority: priorityOf(tag), attempts: 2, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
+    try {
+      await this.queue.add('paint', data, { jobId: job.id, priority: priorityOf(tag), attempts: 2, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
+    } catch (e) {
+      // Not accepted after all (Redis gave up): the adapter's error path answers the user.
+      this.tracked.delete(job.id);
+      await this.redis.del(imageKey).catch(() => {});
+      if (!this.tracked.size) this.drained?.();
+      throw e;
+    }
     const rank = await this.redis.zrank(this.queue.keys.prioritized, job.id);
     if (rank !== null && !entry.started) this.setPosition(job.id, entry, rank + 1);
     this.schedulePoll();
@@ -219,10 +229,10 @@ export class RedisJobQueue implements JobQueue {
     return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
   }
 
-  private async refuse<T>(job: Job, refusal: Rejection): Promise<SubmitResult<T>> {
-    this.observe('rejected', () => this.opts.observer?.rejected(job, refusal.reason));
-    await this.redis.hincrby(keys.counts, 'rejected', 1);
-    return { accepted: false, ...refusal };
+  private async refuse(who: Admission, refusal: Rejection): Promise<Rejection> {
+    this.observe('rejected', () => this.opts.observer?.rejected(who, refusal.reason));
+    await this.redis.hincrby(keys.counts, 'rejected', 1).catch(() => {});
+    return refusal;
   }
 
   private started(jobId: string): void {
