@@ -56,16 +56,19 @@ async function pictureOf(ctx: PaintContext, req: IncomingMessage, search: URLSea
   const max = ctx.limits.maxBytes;
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > max) throw new Refusal(413, tooManyBytesText(declared, max), { connection: 'close' });
+  // Limits and capacity before the upload is read: a refused visitor's photo is never taken in.
+  const refused = await ctx.queue.check({ platform: 'web', chatId: client, userId: client });
+  if (refused) throw queueRefusal(ctx, refused, { connection: 'close' });
   const image = await readCappedStream(req, max, () => new Refusal(413, tooManyBytesText(undefined, max), { connection: 'close' }));
   // Header checks now, so a file that is no picture is refused at once instead of after its wait in line.
   await inspectImage(Buffer.from(image.buffer, image.byteOffset, image.byteLength), ctx.limits);
   return { image };
 }
 
-/** A queue refusal as JSON with its HTTP status and Retry-After. */
-function refuse(ctx: PaintContext, res: ServerResponse, refusal: Rejection, headers: Record<string, string> = {}): void {
+/** A queue refusal with its HTTP status and Retry-After. */
+function queueRefusal(ctx: PaintContext, refusal: Rejection, headers: Record<string, string> = {}): Refusal {
   ctx.logger.info({ reason: refusal.reason }, 'web job rejected');
-  sendJson(res, REJECT_STATUS[refusal.reason], { error: rejectionText(refusal) }, { ...headers, 'retry-after': String(refusal.retryAfterS) });
+  return new Refusal(REJECT_STATUS[refusal.reason], rejectionText(refusal), { ...headers, 'retry-after': String(refusal.retryAfterS) });
 }
 
 function caption(result: RenderedResult, params: StyleParams, grid: boolean): string {
@@ -82,12 +85,8 @@ function caption(result: RenderedResult, params: StyleParams, grid: boolean): st
 export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: ServerResponse, search: URLSearchParams, client: string, grid: boolean): Promise<void> {
   let params: StyleParams;
   let picture: { image: Uint8Array; original?: string };
-  const who = { platform: 'web' as const, chatId: client, userId: client };
   try {
     params = paramsFromQuery(search, ctx.defaults);
-    // Limits and capacity before the upload is read: a refused visitor's photo is never taken in.
-    const refused = await ctx.queue.check(who);
-    if (refused) return refuse(ctx, res, refused, { connection: 'close' });
     picture = await pictureOf(ctx, req, search, client);
   } catch (e) {
     if (e instanceof Refusal) return sendJson(res, e.status, { error: e.message }, e.headers);
@@ -98,13 +97,16 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
   const stream = new EventStream(res);
   const id = randomUUID();
   const submitted = await ctx.queue.submit(
-    { id, ...who, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
+    { id, platform: 'web', chatId: client, userId: client, image: picture.image, params, grid: grid ? { cellSide: ctx.gridCellSide } : undefined },
     {
       onPosition: (position) => stream.send({ type: 'position', position, text: positionText(position) }),
       onStart: () => stream.send({ type: 'painting', text: grid ? WEB_TEXTS.paintingEvery : WEB_TEXTS.painting }),
     },
   );
-  if (!submitted.accepted) return refuse(ctx, res, submitted);
+  if (!submitted.accepted) {
+    const refusal = queueRefusal(ctx, submitted);
+    return sendJson(res, refusal.status, { error: refusal.message }, refusal.headers);
+  }
   stream.open();
   let result: RenderedResult;
   try {
