@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AppMetrics } from '../src/app/metrics.js';
 import { InputError } from '../src/pipeline/errors.js';
 import { JobCancelledError } from '../src/pipeline/cancel.js';
 import { RedisUnreachableError } from '../src/queue/redis/connection.js';
@@ -64,6 +65,13 @@ describe('Redis queue backend (BullMQ, a private redis-server)', () => {
     expect(await redis.client.keys('anime:result:*')).toEqual([]);
     expect(await queue.stats()).toMatchObject({ pending: 0, running: 0, completed: 2, failed: 0 });
     expect(await queue.health()).toEqual({ ok: true });
+    // /metrics: the depth from Redis and what each worker finished.
+    const metrics = new AppMetrics();
+    metrics.watchQueue(queue);
+    metrics.watchWorkers(() => queue.workerCounts());
+    const text = await metrics.render();
+    expect(text).toContain('anime_queue_pending 0');
+    expect(text).toMatch(/anime_worker_jobs\{worker="[^"]+:\d+",outcome="completed"\} 2/);
   });
 
   it('fair across users with two workers: one user’s 10 photos do not keep 4 others waiting behind all 10', async () => {
