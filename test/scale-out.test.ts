@@ -135,6 +135,18 @@ describe('scale out: 1 bots process + 2 worker processes on Redis', () => {
     expect(lastFirstOfOthers).toBeLessThan(thirdOfFirst);
     const perWorker = await redis.client.hgetall('anime:counts');
     for (const w of workers) expect(Number(perWorker[`${w.name}:completed`])).toBeGreaterThan(0);
+
+    // "Another style" on a result: the original comes back out of Redis (not downloaded again), painted anew.
+    const result = fake.calls.find((c) => c.ok && c.method === 'sendPhoto' && replyToOf(c) === requests[0].messageId)!;
+    const resultMessage = result.result as Parameters<FakeBotApi['callbackQuery']>[1];
+    const buttons = (JSON.parse(String(result.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
+    const restyle = buttons.find((b) => b.callback_data.startsWith('rs:'))!;
+    const originalKey = restyle.callback_data.split(':')[1];
+    expect(await redis.client.exists(`anime:original:${originalKey}`)).toBe(1);
+    const downloads = fake.callsOf('getFile').length;
+    fake.callbackQuery(users[0], resultMessage, restyle.callback_data);
+    await expectAnsweredOnce([{ chatId: users[0].id, messageId: resultMessage.message_id }], 30_000);
+    expect(fake.callsOf('getFile').length).toBe(downloads);
   });
 
   it('kill -9 of a worker in the middle of a job: the other worker paints it, every photo answered once', async () => {
