@@ -13,10 +13,12 @@ export interface RedisOriginalStoreOptions {
 /**
  * Stores one original (bytes + JSON) with a TTL and evicts the oldest while the total is over the bound.
  * KEYS: the original, the index (sorted set: original key → stored at, ms), the sizes hash, the total.
- * ARGV: image, meta, ttl ms, now ms, max bytes.
+ * ARGV: image, meta, ttl ms, max bytes. Redis's clock in µs orders the index (two puts within one ms stay in order).
  */
 const PUT = `
-local ttl, now, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local ttl, max = tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 redis.call('HSET', KEYS[1], 'image', ARGV[1], 'meta', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now, KEYS[1])
@@ -57,7 +59,7 @@ export class RedisOriginalStore implements OriginalStore {
     const key = randomBytes(6).toString('base64url');
     const { image, ...meta } = original;
     const bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
-    await this.redis.eval(PUT, 4, keys.original(key), keys.originalsIndex, `${keys.originalsIndex}:sizes`, `${keys.originalsIndex}:total`, bytes, JSON.stringify(meta), this.ttlMs, Date.now(), this.maxBytes);
+    await this.redis.eval(PUT, 4, keys.original(key), keys.originalsIndex, `${keys.originalsIndex}:sizes`, `${keys.originalsIndex}:total`, bytes, JSON.stringify(meta), this.ttlMs, this.maxBytes);
     return key;
   }
 
