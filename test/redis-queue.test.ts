@@ -4,6 +4,8 @@ import { AppMetrics } from '../src/app/metrics.js';
 import { InputError } from '../src/pipeline/errors.js';
 import { JobCancelledError } from '../src/pipeline/cancel.js';
 import { RedisUnreachableError } from '../src/queue/redis/connection.js';
+import { JobLostError } from '../src/queue/errors.js';
+import { friendlyError, RESTART_TEXT } from '../src/bots/texts.js';
 import { RedisJobQueue } from '../src/queue/redis/job-queue.js';
 import { RedisOriginalStore } from '../src/bots/redis-originals.js';
 import { RedisWorker } from '../src/queue/redis/worker.js';
@@ -195,5 +197,15 @@ describe('Redis queue backend (BullMQ, a private redis-server)', () => {
     const e = await RedisJobQueue.connect({ url }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RedisUnreachableError);
     expect((e as Error).message).toContain(`REDIS_URL=${url}`);
+  });
+  it('a job Redis lost (restarted without persistence: flushed) is answered "send it again", not left waiting', async () => {
+    const queue = await bots();
+    const waiting = accepted(await queue.submit(photo(9, 'carol')));
+    const outcome = waiting.done.catch((e: unknown) => e);
+    await redis.client.flushall();
+    const e = await outcome;
+    expect(e).toBeInstanceOf(JobLostError);
+    expect(friendlyError(e)).toBe(RESTART_TEXT);
+    expect(await queue.stats()).toMatchObject({ pending: 0, running: 0 });
   });
 });

@@ -2,7 +2,7 @@ import { InputError } from '../pipeline/errors.js';
 import { DEFAULT_PARAMS, type StyleParams } from '../pipeline/params.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import { listStyles, type StyleInfo } from '../pipeline/styles.js';
-import { JobTimeoutError, ShutdownError } from '../queue/errors.js';
+import { JobLostError, JobTimeoutError, ShutdownError } from '../queue/errors.js';
 import type { Rejection } from '../queue/types.js';
 import { CHAT_PARAMS, describeRange, FILE_HELP, FILE_KEY } from './grammar.js';
 
@@ -118,7 +118,7 @@ const TIMEOUT_ERROR = 'Sorry, that picture took too long and I had to stop. Plea
 export function friendlyError(e: unknown): string {
   if (e instanceof InputError) return e.message;
   if (e instanceof JobTimeoutError) return TIMEOUT_ERROR;
-  if (e instanceof ShutdownError) return RESTART_TEXT;
+  if (e instanceof ShutdownError || e instanceof JobLostError) return RESTART_TEXT;
   return GENERIC_ERROR;
 }
 

@@ -13,3 +13,11 @@ export class ShutdownError extends Error {
     this.name = 'ShutdownError';
   }
 }
+
+/** The queue's store lost an accepted job (Redis restarted without persistence): nothing will paint it. */
+export class JobLostError extends Error {
+  constructor() {
+    super('the job was lost by the queue store');
+    this.name = 'JobLostError';
+  }
+}

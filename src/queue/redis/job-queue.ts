@@ -4,7 +4,7 @@ import { JobCancelledError } from '../../pipeline/cancel.js';
 import type { ClipResult } from '../../pipeline/clip/clip.js';
 import { InputError } from '../../pipeline/errors.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import { JobTimeoutError, ShutdownError } from '../errors.js';
+import { JobLostError, JobTimeoutError, ShutdownError } from '../errors.js';
 import type { JobOutcome, QueueLogger, QueueObserver } from '../fair-queue.js';
 import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, SubmitResult } from '../types.js';
 import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
@@ -41,6 +41,8 @@ interface Tracked {
   submittedAt: number;
   position: number;
   started: boolean;
+  /** BullMQ has the job (add returned): from then on a job missing from Redis was lost, not yet to come. */
+  added: boolean;
   resolve(result: RenderedResult | ClipResult): void;
   reject(error: unknown): void;
 }
@@ -55,8 +57,8 @@ const RUN_ESTIMATE_S = 2;
  * The bots' side of the Redis backend: admits, stores the photo in Redis (TTL, memory bound), adds a BullMQ
  * job with a fair priority (fairness.ts) and answers `done` when a worker (src/queue/redis/worker.ts, any
  * process, any machine) has finished it. Completions arrive as BullMQ queue events; a short poll keeps the
- * positions of this process's waiting jobs current and picks up any completion an event did not deliver
- * (a Redis restart), from the finished job kept for an hour.
+ * positions of this process's waiting jobs current, picks up any completion an event did not deliver
+ * (a Redis restart), from the finished job kept for an hour, and answers jobs Redis has lost (JobLostError).
  */
 export class RedisJobQueue implements JobQueue {
   private readonly tracked = new Map<string, Tracked>();
@@ -140,13 +142,14 @@ export class RedisJobQueue implements JobQueue {
     };
     let entry!: Tracked;
     const done = new Promise<T>((resolve, reject) => {
-      entry = { job, events, onProgress: job.clip?.onProgress, submittedAt: performance.now(), position: 0, started: false, resolve: resolve as Tracked['resolve'], reject };
+      entry = { job, events, onProgress: job.clip?.onProgress, submittedAt: performance.now(), position: 0, started: false, added: false, resolve: resolve as Tracked['resolve'], reject };
     });
     // An adapter that forgot to listen must not crash the process with an unhandled rejection.
     done.catch(() => {});
     this.tracked.set(job.id, entry);
     try {
       await this.queue.add('paint', data, { jobId: job.id, priority: priorityOf(tag), attempts: 2, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED });
+      entry.added = true;
     } catch (e) {
       // Not accepted after all (Redis gave up): the adapter's error path answers the user.
       this.tracked.delete(job.id);
@@ -299,7 +302,7 @@ export class RedisJobQueue implements JobQueue {
     const batch = this.redis.pipeline();
     for (const id of ids) {
       batch.zrank(this.queue.keys.prioritized, id);
-      batch.hmget(`${this.queue.keys['']}${id}`, 'processedOn', 'finishedOn', 'returnvalue', 'failedReason');
+      batch.hmget(`${this.queue.keys['']}${id}`, 'timestamp', 'processedOn', 'finishedOn', 'returnvalue', 'failedReason');
       batch.zscore(this.queue.keys.failed, id);
     }
     const answers = (await batch.exec()) ?? [];
@@ -307,9 +310,12 @@ export class RedisJobQueue implements JobQueue {
       const entry = this.tracked.get(id);
       if (!entry) return;
       const rank = answers[3 * i]?.[1] as number | null;
-      const [processedOn, finishedOn, returnvalue, failedReason] = (answers[3 * i + 1]?.[1] ?? []) as (string | null)[];
+      const [timestamp, processedOn, finishedOn, returnvalue, failedReason] = (answers[3 * i + 1]?.[1] ?? []) as (string | null)[];
       const failed = answers[3 * i + 2]?.[1] !== null;
       if (rank !== null && rank !== undefined) return this.setPosition(id, entry, rank + 1);
+      // The job's hash is gone (Redis restarted without persistence, or was flushed): nothing will ever paint
+      // it, so its user hears "send it again" now instead of waiting for ever.
+      if (entry.added && timestamp === null && !failed) return this.fail(id, new JobLostError());
       if (processedOn) this.started(id);
       if (finishedOn && failed) this.fail(id, reviveJobError(failedReason ?? undefined));
       else if (finishedOn && returnvalue) void this.complete(id, returnvalue);
