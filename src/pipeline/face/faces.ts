@@ -10,7 +10,7 @@ import { FaceAnalysisCache, imageKey, type FaceAnalysis } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
 import { runFaceMesh } from './mesh.js';
 import { DEFAULT_FACE_STAGE, eyeDistance, type FaceStageOptions } from './options.js';
-import { initialReport, markDrawn, type FaceReport } from './report.js';
+import { initialReport, markDrawn, roundDrift, type FaceReport } from './report.js';
 import { finishFace, prepareFace, restoreSmallFace, type FaceContext, type PreparedFace } from './stages.js';
 
 export interface FaceStageResult {
@@ -140,6 +140,7 @@ export async function stylizeWithFaces(
     }
     report.aligned = plan.aligned.rotated;
     report.fix = finished.fix;
+    report.drift = roundDrift(finished.drift);
     if (finished.repair) report.repair = finished.repair;
     if (finished.noSharpen) noSharpen.push(finished.noSharpen);
   }

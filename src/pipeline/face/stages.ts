@@ -15,7 +15,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
 import type { FaceFix } from './report.js';
-import { DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RepairWeights } from './selfcheck.js';
+import { DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 
 /** What every stage of one picture's face path shares. */
@@ -46,6 +46,8 @@ export type FinishedFace =
       drawn?: undefined;
       fix: FaceFix;
       repair?: RepairWeights;
+      /** What the self-check measured on the picture's painting of the face. */
+      drift: RegionDrift;
       /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
       noSharpen?: WarpedMask;
     };
@@ -117,12 +119,13 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
   // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
   const lens = refined.notes.glasses ? maxMasks(plan.regions.lensArea, refined.notes.specular) : refined.notes.specular;
   const noSharpen = lens.data.some((v) => v > 0.002) ? { mask: lens, imageToCrop: aligned.imageToCrop, bounds: plan.bounds } : undefined;
-  return { ...fixed, noSharpen };
+  return { ...fixed, drift: first.drift, noSharpen };
 }
 
 interface MeshRead {
   points: Point[];
   drawn: boolean;
+  drift: RegionDrift;
   repair: RepairWeights;
 }
 type SelfCheck = ((img: RgbImage) => Promise<MeshRead>) & { reference: FaceMesh };
@@ -135,6 +138,7 @@ async function selfCheck({ registry, timings, opts }: FaceContext, plan: Prepare
     const drift = regionDrift(reference.points, after.points);
     return {
       points: after.points,
+      drift,
       drawn: looksDrawn(reference.presence, after.presence, eyeDistance(plan.face)),
       repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
     };
