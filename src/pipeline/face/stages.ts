@@ -15,7 +15,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
 import type { FaceFix } from './report.js';
-import { DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
+import { DRAWN_MAX_DROP_CROP, keepsPainting, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 
 /** What every stage of one picture's face path shares. */
@@ -86,14 +86,15 @@ async function isDrawn({ registry, params, timings }: FaceContext, aligned: Alig
 }
 
 function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageOptions): RefineOptions {
-  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), eyes: params.eyes };
+  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), smoothRadius: opts.smoothRadius, eyes: params.eyes };
 }
 
 /**
  * The stages after the picture is painted, in `output`: self-check (the face mesh on the painting vs on
- * the refined photo), then the fix it asks for. In place → kept (with the contour restore). Moved but
- * nothing lost → warped back. Lost → the aligned crop is painted on its own, takes the picture's tones,
- * is repaired where its own mesh still drifts and is pasted with a feathered mask. A drawing the probe
+ * the refined photo), then the fix it asks for. In place on a face big enough to judge (keepsPainting) →
+ * kept (with the contour restore). Otherwise (with `warpFix`: moved but nothing lost → warped back) the
+ * aligned crop is painted on its own, takes the picture's tones, is repaired where its own mesh still
+ * drifts and is pasted with a feathered mask. A drawing the probe
  * before painting missed (see looksDrawn) is painted again from the unrefined crop.
  */
 export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<FinishedFace> {
@@ -107,7 +108,7 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
   }
   const weights = Object.values(first.repair);
   let fixed: { fix: FaceFix; repair?: RepairWeights };
-  if (!weights.some((w) => w > 0)) {
+  if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
     await restoreContour(ctx, output, plan, painted);
     fixed = { fix: 'kept' };
   } else if (ctx.opts.warpFix && weights.every((w) => w < 1)) {
