@@ -70,7 +70,10 @@ export async function prepareFace(
   // A drawing keeps the plain painting untouched: found before anything is written into the picture.
   if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(ctx, aligned, face))) return undefined;
   const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
-  const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { ...refineOptions(face, params, opts), equaliseLight: false }));
+  const asked = refineOptions(face, params, opts);
+  const refined = await timed(timings, 'refine', () =>
+    refineFace(aligned.crop, regions, { ...asked, smooth: asked.smooth * opts.pictureSmoothing, equaliseLight: false }),
+  );
   const bounds = cropBounds(aligned.cropToImage, side, image);
   await timed(timings, 'refine', () => addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds));
   return { index, face, aligned, regions, refined, bounds };
@@ -197,8 +200,10 @@ async function warpBack(ctx: FaceContext, output: RgbImage, plan: PreparedFace, 
 async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, check: SelfCheck): Promise<RepairWeights> {
   const { registry, params, timings, opts } = ctx;
   const { aligned, regions, refined, face } = plan;
-  // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
-  const lit = refined.notes.light === 'ok' ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
+  // Painted on its own, the face gets all the asked smoothing and light equalisation too (the GAN sees the
+  // features in a shadow).
+  const reuse = opts.pictureSmoothing === 1 && refined.notes.light === 'ok';
+  const lit = reuse ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
   const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style));
   const { repair } = await check(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
