@@ -563,6 +563,16 @@ describe('face-aware pipeline', () => {
     }
   });
 
+  it('paints a drawing the probe before painting missed exactly as plain (the picture is painted again without its refinement)', async () => {
+    // jojogan_jojo: the crop painted alone looks like a photo to the probe, the picture's painting does not.
+    const file = readFileSync(fixture('anime', 'jojogan_jojo.png'));
+    const on = await pipeline.run(file, validateParams());
+    const off = await pipeline.run(file, validateParams({ faces: false }));
+    expect(on.faces.some((f) => f.drawn)).toBe(true);
+    expect(on.faces.every((f) => !f.human)).toBe(true);
+    expect(Buffer.compare(Buffer.from(on.output.data), Buffer.from(off.output.data))).toBe(0);
+  });
+
   it('leaves animal faces to the plain path', async () => {
     const { file } = await load('animal', 'stargan2_pixabay_dog_002066.jpg');
     const on = await pipeline.run(file, validateParams({ style: FAST_STYLE }));

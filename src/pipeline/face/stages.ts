@@ -40,17 +40,14 @@ export interface PreparedFace {
 }
 
 /** How the face path ended for one face, after the picture was painted. */
-export type FinishedFace =
-  | { drawn: true }
-  | {
-      drawn?: undefined;
-      fix: FaceFix;
-      repair?: RepairWeights;
-      /** What the self-check measured on the picture's painting of the face. */
-      drift: RegionDrift;
-      /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
-      noSharpen?: WarpedMask;
-    };
+export interface FinishedFace {
+  fix: FaceFix;
+  repair?: RepairWeights;
+  /** What the self-check measured on the picture's painting of the face. */
+  drift: RegionDrift;
+  /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+  noSharpen?: WarpedMask;
+}
 
 /**
  * The stages before the picture is painted: align → drawing probe (unsure faces) → regions → refine,
@@ -74,9 +71,14 @@ export async function prepareFace(
   const refined = await timed(timings, 'refine', () =>
     refineFace(aligned.crop, regions, { ...asked, smooth: asked.smooth * opts.pictureSmoothing, equaliseLight: false }),
   );
-  const bounds = cropBounds(aligned.cropToImage, side, image);
-  await timed(timings, 'refine', () => addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds));
-  return { index, face, aligned, regions, refined, bounds };
+  const plan = { index, face, aligned, regions, refined, bounds: cropBounds(aligned.cropToImage, side, image) };
+  await timed(timings, 'refine', () => writeRefinement(prepared, plan));
+  return plan;
+}
+
+/** Adds the face's refinement (refined − crop) into the picture to be painted. */
+export function writeRefinement(prepared: RgbImage, { aligned, refined, bounds }: PreparedFace): void {
+  addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds);
 }
 
 /** The style model as a probe on an unsure face (see looksDrawn): its crop painted alone, the mesh before and after. */
@@ -92,23 +94,34 @@ function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageO
   return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), smoothRadius: opts.smoothRadius, eyes: params.eyes };
 }
 
+/** The self-check's reading of the picture's painting of one face. */
+export interface PaintingRead {
+  /** The painting of the face, as an aligned crop. */
+  painted: RgbImage;
+  check: SelfCheck;
+  first: MeshRead;
+}
+
 /**
- * The stages after the picture is painted, in `output`: self-check (the face mesh on the painting vs on
- * the refined photo), then the fix it asks for. In place on a face big enough to judge (keepsPainting) →
- * kept (with the contour restore). Otherwise (with `warpFix`: moved but nothing lost → warped back) the
- * aligned crop is painted on its own, takes the picture's tones, is repaired where its own mesh still
- * drifts and is pasted with a feathered mask. A drawing the probe
- * before painting missed (see looksDrawn) is painted again from the unrefined crop.
+ * Self-check after the picture is painted, in `output`: the face mesh on the painting vs on the refined
+ * photo. `first.drawn`: a drawing the probe before painting missed (see looksDrawn; the caller paints the
+ * picture again without its refinement).
  */
-export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<FinishedFace> {
-  const { aligned, refined } = plan;
+export async function readPainting(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<PaintingRead> {
+  const { aligned } = plan;
   const painted = warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side);
   const check = await selfCheck(ctx, plan);
-  const first = await check(painted);
-  if (first.drawn) {
-    await repaintDrawn(ctx, output, plan, painted);
-    return { drawn: true };
-  }
+  return { painted, check, first: await check(painted) };
+}
+
+/**
+ * The fix the self-check asks for. In place on a face big enough to judge (keepsPainting) → kept (with
+ * the contour restore). Otherwise (with `warpFix`: moved but nothing lost → warped back) the aligned crop
+ * is painted on its own, takes the picture's tones, is repaired where its own mesh still drifts and is
+ * pasted with a feathered mask.
+ */
+export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace, { painted, check, first }: PaintingRead): Promise<FinishedFace> {
+  const { aligned, refined } = plan;
   const weights = Object.values(first.repair);
   let fixed: { fix: FaceFix; repair?: RepairWeights };
   if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
@@ -157,15 +170,6 @@ function paste({ timings }: FaceContext, output: RgbImage, plan: PreparedFace, c
 
 function tone({ timings, opts }: FaceContext, plan: PreparedFace, crop: RgbImage, painted: RgbImage): Promise<RgbImage> {
   return timed(timings, 'tone', () => matchLowFrequency(crop, painted, plan.aligned.side * opts.toneSigma));
-}
-
-/**
- * Missed by the probe before painting (it sees the crop alone, the picture's painting has context): the
- * face is painted again from the unrefined photo, as the plain path would.
- */
-async function repaintDrawn(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage): Promise<void> {
-  const plain = await timed(ctx.timings, 'stylize_faces', () => stylize(ctx.registry, plan.aligned.crop, ctx.params.style));
-  await paste(ctx, output, plan, await tone(ctx, plan, plain, painted));
 }
 
 /** The guided restore along the face outline; `now` is the painting of this face as it stands. */
