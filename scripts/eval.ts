@@ -16,7 +16,7 @@ import { DEFAULT_STYLE, listStyles, resolveStyle } from '../src/pipeline/styles.
 import { indexHtml } from './eval/html.js';
 import { RETENTION_IOU, RETENTION_SCORE } from './eval/measure.js';
 import { evaluatePhotos } from './eval/parallel.js';
-import { listPhotos } from './eval/photos.js';
+import { inHalf, listPhotos, type Half } from './eval/photos.js';
 import { buildReport, formatReport, type EvalReport } from './eval/report.js';
 import type { EvalConfig, PhotoResult } from './eval/types.js';
 
@@ -27,6 +27,8 @@ const USAGE = `Usage: npm run eval -- --dir <photos> --out <folder> [options]
   --max-side N       working size, longest side (default 1024)
   --categories a,b   only these sub-folders
   --limit N          at most N photos per category
+  --half a|b         every other photo of each category (a: 1st, 3rd …; b: 2nd, 4th …), to tune on one half
+                     and check on the other; with --report, summarises that half of the run (prints only)
   --jobs N           parallel worker processes (default 1); ORT threads per process = cores / N unless ORT_THREADS
   --min-face N       faces narrower than N px are counted but their landmarks not scored (default 48)
   --json             print one JSON object on stdout (the table goes to stderr)
@@ -52,6 +54,12 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (got "${value}")`);
   return n;
+}
+
+function parseHalf(value: string | undefined): Half | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'a' && value !== 'b') throw new UsageError(`--half must be a or b (got "${value}")`);
+  return value;
 }
 
 function parseStyles(value: string | undefined): string[] {
@@ -95,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       'max-side': { type: 'string' },
       categories: { type: 'string' },
       limit: { type: 'string' },
+      half: { type: 'string' },
       jobs: { type: 'string' },
       'min-face': { type: 'string' },
       json: { type: 'boolean' },
@@ -106,7 +115,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.report) return republish(values.report, values.json ?? false);
+  const half = parseHalf(values.half);
+  if (values.report) return republish(values.report, values.json ?? false, half);
   if (!values.dir) throw new UsageError('missing --dir <photos>');
   if (!values.out) throw new UsageError('missing --out <folder>');
   const outDir = path.resolve(values.out);
@@ -126,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
   const tasks = await listPhotos(values.dir, {
     categories: values.categories?.split(',').map((c) => c.trim()).filter(Boolean),
     limit: values.limit === undefined ? undefined : positiveInt('limit', values.limit, 1),
+    half,
   });
   if (tasks.length === 0) throw new UsageError(`no photos found under ${values.dir}`);
   await mkdir(outDir, { recursive: true });
@@ -146,13 +157,18 @@ async function main(argv: string[]): Promise<number> {
   return publish(results, config, wallSeconds, values.json ?? false);
 }
 
-/** Sorts, aggregates and writes results.json + index.html into config.outDir; prints the table (and JSON). */
-async function publish(results: PhotoResult[], config: EvalConfig, wallSeconds: number, json: boolean): Promise<number> {
+/**
+ * Sorts, aggregates and writes results.json + index.html into config.outDir (unless `write` is false);
+ * prints the table (and JSON).
+ */
+async function publish(results: PhotoResult[], config: EvalConfig, wallSeconds: number, json: boolean, write = true): Promise<number> {
   results.sort((a, b) => a.task.name.localeCompare(b.task.name));
   const report = buildReport(results, config, { iou: RETENTION_IOU, score: RETENTION_SCORE });
   const saved: SavedResults = { config, report, photos: results, wall_seconds: wallSeconds };
-  await writeFile(path.join(config.outDir, 'results.json'), JSON.stringify(saved, null, 1));
-  await writeFile(path.join(config.outDir, 'index.html'), indexHtml(report, results));
+  if (write) {
+    await writeFile(path.join(config.outDir, 'results.json'), JSON.stringify(saved, null, 1));
+    await writeFile(path.join(config.outDir, 'index.html'), indexHtml(report, results));
+  }
   const table = `${formatReport(report)}\nwall time ${wallSeconds.toFixed(1)} s; contact sheets and index.html in ${config.outDir}`;
   if (json) {
     process.stderr.write(`${table}\n`);
@@ -170,8 +186,11 @@ interface SavedResults {
   wall_seconds: number;
 }
 
-/** --report: rebuilds the summary, results.json and index.html of an earlier run from its results.json. */
-async function republish(file: string, json: boolean): Promise<number> {
+/**
+ * --report: rebuilds the summary, results.json and index.html of an earlier run from its results.json; with
+ * `half`, only summarises that half of its photos (nothing written).
+ */
+async function republish(file: string, json: boolean, half?: Half): Promise<number> {
   const saved = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedResults> & Pick<SavedResults, 'report' | 'photos' | 'wall_seconds'>;
   const outDir = path.dirname(path.resolve(file));
   // Files written before the config was saved alongside: recover what the summary needs from the report.
@@ -186,7 +205,21 @@ async function republish(file: string, json: boolean): Promise<number> {
         threads: 0,
         annotationsRoot: '',
       };
-  return publish(saved.photos, config, saved.wall_seconds, json);
+  if (!half) return publish(saved.photos, config, saved.wall_seconds, json);
+  return publish(halfOf(saved.photos, half), config, saved.wall_seconds, json, false);
+}
+
+/** The photos of `half` (by position within their category, file-name order, as listPhotos picks them). */
+function halfOf(photos: PhotoResult[], half: Half): PhotoResult[] {
+  const seen = new Map<string, number>();
+  return [...photos]
+    // The same order as listPhotos' (plain code-unit order of the names within a category).
+    .sort((a, b) => (a.task.path < b.task.path ? -1 : a.task.path > b.task.path ? 1 : 0))
+    .filter((p) => {
+      const position = seen.get(p.task.category) ?? 0;
+      seen.set(p.task.category, position + 1);
+      return inHalf(position, half);
+    });
 }
 
 try {

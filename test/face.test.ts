@@ -14,7 +14,7 @@ import { createMask } from '../src/pipeline/pixels/masks.js';
 import { addWarpedDelta, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
-import { DRIFT_BROKEN, DRIFT_OK, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
+import { DRIFT_BROKEN, DRIFT_OK, DRIFT_REPAINT, keepsPainting, NO_REPAIR, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
 import { MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
@@ -203,6 +203,18 @@ describe('self-check and tone match', () => {
     expect(ok).toEqual({ eyes: 0, brows: 0, mouth: 1, oval: 0.5 });
     // the stylised face no longer reads as a face at all: the whole face is repaired
     expect(repairWeights({ eyes: 0, brows: 0, mouth: 0, oval: 0 }, 2, 35)).toEqual({ eyes: 1, brows: 1, mouth: 1, oval: 1 });
+  });
+
+  it("keeps the picture's painting only of a face big enough to judge whose features all stayed below the repaint drift", () => {
+    const still = { eyes: 0.01, brows: 0.02, mouth: 0.01, oval: DRIFT_REPAINT * 0.9 };
+    const minEyes = DEFAULT_FACE_STAGE.keepMinEyeDistance;
+    expect(keepsPainting(still, NO_REPAIR, 80, minEyes)).toBe(true);
+    // the jaw line moved as far as the repaint drift: painted again although no region is "broken"
+    expect(keepsPainting({ ...still, oval: DRIFT_REPAINT }, repairWeights({ ...still, oval: DRIFT_REPAINT }, 30, 35), 80, minEyes)).toBe(false);
+    // a small face: the mesh's reading of it is not trusted, whatever it says
+    expect(keepsPainting(still, NO_REPAIR, minEyes - 1, minEyes)).toBe(false);
+    // the painting no longer reads as a face (full repair)
+    expect(keepsPainting(still, repairWeights(still, 2, 35), 80, minEyes)).toBe(false);
   });
 
   it('gives a face the low frequencies of the picture around it and keeps its own detail', () => {
@@ -526,6 +538,39 @@ describe('face-aware pipeline', () => {
     expect(['kept', 'warped', 'repainted']).toContain(face.fix);
     if (face.fix === 'repainted') expect(Object.keys(face.repair ?? {})).toEqual(['eyes', 'brows', 'mouth', 'oval']);
     else expect(face.repair).toBeUndefined();
+  });
+
+  it("paints again the faces the mesh cannot vouch for: a jaw line that moved, and faces too small to judge", async () => {
+    // At the evaluator's working size: the picture's painting of this face keeps every feature close (eyes,
+    // brows, mouth under 0.02 eye spans) but moves the jaw line and lays a dark blotch across one eye; the
+    // old check warped it back (independent 68-point NME 0.094), painted again it scores 0.046.
+    const evalSize = new Pipeline({ registry, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 } });
+    const portrait = await evalSize.run(readFileSync(fixture('single_face', 'facerec_alex-lacamoire.png')), validateParams());
+    const [face] = portrait.faces;
+    expect(face.drift).toBeDefined();
+    const { eyes, brows, mouth, oval } = face.drift!;
+    expect(Math.max(eyes, brows, mouth)).toBeLessThan(DRIFT_REPAINT);
+    expect(oval).toBeGreaterThanOrEqual(DRIFT_REPAINT);
+    expect(face.fix).toBe('repainted');
+    // A group photo whose faces have eyes 26–36 px apart: all painted again on their own, whatever the mesh read.
+    const group = await evalSize.run(readFileSync(fixture('multi_face', 'pflandmark_12_Group_Group_12_Group_Group_12_12.jpg')), validateParams());
+    const examined = group.faces.filter((f) => f.fix);
+    expect(examined.length).toBeGreaterThan(3);
+    for (const f of examined) {
+      const [[lx, ly], [rx, ry]] = f.keypoints;
+      expect(Math.hypot(rx - lx, ry - ly)).toBeLessThan(DEFAULT_FACE_STAGE.keepMinEyeDistance);
+      expect(f.fix).toBe('repainted');
+    }
+  });
+
+  it('paints a drawing the probe before painting missed exactly as plain (the picture is painted again without its refinement)', async () => {
+    // jojogan_jojo: the crop painted alone looks like a photo to the probe, the picture's painting does not.
+    const file = readFileSync(fixture('anime', 'jojogan_jojo.png'));
+    const on = await pipeline.run(file, validateParams());
+    const off = await pipeline.run(file, validateParams({ faces: false }));
+    expect(on.faces.some((f) => f.drawn)).toBe(true);
+    expect(on.faces.every((f) => !f.human)).toBe(true);
+    expect(Buffer.compare(Buffer.from(on.output.data), Buffer.from(off.output.data))).toBe(0);
   });
 
   it('leaves animal faces to the plain path', async () => {

@@ -1,5 +1,5 @@
 import { summariseLook, type LookSummary } from './lookstats.js';
-import type { PhotoResult, VariantMeasurement } from './types.js';
+import type { FaceDecision, PhotoResult, VariantMeasurement } from './types.js';
 import { mean, median } from './stats.js';
 
 /** A face is deformed when its NME exceeds this (DESIGN §6); the strict rate uses the lower threshold. */
@@ -24,6 +24,8 @@ export interface DeformedFace {
   ours_nme: number;
   /** The evaluator's mirror disagreement on this face (see EVALUATOR_CONSISTENT_NME). */
   evaluator_mirror_nme: number | null;
+  /** What the face path did to it (absent in older results). */
+  decision?: FaceDecision | null;
 }
 
 export interface ConsistentSummary {
@@ -162,7 +164,7 @@ export function summariseStyle(photos: PhotoResult[], style: string): StyleSumma
     deformed_faces: faces
       .filter((f) => f.ours > DEFORMED_NME)
       .sort((a, b) => b.ours - a.ours)
-      .map((f) => ({ photo: f.photo, face: f.face, width: f.width, plain_nme: f.plain, ours_nme: f.ours, evaluator_mirror_nme: f.mirror })),
+      .map((f) => ({ photo: f.photo, face: f.face, width: f.width, plain_nme: f.plain, ours_nme: f.ours, evaluator_mirror_nme: f.mirror, decision: f.decision })),
     consistent: {
       scored_faces: consistent.length,
       plain_deformation_rate: deformedShare(consistent.map((f) => f.plain)),
@@ -188,6 +190,7 @@ function scoredFaces(photos: PhotoResult[], style: string) {
                 plain: s.plain.nme[face] ?? null,
                 ours,
                 mirror: p.input?.mirrorNme?.[face] ?? null,
+                decision: s.ours.decisions?.[face],
               }],
         ),
       ),

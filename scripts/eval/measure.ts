@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_DECODE_LIMITS } from '../../src/pipeline/decode.js';
 import { detectFaces, type DetectedFace } from '../../src/pipeline/face/detect.js';
+import type { FaceReport } from '../../src/pipeline/face/report.js';
 import { fromSharp, toSharp, type RgbImage } from '../../src/pipeline/image.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
 import { validateParams } from '../../src/pipeline/params.js';
@@ -17,6 +18,7 @@ import { composeContactSheet, sheetThumbnail, type CloseUp, type SheetRow } from
 import { faceCloseUp, ZOOM_MIN_FACE } from './zoom.js';
 import type {
   EvalConfig,
+  FaceDecision,
   InputFace,
   InputMeasurement,
   LandmarkSanity,
@@ -219,10 +221,23 @@ export class PhotoEvaluator {
       retained,
       retainedStrict,
       seconds,
+      decisions: run.params.faces ? faceDecisions(input.faces, run.faces) : undefined,
       reportedFaces: run.faces.length,
       humanFaces: run.faces.filter((f) => f.human).length,
     };
   }
+}
+
+/** Per input face, what the face path did there (its FaceReport matched by box). */
+function faceDecisions(faces: InputFace[], reports: FaceReport[]): (FaceDecision | null)[] {
+  const matches = matchBoxes(faces.map((f) => f.box), reports.map((r) => r.box), RETENTION_IOU);
+  return faces.map((_, i) => {
+    const m = matches.find((x) => x.ref === i);
+    if (!m) return null;
+    const r = reports[m.cand];
+    const fix = r.fix ?? (r.restored ? 'restored' : 'plain');
+    return r.drift ? { fix, drift: r.drift } : { fix };
+  });
 }
 
 /** The look measures of every scored face and of the whole picture (same working size for all three). */

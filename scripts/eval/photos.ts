@@ -9,7 +9,17 @@ export interface PhotoSelection {
   categories?: string[];
   /** At most this many photos per category (in file-name order). */
   limit?: number;
+  /**
+   * One half of every category (file-name order): `a` the 1st, 3rd, 5th … photo, `b` the 2nd, 4th …; for
+   * tuning on one half and checking on the other. Applied before `limit`.
+   */
+  half?: Half;
 }
+
+export type Half = 'a' | 'b';
+
+/** Whether the photo at this position of its category (file-name order) belongs to `half`. */
+export const inHalf = (position: number, half: Half | undefined): boolean => half === undefined || position % 2 === (half === 'a' ? 0 : 1);
 
 /**
  * The photos to evaluate. `dir` is either a root whose sub-folders are categories (as in the shared
@@ -41,6 +51,7 @@ export async function listPhotos(dir: string, selection: PhotoSelection = {}): P
   }
   return [...groups.entries()]
     .filter(([c]) => !wanted || wanted.includes(c))
-    .flatMap(([, list]) => (selection.limit === undefined ? list : list.slice(0, selection.limit)))
+    .map(([, list]) => list.filter((_, i) => inHalf(i, selection.half)))
+    .flatMap((list) => (selection.limit === undefined ? list : list.slice(0, selection.limit)))
     .map((task, index) => ({ ...task, index }));
 }

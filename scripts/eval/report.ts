@@ -6,6 +6,7 @@ import {
   summariseRecall,
   summariseSanity,
   summariseStyle,
+  type DeformedFace,
   type GroupSummary,
   type RecallSummary,
   type SanitySummary,
@@ -118,11 +119,17 @@ export function styleTable(style: string, s: StyleSummary): string {
   }
   for (const d of s.deformed_faces ?? []) {
     lines.push(
-      `  deformed (ours): ${d.photo} face ${d.face} (${d.width} px): NME plain ${f3(d.plain_nme)} → ours ${f3(d.ours_nme)}, evaluator mirror disagreement ${f3(d.evaluator_mirror_nme)}`,
+      `  deformed (ours): ${d.photo} face ${d.face} (${d.width} px): NME plain ${f3(d.plain_nme)} → ours ${f3(d.ours_nme)}, evaluator mirror disagreement ${f3(d.evaluator_mirror_nme)}${decisionText(d.decision)}`,
     );
   }
   if (s.look) lines.push(...lookLines(s.look));
   return lines.join('\n');
+}
+
+function decisionText(d: DeformedFace['decision']): string {
+  if (!d) return '';
+  const drift = d.drift ? ` (drift eyes ${f3(d.drift.eyes)} brows ${f3(d.drift.brows)} mouth ${f3(d.drift.mouth)} oval ${f3(d.drift.oval)})` : '';
+  return `; ${d.fix}${drift}`;
 }
 
 const lookStat = (v: LookStat) => `${f3(v.mean)}/${f3(v.median)} (${v.failing}/${v.faces})`.padStart(22);

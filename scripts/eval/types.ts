@@ -69,9 +69,21 @@ export interface VariantMeasurement {
   retainedStrict: boolean[];
   /** Pipeline.run wall time. */
   seconds: number;
+  /**
+   * Per input face (same order): what the face path did to it (the pipeline's FaceReport at the same place,
+   * IoU ≥ 0.5): `kept` / `warped` / `repainted` with the self-check's drift per region, `restored` (small
+   * face), `plain` (not human / drawn); null when no report matched. Absent for plain runs and older results.
+   */
+  decisions?: (FaceDecision | null)[];
   /** FaceReports the pipeline returned, and how many of them it called human. */
   reportedFaces: number;
   humanFaces: number;
+}
+
+export interface FaceDecision {
+  fix: 'kept' | 'warped' | 'repainted' | 'restored' | 'plain';
+  /** Self-check drift of the picture's painting, eye spans, per region (faces that took the face path). */
+  drift?: { eyes: number; brows: number; mouth: number; oval: number };
 }
 
 /**

@@ -10,8 +10,8 @@ import { FaceAnalysisCache, imageKey, type FaceAnalysis } from './cache.js';
 import { detectFaces, type DetectedFace } from './detect.js';
 import { runFaceMesh } from './mesh.js';
 import { DEFAULT_FACE_STAGE, eyeDistance, type FaceStageOptions } from './options.js';
-import { initialReport, markDrawn, type FaceReport } from './report.js';
-import { finishFace, prepareFace, restoreSmallFace, type FaceContext, type PreparedFace } from './stages.js';
+import { initialReport, markDrawn, roundDrift, type FaceReport } from './report.js';
+import { finishFace, prepareFace, readPainting, restoreSmallFace, writeRefinement, type FaceContext, type PaintingRead, type PreparedFace } from './stages.js';
 
 export interface FaceStageResult {
   output: RgbImage;
@@ -106,7 +106,7 @@ export async function stylizeWithFaces(
   const sides = cropSides(chosen.map((i) => faces[i]), resolveStyle(params.style).minSide, opts);
 
   const prepared = chosen.length ? createImage(image.width, image.height, image.data.slice()) : image;
-  const plans: PreparedFace[] = [];
+  let plans: PreparedFace[] = [];
   for (const [k, i] of chosen.entries()) {
     const plan = await prepareFace(ctx, image, prepared, faces[i], meshes[i]!, i, sides[k]);
     if (plan) plans.push(plan);
@@ -115,7 +115,21 @@ export async function stylizeWithFaces(
 
   // The whole picture at the working size, as plain stylisation paints it (from the refined faces): the
   // face path only adds work on the faces, it never lowers the resolution of anything else.
-  const output = await timed(timings, 'stylize', () => stylize(registry, prepared, params.style));
+  const paint = (picture: RgbImage) => timed(timings, 'stylize', () => stylize(registry, picture, params.style));
+  let output = await paint(prepared);
+  let reads = await readPaintings(ctx, output, plans);
+  if (reads.some((r) => r.first.drawn)) {
+    // A drawing the probe before painting missed (it saw the crop alone; the picture's painting has
+    // context) must look as the plain path paints it: the picture is painted again without its refinement.
+    plans = plans.filter((plan, k) => {
+      if (reads[k].first.drawn) markDrawn(reports[plan.index]);
+      return !reads[k].first.drawn;
+    });
+    const again = createImage(image.width, image.height, image.data.slice());
+    for (const plan of plans) writeRefinement(again, plan);
+    output = await paint(again);
+    reads = await readPaintings(ctx, output, plans);
+  }
 
   if (opts.smallFaceRestore > 0) {
     await timed(timings, 'small_faces', async () => {
@@ -131,17 +145,20 @@ export async function stylizeWithFaces(
   }
 
   const noSharpen: WarpedMask[] = [];
-  for (const plan of plans) {
-    const finished = await finishFace(ctx, output, plan);
+  for (const [k, plan] of plans.entries()) {
+    const finished = await finishFace(ctx, output, plan, reads[k]);
     const report = reports[plan.index];
-    if (finished.drawn) {
-      markDrawn(report);
-      continue;
-    }
     report.aligned = plan.aligned.rotated;
     report.fix = finished.fix;
+    report.drift = roundDrift(finished.drift);
     if (finished.repair) report.repair = finished.repair;
     if (finished.noSharpen) noSharpen.push(finished.noSharpen);
   }
   return { output, faces: reports, noSharpen };
+}
+
+async function readPaintings(ctx: FaceContext, output: RgbImage, plans: PreparedFace[]): Promise<PaintingRead[]> {
+  const reads: PaintingRead[] = [];
+  for (const plan of plans) reads.push(await readPainting(ctx, output, plan));
+  return reads;
 }

@@ -20,6 +20,16 @@ export interface FaceStageOptions {
    * restore instead: same NME, retention and look on the 20 group photos, a quarter less time.
    */
   minEyeDistance: number;
+  /** Window radius of the skin smoothing before painting, a share of the aligned crop's side. */
+  smoothRadius: number;
+  /**
+   * Share of the asked skin smoothing (`smooth`) a face gets in the picture painted whole; a face painted
+   * again on its own gets all of it. The GAN turns pores into its own grain and shading strokes, which the
+   * full smoothing flattened to plastic on faces whose painting is kept: on 10 such faces (half the
+   * fixtures) half the smoothing raised skin detail_ratio 0.59 → 0.65 (none: 0.66) at the same NME (0.041),
+   * while a repainted face needs it all (alex-lacamoire 0.046 with it, 0.059 with half).
+   */
+  pictureSmoothing: number;
   /** How each stylised face is repaired towards the input's structure (where the self-check asks for it). */
   repair: RepairOptions;
   /**
@@ -29,7 +39,17 @@ export interface FaceStageOptions {
   toneSigma: number;
   /** Drift of the face mesh after stylising below which a region keeps the GAN's painting (see selfcheck.ts). */
   drift: DriftThresholds;
-  /** Faces whose features moved (but none beyond `drift.broken`) are warped back instead of painted again. */
+  /**
+   * Faces whose eyes are closer than this (working-image px) are always painted again on their own: the
+   * face mesh cannot tell whether their painting in the picture moved their features (see keepsPainting).
+   */
+  keepMinEyeDistance: number;
+  /**
+   * Faces the self-check sends to repair (but none beyond `drift.broken`) are warped back instead of painted
+   * again. Off: on half the fixture photos, warping back the picture's painting cost the look for little
+   * NME (39 faces: skin detail 0.42 vs 0.60, style_gap 0.27 vs 0.18, NME 0.046 vs 0.042 against keeping
+   * the painting below a drift of 0.03 and painting the face again above it).
+   */
   warpFix: boolean;
   /**
    * Weight of the guided (luminance-only) restore along the face outline on faces whose painting is kept
@@ -50,10 +70,13 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   cropPixelBudget: 200_000,
   maxFaces: 12,
   minEyeDistance: 20,
+  smoothRadius: 1 / 64,
+  pictureSmoothing: 0.5,
   repair: DEFAULT_REPAIR,
   toneSigma: 1 / 12,
   drift: DEFAULT_DRIFT_THRESHOLDS,
-  warpFix: true,
+  keepMinEyeDistance: 40,
+  warpFix: false,
   contourRestore: 1,
   smallFaceRestore: 1,
 });

@@ -8,6 +8,8 @@ import type { FaceRegions } from './regions.js';
 export interface RefineOptions {
   /** Skin smoothing strength 0..1. */
   smooth: number;
+  /** Window radius of the skin smoothing as a share of the crop side (default 1/64). */
+  smoothRadius?: number;
   /** Eye/brow contrast gain 1..2. */
   eyes: number;
   /**
@@ -130,7 +132,7 @@ export async function refineFace(crop: RgbImage, regions: FaceRegions, opts: Ref
   const { glasses, specular } = await findGlasses(L, sat, regions);
 
   if (opts.smooth > 0) {
-    const radius = Math.max(2, Math.round(side / 64));
+    const radius = Math.max(2, Math.round(side * (opts.smoothRadius ?? 1 / 64)));
     const eps = (6 + 14 * opts.smooth) ** 2;
     const smoothed = guidedSmooth(img, radius, eps);
     // Make-up awareness: strongly saturated skin (blush, foundation colour) is smoothed less.

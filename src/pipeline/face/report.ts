@@ -1,6 +1,6 @@
 import type { DetectedFace } from './detect.js';
 import { HUMAN_PRESENCE_LOGIT, type FaceMesh } from './mesh.js';
-import type { RepairWeights } from './selfcheck.js';
+import type { RegionDrift, RepairWeights } from './selfcheck.js';
 
 export type FaceFix = 'kept' | 'warped' | 'repainted';
 
@@ -32,6 +32,11 @@ export interface FaceReport {
    * crop) and repaired it by `repair` where the painting had lost them.
    */
   fix?: FaceFix;
+  /**
+   * Faces that took the face path: how far the face mesh on the picture's painting moved from the mesh on
+   * the photo, per region, in eye spans (what decided `fix`).
+   */
+  drift?: RegionDrift;
   /** The mesh took it for a face, but the face path's self-check found a drawing (left to the plain path). */
   drawn?: boolean;
 }
@@ -48,6 +53,11 @@ export function initialReport(face: DetectedFace, mesh: FaceMesh | undefined): F
     aligned: false,
     restored: false,
   };
+}
+
+export function roundDrift(d: RegionDrift): RegionDrift {
+  const r = (v: number): number => Math.round(v * 1000) / 1000;
+  return { eyes: r(d.eyes), brows: r(d.brows), mouth: r(d.mouth), oval: r(d.oval) };
 }
 
 /** A face the face path found to be a drawing: left to the plain path. */

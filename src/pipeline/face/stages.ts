@@ -15,7 +15,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
 import type { FaceFix } from './report.js';
-import { DRAWN_MAX_DROP_CROP, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RepairWeights } from './selfcheck.js';
+import { DRAWN_MAX_DROP_CROP, keepsPainting, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 
 /** What every stage of one picture's face path shares. */
@@ -40,15 +40,14 @@ export interface PreparedFace {
 }
 
 /** How the face path ended for one face, after the picture was painted. */
-export type FinishedFace =
-  | { drawn: true }
-  | {
-      drawn?: undefined;
-      fix: FaceFix;
-      repair?: RepairWeights;
-      /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
-      noSharpen?: WarpedMask;
-    };
+export interface FinishedFace {
+  fix: FaceFix;
+  repair?: RepairWeights;
+  /** What the self-check measured on the picture's painting of the face. */
+  drift: RegionDrift;
+  /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+  noSharpen?: WarpedMask;
+}
 
 /**
  * The stages before the picture is painted: align → drawing probe (unsure faces) → regions → refine,
@@ -68,10 +67,18 @@ export async function prepareFace(
   // A drawing keeps the plain painting untouched: found before anything is written into the picture.
   if (mayBeDrawn(mesh.presence, eyeDistance(face)) && (await isDrawn(ctx, aligned, face))) return undefined;
   const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
-  const refined = await timed(timings, 'refine', () => refineFace(aligned.crop, regions, { ...refineOptions(face, params, opts), equaliseLight: false }));
-  const bounds = cropBounds(aligned.cropToImage, side, image);
-  await timed(timings, 'refine', () => addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds));
-  return { index, face, aligned, regions, refined, bounds };
+  const asked = refineOptions(face, params, opts);
+  const refined = await timed(timings, 'refine', () =>
+    refineFace(aligned.crop, regions, { ...asked, smooth: asked.smooth * opts.pictureSmoothing, equaliseLight: false }),
+  );
+  const plan = { index, face, aligned, regions, refined, bounds: cropBounds(aligned.cropToImage, side, image) };
+  await timed(timings, 'refine', () => writeRefinement(prepared, plan));
+  return plan;
+}
+
+/** Adds the face's refinement (refined − crop) into the picture to be painted. */
+export function writeRefinement(prepared: RgbImage, { aligned, refined, bounds }: PreparedFace): void {
+  addWarpedDelta(prepared, aligned.crop, refined.image, aligned.imageToCrop, bounds);
 }
 
 /** The style model as a probe on an unsure face (see looksDrawn): its crop painted alone, the mesh before and after. */
@@ -84,28 +91,40 @@ async function isDrawn({ registry, params, timings }: FaceContext, aligned: Alig
 }
 
 function refineOptions(face: DetectedFace, params: StyleParams, opts: FaceStageOptions): RefineOptions {
-  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), eyes: params.eyes };
+  return { smooth: params.smooth * smoothingScale(face, opts.minEyeDistance), smoothRadius: opts.smoothRadius, eyes: params.eyes };
+}
+
+/** The self-check's reading of the picture's painting of one face. */
+export interface PaintingRead {
+  /** The painting of the face, as an aligned crop. */
+  painted: RgbImage;
+  check: SelfCheck;
+  first: MeshRead;
 }
 
 /**
- * The stages after the picture is painted, in `output`: self-check (the face mesh on the painting vs on
- * the refined photo), then the fix it asks for. In place → kept (with the contour restore). Moved but
- * nothing lost → warped back. Lost → the aligned crop is painted on its own, takes the picture's tones,
- * is repaired where its own mesh still drifts and is pasted with a feathered mask. A drawing the probe
- * before painting missed (see looksDrawn) is painted again from the unrefined crop.
+ * Self-check after the picture is painted, in `output`: the face mesh on the painting vs on the refined
+ * photo. `first.drawn`: a drawing the probe before painting missed (see looksDrawn; the caller paints the
+ * picture again without its refinement).
  */
-export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<FinishedFace> {
-  const { aligned, refined } = plan;
+export async function readPainting(ctx: FaceContext, output: RgbImage, plan: PreparedFace): Promise<PaintingRead> {
+  const { aligned } = plan;
   const painted = warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side);
   const check = await selfCheck(ctx, plan);
-  const first = await check(painted);
-  if (first.drawn) {
-    await repaintDrawn(ctx, output, plan, painted);
-    return { drawn: true };
-  }
+  return { painted, check, first: await check(painted) };
+}
+
+/**
+ * The fix the self-check asks for. In place on a face big enough to judge (keepsPainting) → kept (with
+ * the contour restore). Otherwise (with `warpFix`: moved but nothing lost → warped back) the aligned crop
+ * is painted on its own, takes the picture's tones, is repaired where its own mesh still drifts and is
+ * pasted with a feathered mask.
+ */
+export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace, { painted, check, first }: PaintingRead): Promise<FinishedFace> {
+  const { aligned, refined } = plan;
   const weights = Object.values(first.repair);
   let fixed: { fix: FaceFix; repair?: RepairWeights };
-  if (!weights.some((w) => w > 0)) {
+  if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
     await restoreContour(ctx, output, plan, painted);
     fixed = { fix: 'kept' };
   } else if (ctx.opts.warpFix && weights.every((w) => w < 1)) {
@@ -117,12 +136,13 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
   // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
   const lens = refined.notes.glasses ? maxMasks(plan.regions.lensArea, refined.notes.specular) : refined.notes.specular;
   const noSharpen = lens.data.some((v) => v > 0.002) ? { mask: lens, imageToCrop: aligned.imageToCrop, bounds: plan.bounds } : undefined;
-  return { ...fixed, noSharpen };
+  return { ...fixed, drift: first.drift, noSharpen };
 }
 
 interface MeshRead {
   points: Point[];
   drawn: boolean;
+  drift: RegionDrift;
   repair: RepairWeights;
 }
 type SelfCheck = ((img: RgbImage) => Promise<MeshRead>) & { reference: FaceMesh };
@@ -135,6 +155,7 @@ async function selfCheck({ registry, timings, opts }: FaceContext, plan: Prepare
     const drift = regionDrift(reference.points, after.points);
     return {
       points: after.points,
+      drift,
       drawn: looksDrawn(reference.presence, after.presence, eyeDistance(plan.face)),
       repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
     };
@@ -149,15 +170,6 @@ function paste({ timings }: FaceContext, output: RgbImage, plan: PreparedFace, c
 
 function tone({ timings, opts }: FaceContext, plan: PreparedFace, crop: RgbImage, painted: RgbImage): Promise<RgbImage> {
   return timed(timings, 'tone', () => matchLowFrequency(crop, painted, plan.aligned.side * opts.toneSigma));
-}
-
-/**
- * Missed by the probe before painting (it sees the crop alone, the picture's painting has context): the
- * face is painted again from the unrefined photo, as the plain path would.
- */
-async function repaintDrawn(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage): Promise<void> {
-  const plain = await timed(ctx.timings, 'stylize_faces', () => stylize(ctx.registry, plan.aligned.crop, ctx.params.style));
-  await paste(ctx, output, plan, await tone(ctx, plan, plain, painted));
 }
 
 /** The guided restore along the face outline; `now` is the painting of this face as it stands. */
@@ -192,8 +204,10 @@ async function warpBack(ctx: FaceContext, output: RgbImage, plan: PreparedFace, 
 async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, check: SelfCheck): Promise<RepairWeights> {
   const { registry, params, timings, opts } = ctx;
   const { aligned, regions, refined, face } = plan;
-  // Painted on its own, the face gets light equalisation too: the GAN sees the features in a shadow.
-  const lit = refined.notes.light === 'ok' ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
+  // Painted on its own, the face gets all the asked smoothing and light equalisation too (the GAN sees the
+  // features in a shadow).
+  const reuse = opts.pictureSmoothing === 1 && refined.notes.light === 'ok';
+  const lit = reuse ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
   const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style));
   const { repair } = await check(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
