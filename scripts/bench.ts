@@ -20,9 +20,11 @@ import type { RgbImage } from '../src/pipeline/image.js';
 import { getModelSpec } from '../src/pipeline/manifest.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
 import { ModelRegistry, type Precision } from '../src/pipeline/registry.js';
+import { pipelineProcessEnv } from '../src/pipeline/malloc-env.js';
 import { LocalPipelineService } from '../src/pipeline/service.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { stylize } from '../src/pipeline/stylize.js';
+import { interleaved as interleavedRuns, percentile, spread, type Spread } from '../src/measure/interleaved.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -41,39 +43,15 @@ const { modelsDir, threads } = loadPipelineEnv();
 // Both precisions are compared, whatever MODEL_PRECISION says.
 const int8Dir = process.env.INT8_MODELS_DIR || '.cache/models-int8';
 const runs = Math.max(1, Number(values.runs));
+const interleaved = (variants: Record<string, () => Promise<unknown>>) => interleavedRuns(variants, runs);
 const photoPath = values.photo ?? path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
 const SIZES = [
   [512, 512],
   [1024, 768],
 ] as const;
 
-interface Spread {
-  p50: number;
-  p95: number;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
-}
-const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) });
 const fmt = (s: Spread | undefined) => (s ? `${s.p50} / ${s.p95}` : '—');
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
-
-/** Runs the variants interleaved: one warm-up each, then `runs` rounds of one timed run of each. */
-async function interleaved(variants: Record<string, () => Promise<unknown>>): Promise<Record<string, number[]>> {
-  const times: Record<string, number[]> = {};
-  for (const fn of Object.values(variants)) await fn();
-  for (let i = 0; i < runs; i++) {
-    for (const [name, fn] of Object.entries(variants)) {
-      const t = performance.now();
-      await fn();
-      (times[name] ??= []).push(performance.now() - t);
-    }
-  }
-  return times;
-}
 
 /** A real photo scaled/cropped to the given size (cover), as the RgbImage the style engine sees. */
 async function photoAt(width: number, height: number): Promise<RgbImage> {
@@ -99,7 +77,7 @@ interface StyleRow {
 
 async function benchStyle(style: string): Promise<StyleRow> {
   const registries: Partial<Record<Precision, ModelRegistry>> = { fp32: new ModelRegistry({ modelsDir, threads }) };
-  const withInt8 = new ModelRegistry({ modelsDir, threads, int8Dir });
+  const withInt8 = new ModelRegistry({ modelsDir, threads, int8Dir, ignoreInt8Decisions: true });
   if ((await withInt8.modelFile(style)).precision === 'int8') registries.int8 = withInt8;
   const row: StyleRow = { style, int8: registries.int8 !== undefined, sizes: {}, peakRssMb: 0 };
   for (const [w, h] of SIZES) {
@@ -193,7 +171,8 @@ if (values.child) {
       execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', arg, '--runs', String(runs), '--photo', photoPath], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, MODELS_DIR: modelsDir, INT8_MODELS_DIR: int8Dir },
+        // The pipeline worker's malloc settings (malloc-env.ts), so the peak RSS is the worker's.
+        env: { ...pipelineProcessEnv(), MODELS_DIR: modelsDir, INT8_MODELS_DIR: int8Dir },
       }),
     );
   const report: { styles: StyleRow[]; torch: Record<string, unknown>; photo: PhotoRow[] } = { styles: [], torch: {}, photo: [] };
