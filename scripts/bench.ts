@@ -113,7 +113,7 @@ async function benchPhoto(precision: Precision): Promise<PhotoRow> {
   const service = new LocalPipelineService({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined });
   const style = DEFAULT_PARAMS.style;
   const actual = (await service.pipeline.registry.modelFile(style)).precision;
-  if (actual !== precision) throw new Error(`no ${precision} model for ${style} (run npm run models:quantize)`);
+  if (actual !== precision) throw new Error(`${style} runs ${actual} with MODEL_PRECISION=${precision}: no int8 file, or int8 measured no faster (see int8-manifest.json's decision; npm run models:quantize)`);
   const big = await twelveMegapixelJpeg();
   const plain = validateParams({ faces: false });
   const ours = validateParams({ faces: true });
