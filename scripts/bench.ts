@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --styles a,b --runs N --photo path --torch --no-styles --no-photo]`
+ * `npm run bench [-- --styles a,b --runs N --photo path --torch --no-styles --no-photo --no-memory]`
  * Every number is a p50/p95 over N timed runs (default 5) after one warm-up; variants compared with each other run
  * interleaved in one process, so drift in machine load hits them equally.
  * - Per style, in its own process: the style model alone at 512×512 and 1024×768, fp32 and int8 (the int8 file from
@@ -7,9 +7,11 @@
  *   graph run in PyTorch eager (scripts/torch_bench.py; needs Debian's python3-torch and python3-onnx).
  * - The 12 MP photo (4000×3000 JPEG) through the whole pipeline, default style, plain vs face-aware, one process per
  *   precision (so its peak RSS is one pipeline instance's), with the working size each painted at.
+ * - Memory: one pipeline (one process per precision) paints the 12 MP photo once in every style, face-aware: peak RSS
+ *   of the whole run, and each style's own peak and the RSS left after it (Linux: VmHWM reset through clear_refs).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,9 +22,11 @@ import type { RgbImage } from '../src/pipeline/image.js';
 import { getModelSpec } from '../src/pipeline/manifest.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
 import { ModelRegistry, type Precision } from '../src/pipeline/registry.js';
+import { pipelineProcessEnv } from '../src/pipeline/malloc-env.js';
 import { LocalPipelineService } from '../src/pipeline/service.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { stylize } from '../src/pipeline/stylize.js';
+import { interleaved as interleavedRuns, percentile, spread, type Spread } from '../src/measure/interleaved.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     torch: { type: 'boolean' },
     'no-styles': { type: 'boolean' },
     'no-photo': { type: 'boolean' },
+    'no-memory': { type: 'boolean' },
     json: { type: 'boolean' },
   },
 });
@@ -41,39 +46,15 @@ const { modelsDir, threads } = loadPipelineEnv();
 // Both precisions are compared, whatever MODEL_PRECISION says.
 const int8Dir = process.env.INT8_MODELS_DIR || '.cache/models-int8';
 const runs = Math.max(1, Number(values.runs));
+const interleaved = (variants: Record<string, () => Promise<unknown>>) => interleavedRuns(variants, runs);
 const photoPath = values.photo ?? path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
 const SIZES = [
   [512, 512],
   [1024, 768],
 ] as const;
 
-interface Spread {
-  p50: number;
-  p95: number;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]);
-}
-const spread = (xs: number[]): Spread => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) });
 const fmt = (s: Spread | undefined) => (s ? `${s.p50} / ${s.p95}` : '—');
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
-
-/** Runs the variants interleaved: one warm-up each, then `runs` rounds of one timed run of each. */
-async function interleaved(variants: Record<string, () => Promise<unknown>>): Promise<Record<string, number[]>> {
-  const times: Record<string, number[]> = {};
-  for (const fn of Object.values(variants)) await fn();
-  for (let i = 0; i < runs; i++) {
-    for (const [name, fn] of Object.entries(variants)) {
-      const t = performance.now();
-      await fn();
-      (times[name] ??= []).push(performance.now() - t);
-    }
-  }
-  return times;
-}
 
 /** A real photo scaled/cropped to the given size (cover), as the RgbImage the style engine sees. */
 async function photoAt(width: number, height: number): Promise<RgbImage> {
@@ -99,7 +80,7 @@ interface StyleRow {
 
 async function benchStyle(style: string): Promise<StyleRow> {
   const registries: Partial<Record<Precision, ModelRegistry>> = { fp32: new ModelRegistry({ modelsDir, threads }) };
-  const withInt8 = new ModelRegistry({ modelsDir, threads, int8Dir });
+  const withInt8 = new ModelRegistry({ modelsDir, threads, int8Dir, ignoreInt8Decisions: true });
   if ((await withInt8.modelFile(style)).precision === 'int8') registries.int8 = withInt8;
   const row: StyleRow = { style, int8: registries.int8 !== undefined, sizes: {}, peakRssMb: 0 };
   for (const [w, h] of SIZES) {
@@ -132,7 +113,7 @@ async function benchPhoto(precision: Precision): Promise<PhotoRow> {
   const service = new LocalPipelineService({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined });
   const style = DEFAULT_PARAMS.style;
   const actual = (await service.pipeline.registry.modelFile(style)).precision;
-  if (actual !== precision) throw new Error(`no ${precision} model for ${style} (run npm run models:quantize)`);
+  if (actual !== precision) throw new Error(`${style} runs ${actual} with MODEL_PRECISION=${precision}: no int8 file, or int8 measured no faster (see int8-manifest.json's decision; npm run models:quantize)`);
   const big = await twelveMegapixelJpeg();
   const plain = validateParams({ faces: false });
   const ours = validateParams({ faces: true });
@@ -166,6 +147,36 @@ async function benchPhoto(precision: Precision): Promise<PhotoRow> {
   };
 }
 
+interface MemoryRow {
+  precision: Precision;
+  /** Per style: RSS before its run, its peak, RSS after (MB), and whether it ran int8. */
+  styles: { style: string; precision: Precision; before: number; peak: number; after: number }[];
+  peakRssMb: number;
+}
+
+const procStatusMb = (key: 'VmRSS' | 'VmHWM'): number => {
+  const m = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${key}:\\s+(\\d+)`));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+};
+
+/** Every style once on the 12 MP photo through one pipeline, as a bot's worker would after a day of requests. */
+async function benchMemory(precision: Precision): Promise<MemoryRow> {
+  const service = new LocalPipelineService({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined });
+  const big = await twelveMegapixelJpeg();
+  const row: MemoryRow = { precision, styles: [], peakRssMb: 0 };
+  for (const { id } of listStyles()) {
+    writeFileSync('/proc/self/clear_refs', '5'); // VmHWM := current RSS, so the next VmHWM is this style's peak
+    const before = procStatusMb('VmRSS');
+    await service.stylize({ file: big, params: validateParams({ style: id }) });
+    const ran = (await service.pipeline.registry.modelFile(id)).precision;
+    row.styles.push({ style: id, precision: ran, before, peak: procStatusMb('VmHWM'), after: procStatusMb('VmRSS') });
+  }
+  await service.close();
+  // Not getrusage's maxRSS: resetting VmHWM resets that too.
+  row.peakRssMb = Math.max(...row.styles.map((s) => s.peak));
+  return row;
+}
+
 /** Debian's python3-torch lives under /usr/bin/python3, which a pyenv/venv `python3` on PATH may hide. */
 const torchPython = process.env.TORCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
@@ -183,7 +194,7 @@ function torchTimes(style: string): Record<string, number> | string {
 
 if (values.child) {
   const [kind, arg] = values.child.split(':');
-  const row = kind === 'photo' ? await benchPhoto(arg as Precision) : await benchStyle(arg);
+  const row = kind === 'photo' ? await benchPhoto(arg as Precision) : kind === 'memory' ? await benchMemory(arg as Precision) : await benchStyle(arg);
   process.stdout.write(JSON.stringify(row) + '\n');
 } else {
   const styles = values.styles ? values.styles.split(',') : listStyles().map((s) => s.id);
@@ -193,10 +204,11 @@ if (values.child) {
       execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', arg, '--runs', String(runs), '--photo', photoPath], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, MODELS_DIR: modelsDir, INT8_MODELS_DIR: int8Dir },
+        // The pipeline worker's malloc settings (malloc-env.ts), so the peak RSS is the worker's.
+        env: { ...pipelineProcessEnv(), MODELS_DIR: modelsDir, INT8_MODELS_DIR: int8Dir },
       }),
     );
-  const report: { styles: StyleRow[]; torch: Record<string, unknown>; photo: PhotoRow[] } = { styles: [], torch: {}, photo: [] };
+  const report: { styles: StyleRow[]; torch: Record<string, unknown>; photo: PhotoRow[]; memory: MemoryRow[] } = { styles: [], torch: {}, photo: [], memory: [] };
   if (!values['no-styles']) {
     const sizeNames = SIZES.map(([w, h]) => `${w}×${h}`);
     const torchHead = values.torch ? sizeNames.map((s) => ` torch fp32 ${s} p50 | ort fp32 / torch ${s} | ort int8 / torch ${s} |`).join('') : '';
@@ -244,6 +256,21 @@ if (values.child) {
       }
     }
     for (const r of report.photo) console.log(`face-aware stages p50 (${r.precision}): ${JSON.stringify(r.stages)}`);
+  }
+  if (!values['no-memory']) {
+    console.log('\nMemory: one pipeline paints the 12 MP photo once in every style (face-aware), one process per precision; MB:');
+    for (const precision of ['fp32', 'int8'] as const) {
+      try {
+        const r = child(`memory:${precision}`) as MemoryRow;
+        report.memory.push(r);
+        console.log(`${precision} (MODEL_PRECISION): peak RSS ${r.peakRssMb} MB`);
+        console.log('| style | runs as | RSS before | its peak | RSS after |');
+        console.log('|---|---|---|---|---|');
+        for (const s of r.styles) console.log(`| ${s.style} | ${s.precision} | ${s.before} | ${s.peak} | ${s.after} |`);
+      } catch {
+        console.log(`${precision}: failed (see above)`);
+      }
+    }
   }
   if (values.json) console.log(JSON.stringify(report));
 }

@@ -121,4 +121,25 @@ describe('int8 style models (built into a temp cache)', () => {
       rmSync(other, { recursive: true, force: true });
     }
   });
+
+  it('the registry runs fp32 where the recorded decision says int8 does not pay, unless told to ignore decisions', async () => {
+    const other = mkdtempSync(path.join(tmpdir(), 'anime-int8-decided-'));
+    try {
+      const entry = entries.find((e) => e.id === 'animeganv3_hayao')!;
+      const decision = { timeRatio: 1.02, size: '1024x768', runs: 5, psnrDb: [41.9, 43], photos: ['a.jpg', 'b.jpg'], reason: 'int8 1.02× the fp32 time' };
+      const cute = entries.find((e) => e.id === 'animeganv3_cute')!;
+      writeFileSync(
+        path.join(other, INT8_MANIFEST),
+        JSON.stringify({ version: 1, models: [{ ...entry, decision: { ...decision, use: false } }, { ...cute, decision: { ...decision, timeRatio: 0.7, use: true } }] }),
+      );
+      for (const e of [entry, cute]) copyFileSync(path.join(int8Dir, e.file), path.join(other, e.file));
+      const following = new ModelRegistry({ modelsDir: MODELS_DIR, int8Dir: other });
+      expect((await following.modelFile('animeganv3_hayao')).precision).toBe('fp32');
+      expect((await following.modelFile('animeganv3_cute')).precision).toBe('int8');
+      const comparing = new ModelRegistry({ modelsDir: MODELS_DIR, int8Dir: other, ignoreInt8Decisions: true });
+      expect((await comparing.modelFile('animeganv3_hayao')).precision).toBe('int8');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
 });

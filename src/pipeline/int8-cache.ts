@@ -9,6 +9,21 @@ import { z } from 'zod';
  */
 export const INT8_MANIFEST = 'int8-manifest.json';
 
+/** Whether int8 pays for this style, as `npm run models:quantize` measured it (see quantize/payoff.ts). */
+const decisionSchema = z.object({
+  /** The registry runs this style's int8 file only when true (fp32 otherwise, even with MODEL_PRECISION=int8). */
+  use: z.boolean(),
+  /** int8 p50 time over fp32 p50 time at `size` (below 1 = int8 faster). */
+  timeRatio: z.number().positive(),
+  size: z.string(),
+  runs: z.number().int().positive(),
+  /** int8 against fp32, per golden photo. */
+  psnrDb: z.array(z.number()),
+  photos: z.array(z.string()),
+  reason: z.string(),
+});
+export type Int8Decision = z.infer<typeof decisionSchema>;
+
 const entrySchema = z.object({
   id: z.string(),
   file: z.string(),
@@ -20,6 +35,8 @@ const entrySchema = z.object({
   convs: z.number().int().nonnegative(),
   /** Convs left fp32 (too sensitive to int8, see quantize.ts). */
   keptFloat: z.array(z.string()),
+  /** Absent until measured: an int8 file nobody has timed is used, as before decisions were recorded. */
+  decision: decisionSchema.optional(),
 });
 export type Int8Entry = z.infer<typeof entrySchema>;
 

@@ -21,9 +21,12 @@ export interface RegistryOptions {
   beforeRun?: () => void;
   /**
    * Folder written by `npm run models:quantize`. When set, a style model runs as int8 where that folder holds an
-   * int8 version made from the same fp32 file (sha256 checked like the fp32 one); fp32 otherwise.
+   * int8 version made from the same fp32 file (sha256 checked like the fp32 one) that the quantiser did not measure
+   * slower than fp32 (its recorded decision); fp32 otherwise.
    */
   int8Dir?: string;
+  /** Run int8 wherever a usable file is, even where the quantiser measured it no faster (for tools that compare). */
+  ignoreInt8Decisions?: boolean;
 }
 
 export type Precision = 'int8' | 'fp32';
@@ -59,6 +62,7 @@ export class ModelRegistry {
   private readonly verified = new Map<string, Promise<string>>();
   private readonly chosen = new Map<string, Promise<ModelFile>>();
   private readonly int8Dir: string | undefined;
+  private readonly ignoreInt8Decisions: boolean;
   private int8Entries: Promise<Map<string, Int8Entry>> | undefined;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
@@ -67,6 +71,7 @@ export class ModelRegistry {
     this.threads = Math.max(1, opts.threads ?? availableParallelism());
     this.beforeRun = opts.beforeRun;
     this.int8Dir = opts.int8Dir === undefined ? undefined : path.resolve(opts.int8Dir);
+    this.ignoreInt8Decisions = opts.ignoreInt8Decisions ?? false;
   }
 
   spec(id: string): ModelSpec {
@@ -103,7 +108,8 @@ export class ModelRegistry {
     // and a missing weight is reported the same way whatever the precision.
     const fp32 = await this.verify(spec.id);
     const entry = spec.task === 'style' && this.int8Dir ? (await (this.int8Entries ??= readInt8Manifest(this.int8Dir))).get(spec.id) : undefined;
-    if (!entry || entry.sourceSha256 !== spec.sha256) return { file: fp32, precision: 'fp32' };
+    // An int8 file made from other weights is ignored, and so is one the quantiser measured no faster than fp32.
+    if (!entry || entry.sourceSha256 !== spec.sha256 || (entry.decision?.use === false && !this.ignoreInt8Decisions)) return { file: fp32, precision: 'fp32' };
     const file = path.join(this.int8Dir!, entry.file);
     const info = await stat(file).catch(() => undefined);
     const actual = info?.size === entry.bytes ? await sha256File(file) : `(size ${info?.size ?? 'missing'}, expected ${entry.bytes} bytes)`;

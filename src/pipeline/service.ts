@@ -7,6 +7,7 @@ import type { OutputFormat } from './encode.js';
 import { InputError, ModelError, type InputErrorCode } from './errors.js';
 import type { StyleParams } from './params.js';
 import { Pipeline, type RenderedResult } from './pipeline.js';
+import { pipelineProcessEnv } from './malloc-env.js';
 import { ModelRegistry } from './registry.js';
 import type { StickerRequest } from './sticker.js';
 import { stylizeClip, type ClipResult } from './clip/clip.js';
@@ -195,6 +196,7 @@ export class WorkerPipelineService implements PipelineService {
       serialization: 'advanced',
       // The app's own flags (inspector, test runners' loaders) are not for the worker.
       execArgv: [],
+      env: pipelineProcessEnv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.on('message', (reply: WorkerReply) => {

@@ -22,16 +22,29 @@ function exposing(model: ModelProto, tensors: string[]): ModelProto {
 }
 
 /**
+ * How many intermediate tensors one calibration run exposes. Exposing all at once held every conv's activations of
+ * one photo in memory together; in groups memory is bounded by the group, and the ranges are the same (min/max do
+ * not depend on the grouping) for one model run per group and photo. Measured, AnimeGAN v1 Paprika, 90 tensors, one
+ * photo at 512 px: peak RSS 4964 → 1473 MB, identical ranges, 5× the calibration time (72 → 358 s on a busy box).
+ */
+export const TENSORS_PER_RUN = 8;
+
+/**
  * Min/max of each named tensor over all calibration inputs (onnxruntime's MinMax calibration, no averaging).
  * Runs with graph optimisations off so that every named tensor still exists.
  */
-export async function calibrateRanges(model: ModelProto, tensors: string[], inputs: CalibrationInput[], threads?: number): Promise<Map<string, Range>> {
+export async function calibrateRanges(model: ModelProto, tensors: string[], inputs: CalibrationInput[], threads?: number, tensorsPerRun = TENSORS_PER_RUN): Promise<Map<string, Range>> {
+  const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
+  for (let i = 0; i < tensors.length; i += tensorsPerRun) await widenRanges(model, tensors.slice(i, i + tensorsPerRun), inputs, ranges, threads);
+  return ranges;
+}
+
+async function widenRanges(model: ModelProto, tensors: string[], inputs: CalibrationInput[], ranges: Map<string, Range>, threads?: number): Promise<void> {
   const session = await ort.InferenceSession.create(encodeModel(exposing(model, tensors)), {
     graphOptimizationLevel: 'disabled',
     intraOpNumThreads: threads,
     enableCpuMemArena: false,
   });
-  const ranges = new Map<string, Range>(tensors.map((t) => [t, { min: Infinity, max: -Infinity }]));
   const inputName = session.inputNames[0];
   try {
     for (const input of inputs) {
@@ -51,5 +64,4 @@ export async function calibrateRanges(model: ModelProto, tensors: string[], inpu
   } finally {
     await session.release();
   }
-  return ranges;
 }

@@ -30,7 +30,7 @@ export interface Int8Comparison {
 /** Stylises each photo with the fp32 model and with its int8 version from the cache, through the pipeline's stylize. */
 export async function compareInt8WithFp32(opts: { modelsDir: string; int8Dir: string; style: string; photos: string[]; side: number; threads?: number }): Promise<Int8Comparison> {
   const fp32 = new ModelRegistry({ modelsDir: opts.modelsDir, threads: opts.threads });
-  const int8 = new ModelRegistry({ modelsDir: opts.modelsDir, threads: opts.threads, int8Dir: opts.int8Dir });
+  const int8 = new ModelRegistry({ modelsDir: opts.modelsDir, threads: opts.threads, int8Dir: opts.int8Dir, ignoreInt8Decisions: true });
   try {
     if ((await int8.modelFile(opts.style)).precision !== 'int8') throw new Error(`no int8 model for ${opts.style} in ${path.resolve(opts.int8Dir)}`);
     const pictures: [RgbImage, RgbImage][] = [];
