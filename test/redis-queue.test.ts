@@ -208,4 +208,18 @@ describe('Redis queue backend (BullMQ, a private redis-server)', () => {
     expect(friendlyError(e)).toBe(RESTART_TEXT);
     expect(await queue.stats()).toMatchObject({ pending: 0, running: 0 });
   });
+  it('nearly full, the last fifth of places is kept for users with nothing queued (as the memory queue does)', async () => {
+    const queue = await bots({ maxPending: 5 });
+    for (let i = 0; i < 4; i++) accepted(await queue.submit(photo(i, 'eve')));
+    const eve = { platform: 'telegram' as const, chatId: 'group', userId: 'eve' };
+    expect(await queue.check(eve)).toMatchObject({ reason: 'busy', newcomersOnly: true });
+    expect(await queue.submit(photo(5, 'eve'))).toMatchObject({ accepted: false, reason: 'busy', newcomersOnly: true });
+    expect(await queue.check({ ...eve, userId: 'frank' })).toBeNull();
+    accepted(await queue.submit(photo(6, 'frank')));
+    const full = await queue.check({ ...eve, userId: 'grace' });
+    expect(full).toMatchObject({ reason: 'busy' });
+    expect(full?.newcomersOnly).toBeUndefined();
+    // Painted and answered, so the bots' close() has nothing left to wait for.
+    await worker(new SleepingService(5));
+  });
 });

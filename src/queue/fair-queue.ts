@@ -85,6 +85,11 @@ const DEFAULT_RUN_ESTIMATE_S = 2;
 /** Share of maxPending kept for users who have nothing in the queue yet. */
 const NEWCOMER_RESERVE = 0.2;
 
+/** Queue length from which only users with nothing in the queue are admitted (the last fifth kept for them). */
+export function newcomersOnlyFrom(maxPending: number): number {
+  return maxPending - Math.max(1, Math.ceil(maxPending * NEWCOMER_RESERVE));
+}
+
 /**
  * The one queue shared by every platform adapter.
  *
@@ -139,7 +144,7 @@ export class FairQueue implements JobQueue {
     this.freeSlots = Array.from({ length: concurrency }, (_, i) => i);
     this.pq = new PQueue({ concurrency });
     this.maxPending = opts.maxPending ?? 50;
-    this.newcomersOnlyAt = this.maxPending - Math.max(1, Math.ceil(this.maxPending * NEWCOMER_RESERVE));
+    this.newcomersOnlyAt = newcomersOnlyFrom(this.maxPending);
     this.jobTimeoutMs = opts.jobTimeoutMs ?? 120_000;
     this.outputFormat = opts.outputFormat ?? 'jpg';
     this.logger = opts.logger;

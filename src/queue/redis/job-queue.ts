@@ -5,7 +5,7 @@ import type { ClipResult } from '../../pipeline/clip/clip.js';
 import { InputError } from '../../pipeline/errors.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import { JobLostError, JobTimeoutError, ShutdownError } from '../errors.js';
-import type { JobOutcome, QueueLogger, QueueObserver } from '../fair-queue.js';
+import { newcomersOnlyFrom, type JobOutcome, type QueueLogger, type QueueObserver } from '../fair-queue.js';
 import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, SubmitResult } from '../types.js';
 import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { assignTag, priorityOf } from './fairness.js';
@@ -106,7 +106,7 @@ export class RedisJobQueue implements JobQueue {
 
   /** Counted as a refusal when it refuses, like the memory backend's: the adapter answers and never submits. */
   async check(who: Admission): Promise<Rejection | null> {
-    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(0)) ?? (await this.limits.check(who)));
+    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(who, 0)) ?? (await this.limits.check(who)));
     return refusal && this.refuse(who, refusal);
   }
 
@@ -119,7 +119,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   private async enqueue<T extends RenderedResult | ClipResult>(job: Job, events: JobEvents): Promise<SubmitResult<T>> {
-    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(job.image.byteLength)) ?? (await this.limits.consume(job)));
+    const refusal = this.closing ? SHUTTING_DOWN : ((await this.capacity(job, job.image.byteLength)) ?? (await this.limits.consume(job)));
     if (refusal) return { accepted: false, ...(await this.refuse(job, refusal)) };
 
     const cost = Math.max(1, job.cost ?? 1);
@@ -217,14 +217,24 @@ export class RedisJobQueue implements JobQueue {
     return ids.length;
   }
 
-  /** 'busy' when the queue is full or Redis holds as much as it may. */
-  private async capacity(bytes: number): Promise<Rejection | null> {
+  /**
+   * 'busy' when the queue is full or Redis holds as much as it may; nearly full (the memory queue's reserve),
+   * only users with nothing waiting or running are admitted.
+   */
+  private async capacity(who: Admission, bytes: number): Promise<Rejection | null> {
     const counts = await this.queue.getJobCounts('prioritized', 'wait', 'active');
     const inQueue = (counts.prioritized ?? 0) + (counts.wait ?? 0) + (counts.active ?? 0);
     const busy = { reason: 'busy' as const, retryAfterS: Math.min(600, Math.max(5, Math.ceil(RUN_ESTIMATE_S * inQueue))) };
     if (inQueue >= this.maxPending) return busy;
+    if (inQueue >= newcomersOnlyFrom(this.maxPending) && (await this.hasJobInQueue(who))) return { ...busy, newcomersOnly: true };
     if (bytes > 0 && (await this.usedMemory()) + bytes > this.maxRedisMemoryBytes) return busy;
     return null;
+  }
+
+  /** Only asked near full, so the scan reads at most maxPending job hashes. */
+  private async hasJobInQueue(who: Admission): Promise<boolean> {
+    const jobs = await this.queue.getJobs(['prioritized', 'wait', 'active'], 0, this.maxPending);
+    return jobs.some((j) => j?.data.platform === who.platform && j.data.userId === who.userId);
   }
 
   private async usedMemory(): Promise<number> {
