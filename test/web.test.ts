@@ -271,6 +271,41 @@ describe('web page limits (same queue and texts as the bots)', () => {
   });
 });
 
+describe('a visitor who leaves', () => {
+  it('closing the tab while the picture waits gives its place in line back (the job is cancelled)', async () => {
+    const service = new GatedService();
+    const { app, web } = await startWebApp(webConfig({ QUEUE_MAX_PENDING: '5', USER_JOBS_PER_MINUTE: '10' }), [service]);
+    try {
+      const photo = await readFile(PHOTO);
+      /** Posts the photo and reads the answer's events until one of `type` arrives. */
+      const paintUntil = async (type: string, signal?: AbortSignal) => {
+        const res = await fetch(`${web.url}api/paint?style=cute`, { method: 'POST', body: photo, signal });
+        const reader = res.body!.getReader();
+        let text = '';
+        while (!text.split('\n').some((line) => line.includes(`"type":"${type}"`))) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended before a ${type} event: ${text}`);
+          text += Buffer.from(value).toString('utf8');
+        }
+        return reader;
+      };
+      const painting = await paintUntil('painting');
+      const leaving = new AbortController();
+      await paintUntil('position', leaving.signal);
+      expect(await app.queue.stats()).toMatchObject({ pending: 1, running: 1 });
+      leaving.abort();
+      const deadline = Date.now() + 5_000;
+      while ((await app.queue.stats()).pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await app.queue.stats()).toMatchObject({ pending: 0, running: 1 });
+      service.open();
+      await painting.cancel();
+    } finally {
+      service.open();
+      await app.stop();
+    }
+  });
+});
+
 describe('WEB_PASSWORD', () => {
   it('asks for HTTP basic auth and lets the right password in (any user name)', async () => {
     const { app, web } = await startWebApp(webConfig({ WEB_PASSWORD: 'correct horse battery' }), [new GatedService()]);

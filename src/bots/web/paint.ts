@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { inspectImage, tooManyBytesText, type DecodeLimits } from '../../pipeline/decode.js';
 import { MIME_TYPES } from '../../pipeline/encode.js';
 import { InputError } from '../../pipeline/errors.js';
+import { JobCancelledError } from '../../pipeline/cancel.js';
 import type { StyleParams } from '../../pipeline/params.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
 import type { JobQueue, Rejection, RejectReason } from '../../queue/types.js';
@@ -108,12 +109,18 @@ export async function handlePaint(ctx: PaintContext, req: IncomingMessage, res: 
     return sendJson(res, refusal.status, { error: refusal.message }, refusal.headers);
   }
   stream.open();
+  // A visitor who closed the tab waits for nothing: the place in line goes to the next one.
+  const onGone = () => void ctx.queue.cancel?.(id, client);
+  res.once('close', onGone);
   let result: RenderedResult;
   try {
     result = await submitted.done;
   } catch (e) {
+    if (e instanceof JobCancelledError && res.destroyed) return;
     if (!(e instanceof InputError)) ctx.logger.warn({ jobId: id, err: e instanceof Error ? { name: e.name, message: e.message } : String(e) }, 'web job failed');
     return stream.end({ type: 'error', text: friendlyError(e) });
+  } finally {
+    res.off('close', onGone);
   }
   const original = picture.original ?? (await ctx.originals.put({ image: picture.image, params, chatId: client }));
   ctx.logger.info({ jobId: id, style: result.style, faces: result.faces.length, ms: result.timings.total, grid }, 'web job answered');
