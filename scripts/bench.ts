@@ -12,6 +12,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -184,7 +185,10 @@ const torchPython = process.env.TORCH_PYTHON ?? (existsSync('/usr/bin/python3') 
 function torchTimes(style: string): Record<string, number> | string {
   const file = path.join(modelsDir, getModelSpec(style).file);
   const sizes = SIZES.map(([w, h]) => `${w}x${h}`).join(',');
-  const r = spawnSync(torchPython, [path.join(here, 'torch_bench.py'), file, '--sizes', sizes, '--runs', String(runs), '--photo', photoPath, '--threads', String(threads ?? 0)], {
+  // The same thread count as onnxruntime's sessions: torch's own default here is 1 (it counts one per physical
+  // core as it sees them), which made the column compare 2 onnxruntime threads with 1 torch thread.
+  const torchThreads = String(Math.max(1, threads ?? availableParallelism()));
+  const r = spawnSync(torchPython, [path.join(here, 'torch_bench.py'), file, '--sizes', sizes, '--runs', String(runs), '--photo', photoPath, '--threads', torchThreads], {
     encoding: 'utf8',
   });
   if (r.error) return `python3 not found (${r.error.message})`;
@@ -245,6 +249,11 @@ if (values.child) {
     console.log('| precision | faces | plain p50 / p95 ms (working size) | face-aware p50 / p95 ms (working size) | face-aware / plain | peak RSS MB |');
     console.log('|---|---|---|---|---|---|');
     for (const precision of ['fp32', 'int8'] as const) {
+      const runsAs = (await new ModelRegistry({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined }).modelFile(DEFAULT_PARAMS.style)).precision;
+      if (runsAs !== precision) {
+        console.log(`| ${precision} | — | not run: ${DEFAULT_PARAMS.style} runs ${runsAs} under MODEL_PRECISION=${precision} (no int8 file, or int8-manifest.json's decision: int8 measured no faster) | | | |`);
+        continue;
+      }
       try {
         const r = child(`photo:${precision}`) as PhotoRow;
         report.photo.push(r);
