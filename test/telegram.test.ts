@@ -429,6 +429,16 @@ describe('telegram bot against the fake Bot API', () => {
     const meta = await sharp(file.bytes).metadata();
     expect({ width: meta.width, height: meta.height, format: meta.format }).toEqual({ ...(await expectedSize(portrait)), format: 'png' });
     expect(String(doc.params.caption)).toMatch(/^🎨 AnimeGANv3 Cute · face care off · full-quality PNG\n/);
+
+    // "Another style" on it keeps the request's file:on: again a lossless PNG document, not a photo.
+    const docMessage = doc.result as Parameters<FakeBotApi['callbackQuery']>[1];
+    const buttons = (JSON.parse(String(doc.params.reply_markup)) as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard.flat();
+    fake.callbackQuery(alice, docMessage, buttons.find((b) => b.text === 'Cartoon')!.callback_data);
+    await fake.waitFor(() => okCalls(fake, 'sendDocument', chat.id).some((c) => replyTo(c) === docMessage.message_id), 30_000, 'the restyled result as a file');
+    const again = okCalls(fake, 'sendDocument', chat.id).find((c) => replyTo(c) === docMessage.message_id)!;
+    expect((again.params.document as SentFile).filename).toBe('anime.png');
+    expect(String(again.params.caption)).toMatch(/^🎨 White-box Cartoon.*full-quality PNG\n/);
+    expect(fake.callsOf('sendPhoto').filter((c) => Number(c.params.chat_id) === chat.id && replyTo(c) === docMessage.message_id)).toEqual([]);
   });
 
   it('a picture Telegram refuses as a photo is sent as a file instead', async () => {

@@ -8,6 +8,8 @@ export interface StoredOriginal {
   params: StyleParams;
   /** Where it was sent (web: the visitor); the web page re-styles only a visitor's own originals. */
   chatId: string;
+  /** The first request asked for a full-quality file (`file:on`): its "another style" results come the same way. */
+  asFile?: boolean;
 }
 
 export interface OriginalStoreOptions {

@@ -164,7 +164,7 @@ async function stylizeAndAnswer(ctx: DiscordContext, interaction: RepliableInter
       await progress.finish(() => tell(RESULT_TOO_LARGE_TEXT, () => failDeferred(ctx, interaction, RESULT_TOO_LARGE_TEXT)));
       return;
     }
-    const key = picture.originalKey ?? (await ctx.originals.put({ image, params: picture.params, chatId }));
+    const key = picture.originalKey ?? (await ctx.originals.put({ image, params: picture.params, chatId, asFile: picture.asFile }));
     const outcome = await progress.finish(() =>
       sendResultMessage(
         interaction,
@@ -301,7 +301,7 @@ async function handleRestyle(ctx: DiscordContext, interaction: ButtonInteraction
   }
   // A new message, so the earlier result stays in the chat for comparison.
   await interaction.deferReply();
-  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key, sticker: stickerKey ? {} : undefined });
+  await stylizeAndAnswer(ctx, interaction, { image: original.image, params, originalKey: request.key, sticker: stickerKey ? {} : undefined, asFile: !stickerKey && !!original.asFile });
 }
 
 async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {

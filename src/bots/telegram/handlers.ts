@@ -261,7 +261,7 @@ export class TelegramHandlers {
     this.answerButton(query.id, parsed.style ? restylingText(parsed.style.id) : FUN_TEXTS.stickerPainting);
     const params: StyleParams = parsed.style ? { ...original.params, style: parsed.style.id } : original.params;
     const sticker = parsed.style ? undefined : {};
-    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, asFile: false, picture: { bytes: original.image, originalKey: parsed.key }, sticker });
+    this.startJob({ chatId: message.chat.id, userId: query.from.id, replyTo: message.message_id, params, asFile: !sticker && !!original.asFile, picture: { bytes: original.image, originalKey: parsed.key }, sticker });
   }
 
   /** Resolves when every job and reply handed over so far has been sent (or has failed and been logged). */
@@ -393,7 +393,7 @@ export class TelegramHandlers {
   private async deliver(req: PictureRequest, image: Uint8Array, result: RenderedResult, status: StatusMessage, demo: boolean): Promise<string | undefined> {
     const { telegram, originals, logger, options } = this.deps;
     const originalKey =
-      'originalKey' in req.picture ? req.picture.originalKey : await originals.put({ image, params: req.params, chatId: String(req.chatId) });
+      'originalKey' in req.picture ? req.picture.originalKey : await originals.put({ image, params: req.params, chatId: String(req.chatId), asFile: req.asFile });
     const caption = !req.gallery ? resultCaption(result, req.params, req.asFile) : demo ? demoGalleryText('telegram') : FUN_TEXTS.galleryCaption;
     const keyboard = withStickerButton(restyleKeyboard(originalKey, result.style), originalKey);
     const input = { chatId: req.chatId, replyTo: req.replyTo, result, caption, keyboard, asFile: req.asFile };
