@@ -6,6 +6,7 @@ import type { ClipResult } from '../pipeline/clip/clip.js';
 import type { RenderedResult } from '../pipeline/pipeline.js';
 import type { PipelineService } from '../pipeline/service.js';
 import { JobTimeoutError, ShutdownError } from './errors.js';
+import { jobOutcome, paintOn, runWithin, type JobOutcome } from './run-job.js';
 import { LatencyTracker, type LatencySummary } from './latency.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
 import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, RejectReason, SubmitResult } from './types.js';
@@ -52,7 +53,7 @@ export interface FairQueueStats extends QueueStats {
 }
 
 /** How an accepted job ended: a picture, the user's mistake, the time limit, or anything else. */
-export type JobOutcome = 'completed' | 'input' | 'timeout' | 'cancelled' | 'internal';
+export type { JobOutcome } from './run-job.js';
 
 export interface QueueObserver {
   /** A refusal, at check() (before any download) or at submit(). */
@@ -288,8 +289,7 @@ export class FairQueue implements JobQueue {
     if (value instanceof JobTimeoutError) this.counts.timedOut++;
     if (value instanceof InputError) this.counts.inputErrors++;
     else if (!(value instanceof ShutdownError) && !(value instanceof JobCancelledError)) this.logger?.warn({ jobId: entry.job.id, platform: entry.job.platform, err: value }, 'job failed');
-    const kind = value instanceof InputError ? 'input' : value instanceof JobTimeoutError ? 'timeout' : value instanceof JobCancelledError ? 'cancelled' : 'internal';
-    this.observe('settled', () => this.observer?.settled(entry.job, kind, latencyS));
+    this.observe('settled', () => this.observer?.settled(entry.job, jobOutcome(value), latencyS));
     entry.reject(value);
   }
 
@@ -328,26 +328,22 @@ export class FairQueue implements JobQueue {
     this.runningEntries.add(entry);
     const started = performance.now();
     this.safely('onStart', entry, () => entry.events.onStart?.());
-    // Deferred so a service that throws synchronously is handled like one that rejects.
-    const work = Promise.resolve().then(() => this.work(service, entry.job));
-    const timeoutMs = this.jobTimeoutMs * Math.max(1, entry.job.cost ?? 1);
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new JobTimeoutError(timeoutMs)), timeoutMs);
-      entry.abandon = reject;
-    });
+    const { job } = entry;
+    const timeoutMs = this.jobTimeoutMs * Math.max(1, job.cost ?? 1);
+    const request = { file: job.image, params: job.params, format: job.format ?? this.outputFormat, grid: job.grid, sticker: job.sticker, clip: job.clip };
     let pipelineBusy = false;
     try {
-      const result = await Promise.race([work, stopped]);
+      const result = await runWithin(() => paintOn(service, request, job.clip?.onProgress), timeoutMs, (stop) => {
+        entry.abandon = stop;
+        return () => {};
+      });
       this.settle(entry, 'completed', result);
       this.logger?.info({ jobId: entry.job.id, platform: entry.job.platform, ms: Math.round(performance.now() - started) }, 'job done');
     } catch (e) {
       // Timed out or abandoned: the user hears now; the pipeline is most likely still busy with the job.
       pipelineBusy = e instanceof JobTimeoutError || e instanceof ShutdownError || e instanceof JobCancelledError;
-      if (pipelineBusy) work.catch(() => {});
       this.settle(entry, 'failed', e);
     } finally {
-      clearTimeout(timer);
       this.runningEntries.delete(entry);
       this.runTime.add((performance.now() - started) / 1000);
     }
@@ -355,13 +351,6 @@ export class FairQueue implements JobQueue {
     if (pipelineBusy) await service.abortAll?.().catch((err: unknown) => this.logger?.error({ err }, 'pipeline stop failed'));
     this.running--;
     this.freeSlots.push(slot);
-  }
-
-  private work(service: PipelineService, job: Job): Promise<RenderedResult | ClipResult> {
-    const { image: file, params, clip } = job;
-    if (!clip) return service.stylize({ file, params, format: job.format ?? this.outputFormat, grid: job.grid, sticker: job.sticker });
-    if (!service.stylizeClip) throw new Error('this pipeline cannot paint clips');
-    return service.stylizeClip({ file, params, limits: clip.limits }, clip.onProgress);
   }
 
   /** Users whose next tag is at or below the virtual time are indistinguishable from new ones: drop them. */

@@ -4,12 +4,13 @@ import { JobCancelledError } from '../../pipeline/cancel.js';
 import type { ClipResult } from '../../pipeline/clip/clip.js';
 import { InputError } from '../../pipeline/errors.js';
 import type { RenderedResult } from '../../pipeline/pipeline.js';
-import { JobLostError, JobTimeoutError, ShutdownError } from '../errors.js';
-import { newcomersOnlyFrom, type JobOutcome, type QueueLogger, type QueueObserver } from '../fair-queue.js';
+import { JobLostError, ShutdownError } from '../errors.js';
+import { newcomersOnlyFrom, type QueueLogger, type QueueObserver } from '../fair-queue.js';
 import type { Admission, ClipRequest, Job, JobEvents, JobQueue, QueueStats, Rejection, SubmitResult } from '../types.js';
 import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { assignTag, priorityOf } from './fairness.js';
 import { reviveJobError } from './job-errors.js';
+import { jobOutcome } from '../run-job.js';
 import { SharedRateLimits, userKey } from './rate-limits.js';
 import { readQueueStats, readWorkerCounts, type WorkerCounts } from './stats.js';
 import { joinResult, type PaintJobData, type PaintJobReturn } from './wire.js';
@@ -289,7 +290,7 @@ export class RedisJobQueue implements JobQueue {
       entry.resolve(value as RenderedResult | ClipResult);
     } else {
       if (!(value instanceof InputError) && !(value instanceof ShutdownError) && !(value instanceof JobCancelledError)) this.opts.logger?.warn({ jobId, err: value }, 'job failed');
-      this.observe('settled', () => this.opts.observer?.settled(entry.job, outcomeOf(value), latencyS));
+      this.observe('settled', () => this.opts.observer?.settled(entry.job, jobOutcome(value), latencyS));
       entry.reject(value);
     }
     if (!this.tracked.size) this.drained?.();
@@ -355,11 +356,4 @@ export class RedisJobQueue implements JobQueue {
       this.opts.logger?.warn({ err }, `queue observer ${what} threw`);
     }
   }
-}
-
-function outcomeOf(error: unknown): JobOutcome {
-  if (error instanceof InputError) return 'input';
-  if (error instanceof JobTimeoutError) return 'timeout';
-  if (error instanceof JobCancelledError) return 'cancelled';
-  return 'internal';
 }

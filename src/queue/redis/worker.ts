@@ -10,6 +10,7 @@ import type { PipelineService } from '../../pipeline/service.js';
 import { JobTimeoutError } from '../errors.js';
 import type { QueueLogger } from '../fair-queue.js';
 import type { QueueStats } from '../types.js';
+import { paintOn, runWithin } from '../run-job.js';
 import { BULL_PREFIX, bullConnection, connectOrExplain, createRedis, keys, ping, QUEUE_NAME } from './connection.js';
 import { advanceVirtualTime } from './fairness.js';
 import { isFinal, serializeJobError } from './job-errors.js';
@@ -153,38 +154,21 @@ export class RedisWorker {
   }
 
   /** Paints within the time limit, stopping early when the job's bots process asks (cancel, shutdown). */
-  private async paintWithin(service: PipelineService, id: string, data: PaintJobData, image: Buffer, job: BullJob): Promise<RenderedResult | ClipResult> {
+  private paintWithin(service: PipelineService, id: string, data: PaintJobData, image: Buffer, job: BullJob): Promise<RenderedResult | ClipResult> {
     const timeoutMs = (this.opts.jobTimeoutMs ?? 120_000) * Math.max(1, data.cost);
-    const work = Promise.resolve().then(() => this.paint(service, data, image, job));
-    let timer: NodeJS.Timeout | undefined;
-    let cancelPoll: NodeJS.Timeout | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new JobTimeoutError(timeoutMs)), timeoutMs);
-      cancelPoll = setInterval(() => {
-        this.redis.getdel(keys.cancel(id)).then((v) => v && reject(new JobCancelledError()), () => {});
-      }, CANCEL_POLL_MS);
-    });
-    try {
-      return await Promise.race([work, stopped]);
-    } catch (e) {
-      work.catch(() => {});
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      clearInterval(cancelPoll);
-    }
-  }
-
-  private paint(service: PipelineService, data: PaintJobData, file: Buffer, job: BullJob): Promise<RenderedResult | ClipResult> {
-    const { params } = data;
-    if (!data.clip) return service.stylize({ file, params, format: data.format ?? this.opts.outputFormat ?? 'jpg', grid: data.grid, sticker: data.sticker });
-    if (!service.stylizeClip) throw new Error('this pipeline cannot paint clips');
+    const request = { file: image, params: data.params, format: data.format ?? this.opts.outputFormat ?? 'jpg', grid: data.grid, sticker: data.sticker, clip: data.clip };
     let reported = 0;
-    return service.stylizeClip({ file, params, limits: data.clip.limits }, (fraction) => {
+    const onClipProgress = (fraction: number) => {
       // Progress crosses Redis as a queue event: at most every 5 %.
       if (fraction - reported < 0.05 && fraction < 1) return;
       reported = fraction;
       job.updateProgress(fraction).catch(() => {});
+    };
+    return runWithin(() => paintOn(service, request, onClipProgress), timeoutMs, (stop) => {
+      const cancelPoll = setInterval(() => {
+        this.redis.getdel(keys.cancel(id)).then((v) => v && stop(new JobCancelledError()), () => {});
+      }, CANCEL_POLL_MS);
+      return () => clearInterval(cancelPoll);
     });
   }
 }
