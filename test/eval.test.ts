@@ -263,6 +263,9 @@ describe('look measures', () => {
     expect(Object.keys(l.per_category)).toEqual(['multi_face', 'single_face']);
     // Whole-picture numbers cover every photo with the measures; the no-face photo's difference is its own line.
     expect(l.picture_detail_ratio).toMatchObject({ photos: 4, min: 0.9, below_goal: [{ photo: 'multi_face/b.jpg', detail_ratio: 0.9 }] });
+    // a.jpg's face 1 is deformed by plain: left out of the split (b's faces are not; the anime face is no person's).
+    expect(l.picture_detail_ratio_plain_undeformed).toMatchObject({ photos: 3, mean: (0.9 + 1 + 1) / 3, min: 0.9 });
+    expect(styleTable('s', s)).toMatch(/on the photos where plain deforms no scored face \(plain NME ≤ 0\.05 on each\): mean 0\.967, median 1\.000, min 0\.900 over 3 photos/);
     expect(l.no_face_mean_abs_diff).toEqual({ photos: 1, mean: 0.2, max: 0.2 });
     expect(s.reported_faces_by_category).toEqual({ anime: 1, no_face: 0 });
     expect(styleTable('s', s)).toMatch(/drawn faces treated as human on anime\/: 1/);

@@ -470,6 +470,23 @@ describe('face-aware pipeline', () => {
     if (face.fix === 'repainted') expect(on.timings.stylize_faces).toBeGreaterThan(0);
   });
 
+  it('sharpens the eyes like the rest of the picture (only reflections stay unsharpened), also where the glasses check fires', async () => {
+    // A black-and-white portrait the glasses check flags (bridge bar from the brow shadows): the lens area
+    // was left unsharpened and read as a soft patch around crisp painted eyes.
+    const { file } = await load('single_face', 'codeformer_Hepburn01.png');
+    const soft = await pipeline.run(file, validateParams({ style: FAST_STYLE, sharpen: 0 }));
+    const sharp = await pipeline.run(file, validateParams({ style: FAST_STYLE, sharpen: 0.6 }));
+    const [face] = sharp.faces;
+    const [x, y, w, h] = face.box.map(Math.round);
+    const whole = meanAbsDiff(sharp.output, soft.output, [y, y + h], [x, x + w]);
+    const span = Math.hypot(face.keypoints[1][0] - face.keypoints[0][0], face.keypoints[1][1] - face.keypoints[0][1]);
+    for (const [ex, ey] of face.keypoints.slice(0, 2)) {
+      const r = Math.round(span * 0.2);
+      const eye = meanAbsDiff(sharp.output, soft.output, [Math.round(ey) - r, Math.round(ey) + r], [Math.round(ex) - r, Math.round(ex) + r]);
+      expect(eye).toBeGreaterThan(whole);
+    }
+  });
+
   it('re-styling the same photo takes detection and landmarks from the cache', async () => {
     const cached = new Pipeline({ registry, limits: SMALL });
     const { file } = await load('multi_face', 'dlib_2008_002506.jpg');

@@ -61,11 +61,36 @@ export interface LookSummary {
   /** Photos of people, the worst faces by each measure (goal met or not). */
   worst: Record<Measure, LookFace[]>;
   /** Every photo: whole-picture fine-detail energy, ours / plain. */
-  picture_detail_ratio: { photos: number; mean: number | null; median: number | null; min: number | null; below_goal: { photo: string; detail_ratio: number }[] };
+  picture_detail_ratio: PictureDetail;
+  /**
+   * The same on the photos where plain deforms no scored face (plain NME ≤ plain_undeformed_nme on each): where
+   * plain broke a face, part of its fine-detail energy is the break itself (cracks, a hard false jaw line),
+   * which ours replaces on purpose, so only here does a lower ratio mean a softer picture.
+   */
+  picture_detail_ratio_plain_undeformed: PictureDetail;
   /** The same away from the faces (outside every face's landmark crop): whether ours changes the rest of the picture. */
   background_detail_ratio: { photos: number; mean: number | null; median: number | null; min: number | null };
   /** Photos where no face was detected on the input: mean |ours − plain| (0–255), should be ~0. */
   no_face_mean_abs_diff: { photos: number; mean: number | null; max: number | null };
+}
+
+export interface PictureDetail {
+  photos: number;
+  mean: number | null;
+  median: number | null;
+  min: number | null;
+  below_goal: { photo: string; detail_ratio: number }[];
+}
+
+function pictureDetail(pictures: { photo: string; detail_ratio: number }[]): PictureDetail {
+  const ratios = pictures.map((p) => p.detail_ratio);
+  return {
+    photos: pictures.length,
+    mean: mean(ratios),
+    median: median(ratios),
+    min: ratios.length ? Math.min(...ratios) : null,
+    below_goal: pictures.filter((p) => p.detail_ratio < PICTURE_DETAIL_GOAL).sort((a, b) => a.detail_ratio - b.detail_ratio),
+  };
 }
 
 interface FaceRow extends LookFace {
@@ -146,7 +171,7 @@ export function summariseLook(people: PhotoResult[], all: PhotoResult[], style: 
   const looks = all.flatMap((p) => p.styles.filter((s) => s.style === style && s.look).map((s) => ({ photo: p, look: s.look! })));
   const pictures = looks.filter((l) => l.look.pictureDetailRatio !== null).map((l) => ({ photo: l.photo.task.name, detail_ratio: l.look.pictureDetailRatio as number }));
   const noFace = looks.filter((l) => l.photo.input && l.photo.input.faces.length === 0).map((l) => l.look.meanAbsDiff);
-  const ratios = pictures.map((p) => p.detail_ratio);
+  const plainDeformed = new Set(rows.filter((r) => r.plain_nme !== null && r.plain_nme > PLAIN_UNDEFORMED_NME).map((r) => r.photo));
   const background = looks.map((l) => l.look.backgroundDetailRatio ?? null).filter((x): x is number => x !== null);
   return {
     goals: {
@@ -161,13 +186,8 @@ export function summariseLook(people: PhotoResult[], all: PhotoResult[], style: 
     per_category: Object.fromEntries(categories.map((c) => [c, group(rows.filter((r) => r.category === c))])),
     failing: Object.fromEntries(measures.map((m) => [m, ranked(rows, m).filter((f) => FAILS[m](f[m] as number))])) as Record<Measure, LookFace[]>,
     worst: Object.fromEntries(measures.map((m) => [m, ranked(rows, m).slice(0, WORST_N)])) as Record<Measure, LookFace[]>,
-    picture_detail_ratio: {
-      photos: pictures.length,
-      mean: mean(ratios),
-      median: median(ratios),
-      min: ratios.length ? Math.min(...ratios) : null,
-      below_goal: pictures.filter((p) => p.detail_ratio < PICTURE_DETAIL_GOAL).sort((a, b) => a.detail_ratio - b.detail_ratio),
-    },
+    picture_detail_ratio: pictureDetail(pictures),
+    picture_detail_ratio_plain_undeformed: pictureDetail(pictures.filter((p) => !plainDeformed.has(p.photo))),
     background_detail_ratio: {
       photos: background.length,
       mean: mean(background),

@@ -13,7 +13,7 @@ import {
   type StyleSummary,
   type VariantSummary,
 } from './aggregate.js';
-import type { LookFace, LookGroup, LookStat, LookSummary } from './lookstats.js';
+import type { LookFace, LookGroup, LookStat, LookSummary, PictureDetail } from './lookstats.js';
 import type { EvalConfig, PhotoResult } from './types.js';
 
 export interface EvalReport extends StyleSummary {
@@ -149,11 +149,12 @@ export function lookLines(l: LookSummary): string[] {
   for (const [size, x] of Object.entries(l.all_scored.by_size)) if (x.faces) lines.push(row(`all scored, ${size} px`, x));
   lines.push(row('all scored', l.all_scored));
   for (const [c, x] of Object.entries(l.per_category)) lines.push(row(`  ${c}`, x));
-  const p = l.picture_detail_ratio;
-  lines.push(
-    `whole-picture detail_ratio (ours/plain, goal ≥ ${g.picture_detail_ratio_min} on every photo): mean ${f3(p.mean)}, median ${f3(p.median)}, min ${f3(p.min)} over ${p.photos} photos; ` +
-      `below the goal: ${p.below_goal.length}${p.below_goal.length ? ` (${p.below_goal.map((b) => `${b.photo} ${f3(b.detail_ratio)}`).join(', ')})` : ''}`,
-  );
+  const pictureLine = (label: string, p: PictureDetail) =>
+    `${label}: mean ${f3(p.mean)}, median ${f3(p.median)}, min ${f3(p.min)} over ${p.photos} photos; ` +
+    `below the goal: ${p.below_goal.length}${p.below_goal.length ? ` (${p.below_goal.map((b) => `${b.photo} ${f3(b.detail_ratio)}`).join(', ')})` : ''}`;
+  lines.push(pictureLine(`whole-picture detail_ratio (ours/plain, goal ≥ ${g.picture_detail_ratio_min} on every photo)`, l.picture_detail_ratio));
+  const u = l.picture_detail_ratio_plain_undeformed;
+  if (u) lines.push(pictureLine(`  on the photos where plain deforms no scored face (plain NME ≤ ${g.plain_undeformed_nme} on each)`, u));
   const b = l.background_detail_ratio;
   if (b) lines.push(`  away from the faces (outside every face's landmark crop): mean ${f3(b.mean)}, median ${f3(b.median)}, min ${f3(b.min)} over ${b.photos} photos`);
   const n = l.no_face_mean_abs_diff;

@@ -84,7 +84,7 @@ export class Pipeline {
     }
     const output = await timed(timings, 'sharpen', async () => {
       const sharpened = await postSharpen(styled, params.sharpen);
-      // Glasses: lenses and their reflections keep the unsharpened pixels.
+      // Reflections on glasses and eyes keep the unsharpened pixels (no halo around them).
       for (const region of noSharpen) if (sharpened !== styled) blendBackWarped(sharpened, styled, region);
       return sharpened;
     });

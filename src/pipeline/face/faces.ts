@@ -16,7 +16,7 @@ import { finishFace, prepareFace, readPainting, restoreSmallFace, writeRefinemen
 export interface FaceStageResult {
   output: RgbImage;
   faces: FaceReport[];
-  /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+  /** Reflections (on glasses or eyes) that the final sharpening must leave alone. */
   noSharpen: WarpedMask[];
 }
 

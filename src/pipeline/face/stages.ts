@@ -1,7 +1,7 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
 import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
-import { ellipseMask, maxMasks } from '../pixels/masks.js';
+import { ellipseMask } from '../pixels/masks.js';
 import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
 import { stylize } from '../stylize.js';
@@ -45,7 +45,7 @@ export interface FinishedFace {
   repair?: RepairWeights;
   /** What the self-check measured on the picture's painting of the face. */
   drift: RegionDrift;
-  /** Glasses lenses (with their reflections) that the final sharpening must leave alone. */
+  /** Reflections (on glasses or eyes) that the final sharpening must leave alone. */
   noSharpen?: WarpedMask;
 }
 
@@ -133,9 +133,12 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
   } else {
     fixed = { fix: 'repainted', repair: await repaint(ctx, output, plan, painted, check) };
   }
-  // Reflections never get sharpened; with glasses found, the whole lens area is left alone.
-  const lens = refined.notes.glasses ? maxMasks(plan.regions.lensArea, refined.notes.specular) : refined.notes.specular;
-  const noSharpen = lens.data.some((v) => v > 0.002) ? { mask: lens, imageToCrop: aligned.imageToCrop, bounds: plan.bounds } : undefined;
+  // Reflections (on glasses or eyes) keep the unsharpened pixels; the rest of the lenses is sharpened like
+  // the whole picture: left soft, the lens area of a face the glasses check flagged (wrongly, on 2 of the
+  // fixture portraits) read as a blurred patch around the eyes next to the crisp painting (Hepburn: eye
+  // lines visibly softer than plain at 3×).
+  const reflections = refined.notes.specular;
+  const noSharpen = reflections.data.some((v) => v > 0.002) ? { mask: reflections, imageToCrop: aligned.imageToCrop, bounds: plan.bounds } : undefined;
   return { ...fixed, drift: first.drift, noSharpen };
 }
 
