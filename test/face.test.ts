@@ -487,6 +487,21 @@ describe('face-aware pipeline', () => {
     }
   });
 
+  it("keeps the painting's own outline where the face's outline stayed in place (no contour restore)", async () => {
+    // With no refinement asked (smooth 0, eyes 1) a kept face whose outline the self-check found in place is
+    // the plain painting; the contour restore used to redo the jaw and hairline from the photo (3.1 here).
+    const { file } = await load('single_face', 'stargan2_063109.jpg');
+    const on = await pipeline.run(file, validateParams({ style: FAST_STYLE, smooth: 0, eyes: 1 }));
+    const off = await pipeline.run(file, validateParams({ style: FAST_STYLE, faces: false }));
+    const [face] = on.faces;
+    expect(face.fix).toBe('kept');
+    expect(face.drift!.oval).toBeLessThan(DEFAULT_FACE_STAGE.contourDrift.from + 0.002);
+    const [x, y, w, h] = face.box.map(Math.round);
+    const rows: [number, number] = [Math.max(0, y), Math.min(on.output.height, y + h)];
+    const cols: [number, number] = [Math.max(0, x), Math.min(on.output.width, x + w)];
+    expect(meanAbsDiff(on.output, off.output, rows, cols)).toBeLessThan(0.5);
+  });
+
   it('re-styling the same photo takes detection and landmarks from the cache', async () => {
     const cached = new Pipeline({ registry, limits: SMALL });
     const { file } = await load('multi_face', 'dlib_2008_002506.jpg');

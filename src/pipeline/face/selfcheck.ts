@@ -56,12 +56,15 @@ export function repairWeights(
   thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS,
 ): RepairWeights {
   if (styledPresence < Math.min(STYLED_PRESENCE_MIN, referencePresence - PRESENCE_DROP)) return { ...FULL_REPAIR };
-  const { ok, broken } = thresholds;
-  const ramp = (d: number): number => {
-    const t = Math.min(1, Math.max(0, (d - ok) / (broken - ok)));
-    return Math.round(t * t * (3 - 2 * t) * 100) / 100;
-  };
+  const ramp = (d: number): number => Math.round(driftRamp(d, thresholds.ok, thresholds.broken) * 100) / 100;
   return { eyes: ramp(drift.eyes), brows: ramp(drift.brows), mouth: ramp(drift.mouth), oval: ramp(drift.oval) };
+}
+
+/** 0 up to drift `from`, 1 from `full`, smoothstep between. */
+export function driftRamp(drift: number, from: number, full: number): number {
+  if (full <= from) return drift >= from ? 1 : 0;
+  const t = Math.min(1, Math.max(0, (drift - from) / (full - from)));
+  return t * t * (3 - 2 * t);
 }
 
 /**

@@ -15,7 +15,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
 import type { FaceFix } from './report.js';
-import { DRAWN_MAX_DROP_CROP, keepsPainting, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
+import { DRAWN_MAX_DROP_CROP, driftRamp, keepsPainting, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 
 /** What every stage of one picture's face path shares. */
@@ -125,7 +125,7 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
   const weights = Object.values(first.repair);
   let fixed: { fix: FaceFix; repair?: RepairWeights };
   if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
-    await restoreContour(ctx, output, plan, painted);
+    await restoreContour(ctx, output, plan, painted, first.drift.oval);
     fixed = { fix: 'kept' };
   } else if (ctx.opts.warpFix && weights.every((w) => w < 1)) {
     await warpBack(ctx, output, plan, first.points, check.reference.points);
@@ -175,13 +175,17 @@ function tone({ timings, opts }: FaceContext, plan: PreparedFace, crop: RgbImage
   return timed(timings, 'tone', () => matchLowFrequency(crop, painted, plan.aligned.side * opts.toneSigma));
 }
 
-/** The guided restore along the face outline; `now` is the painting of this face as it stands. */
-async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, plan: PreparedFace, now: RgbImage): Promise<void> {
-  if (opts.contourRestore <= 0) return;
+/**
+ * The guided restore along the face outline, weighted by how far the self-check found the outline moved
+ * (`ovalDrift`, see FaceStageOptions.contourDrift); `now` is the painting of this face as it stands.
+ */
+async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, plan: PreparedFace, now: RgbImage, ovalDrift: number): Promise<void> {
+  const weight = opts.contourRestore * driftRamp(ovalDrift, opts.contourDrift.from, opts.contourDrift.full);
+  if (weight <= 0) return;
   const { aligned, regions, refined, bounds } = plan;
   await timed(timings, 'repair', () => {
     const r = Math.max(1, Math.round(aligned.side * opts.repair.structureRadius));
-    const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, opts.contourRestore);
+    const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, weight);
     addWarpedDelta(output, now, restored, aligned.imageToCrop, bounds);
   });
 }
@@ -200,7 +204,8 @@ async function warpBack(ctx: FaceContext, output: RgbImage, plan: PreparedFace, 
     };
     warpFaceInPlace(output, extractRect(output, rect), rect, field, aligned.imageToCrop, aligned.cropToImage, bounds);
   });
-  await restoreContour(ctx, output, plan, warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side));
+  // Warped back: the outline is where the reference mesh put it, the restore only settles the edge there.
+  await restoreContour(ctx, output, plan, warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side), Infinity);
 }
 
 /** The face painted on its own, toned to the picture, repaired where its mesh drifts, pasted. */
@@ -265,3 +270,4 @@ const WARP_SIGMA = 0.25;
 /** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */
 const PASTE_ERODE = 0.04;
 const PASTE_FEATHER = 0.12;
+
