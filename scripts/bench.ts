@@ -10,8 +10,8 @@
  * - Memory: one pipeline (one process per precision) paints the 12 MP photo once in every style, face-aware: peak RSS
  *   of the whole run, and each style's own peak and the RSS left after it (Linux: VmHWM reset through clear_refs).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { LocalPipelineService } from '../src/pipeline/service.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { stylize } from '../src/pipeline/stylize.js';
 import { interleaved as interleavedRuns, percentile, spread, type Spread } from '../src/measure/interleaved.js';
+import { runTorchBench, torchAgreement, torchFailure } from './torch-check.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -53,6 +54,10 @@ const SIZES = [
   [512, 512],
   [1024, 768],
 ] as const;
+
+// The same thread count as onnxruntime's sessions: torch's own default here is 1 (it counts one per physical core as
+// it sees them), which made the column compare 2 onnxruntime threads with 1 torch thread.
+const torchThreads = Math.max(1, threads ?? availableParallelism());
 
 const fmt = (s: Spread | undefined) => (s ? `${s.p50} / ${s.p95}` : '—');
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -178,22 +183,12 @@ async function benchMemory(precision: Precision): Promise<MemoryRow> {
   return row;
 }
 
-/** Debian's python3-torch lives under /usr/bin/python3, which a pyenv/venv `python3` on PATH may hide. */
-const torchPython = process.env.TORCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-
 /** p50 ms per size of the fp32 ONNX graph in PyTorch eager, or why it could not be measured. */
 function torchTimes(style: string): Record<string, number> | string {
   const file = path.join(modelsDir, getModelSpec(style).file);
   const sizes = SIZES.map(([w, h]) => `${w}x${h}`).join(',');
-  // The same thread count as onnxruntime's sessions: torch's own default here is 1 (it counts one per physical
-  // core as it sees them), which made the column compare 2 onnxruntime threads with 1 torch thread.
-  const torchThreads = String(Math.max(1, threads ?? availableParallelism()));
-  const r = spawnSync(torchPython, [path.join(here, 'torch_bench.py'), file, '--sizes', sizes, '--runs', String(runs), '--photo', photoPath, '--threads', torchThreads], {
-    encoding: 'utf8',
-  });
-  if (r.error) return `python3 not found (${r.error.message})`;
-  if (r.status !== 0) return r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`;
-  return JSON.parse(r.stdout) as Record<string, number>;
+  const r = runTorchBench(file, ['--sizes', sizes, '--runs', String(runs), '--photo', photoPath, '--threads', String(torchThreads)]);
+  return torchFailure(r) ?? (JSON.parse(r.stdout) as Record<string, number>);
 }
 
 if (values.child) {
@@ -215,9 +210,9 @@ if (values.child) {
   const report: { styles: StyleRow[]; torch: Record<string, unknown>; photo: PhotoRow[]; memory: MemoryRow[] } = { styles: [], torch: {}, photo: [], memory: [] };
   if (!values['no-styles']) {
     const sizeNames = SIZES.map(([w, h]) => `${w}×${h}`);
-    const torchHead = values.torch ? sizeNames.map((s) => ` torch fp32 ${s} p50 | ort fp32 / torch ${s} | ort int8 / torch ${s} |`).join('') : '';
+    const torchHead = values.torch ? sizeNames.map((s) => ` torch fp32 ${s} p50 | ort fp32 / torch ${s} | ort int8 / torch ${s} |`).join('') + ' torch vs ort output, max abs diff |' : '';
     console.log(`\n| style | ${sizeNames.map((s) => `fp32 ${s} | int8 ${s} | int8/fp32 ${s}`).join(' | ')} |${torchHead} peak RSS MB |`);
-    console.log(`|---|${sizeNames.map(() => '---|---|---|').join('')}${values.torch ? sizeNames.map(() => '---|---|---|').join('') : ''}---|`);
+    console.log(`|---|${sizeNames.map(() => '---|---|---|').join('')}${values.torch ? sizeNames.map(() => '---|---|---|').join('') + '---|' : ''}---|`);
     for (const style of styles) {
       const r = child(`style:${style}`) as StyleRow;
       report.styles.push(r);
@@ -240,6 +235,10 @@ if (values.child) {
             return ` ${tm} | ${ratio(s.fp32)} | ${ratio(s.int8)} |`;
           }).join('');
         }
+        // A torch time counts only for a graph torch computed as onnxruntime does.
+        const agreement = await torchAgreement(path.join(modelsDir, getModelSpec(style).file), photoPath, torchThreads);
+        report.torch[`${style}/agreement`] = agreement;
+        torchCells += typeof agreement === 'string' ? ` failed: ${agreement} |` : ` ${agreement.maxAbsDiff.toExponential(1)} (${agreement.psnrDb.toFixed(0)} dB) |`;
       }
       console.log(`| ${r.style} | ${cells.join(' | ')} |${torchCells} ${r.peakRssMb} |`);
     }

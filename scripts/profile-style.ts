@@ -3,10 +3,11 @@
  * Where a style model's time goes: onnxruntime's own profiler (enableProfiling) over `runs` runs of a photo fitted to
  * `side` px, with the session options the registry uses, summed per op type (ms per run and share). Compare an fp32
  * file with its int8 version from the cache to see which ops stand between int8 and its speed-up.
+ * NODES=N (env) also lists the N slowest nodes.
  */
 import '../src/pipeline/ort-env.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -21,7 +22,7 @@ const photo = path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'mu
 const [input] = await calibrationInputs([photo], Number(side), resolveStyle(style));
 const traceDir = await mkdtemp(path.join(tmpdir(), 'profile-'));
 const session = await ort.InferenceSession.create(file, {
-  intraOpNumThreads: Number(process.env.ORT_THREADS) || undefined,
+  intraOpNumThreads: Number(process.env.ORT_THREADS) || availableParallelism(),
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   enableCpuMemArena: false,
@@ -47,6 +48,7 @@ await rm(traceDir, { recursive: true, force: true });
 const [warmUp, ...timedRuns] = events.filter((e) => e.name === 'model_run');
 const modelRuns = timedRuns.map((e) => e.dur / 1000);
 const byOp = new Map<string, { ms: number; nodes: Set<string> }>();
+const byNode = new Map<string, { op: string; ms: number }>();
 for (const e of events) {
   if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < warmUp.ts + warmUp.dur) continue;
   const op = e.args?.op_name ?? '?';
@@ -54,9 +56,17 @@ for (const e of events) {
   row.ms += e.dur / 1000 / modelRuns.length;
   row.nodes.add(e.name);
   byOp.set(op, row);
+  const n = byNode.get(e.name) ?? { op, ms: 0 };
+  n.ms += e.dur / 1000 / modelRuns.length;
+  byNode.set(e.name, n);
 }
 const total = [...byOp.values()].reduce((s, r) => s + r.ms, 0);
 console.log(`${path.basename(file)} at ${input.dims[2]}×${input.dims[1]}: model_run ms ${modelRuns.map((m) => Math.round(m)).join(', ')}; kernels ${Math.round(total)} ms per run`);
 console.log('| op | nodes | ms per run | share |');
 console.log('|---|---|---|---|');
 for (const [op, r] of [...byOp].sort((a, b) => b[1].ms - a[1].ms)) console.log(`| ${op} | ${r.nodes.size} | ${r.ms.toFixed(0)} | ${((100 * r.ms) / total).toFixed(1)}% |`);
+const topNodes = Number(process.env.NODES) || 0;
+if (topNodes > 0) {
+  console.log(`\n| slowest nodes | op | ms per run |\n|---|---|---|`);
+  for (const [name, n] of [...byNode].sort((a, b) => b[1].ms - a[1].ms).slice(0, topNodes)) console.log(`| ${name.replace(/_kernel_time$/, '')} | ${n.op} | ${n.ms.toFixed(1)} |`);
+}

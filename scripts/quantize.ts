@@ -54,7 +54,7 @@ async function build(): Promise<Int8Entry[]> {
     photos,
     side,
     threads,
-    onModel: (e, ms) => console.error(`  ${e.id}: ${e.convs} int8 convs (${e.keptFloat.length} kept fp32), ${e.rewrites} ReduceMean→GlobalAveragePool, ${(e.bytes / 1e6).toFixed(1)} MB, ${(ms / 1000).toFixed(0)} s`),
+    onModel: (e, ms) => console.error(`  ${e.id}: ${e.convs} int8 convs (${e.keptFloat.length} kept fp32), ${e.rewrites} ReduceMean→GlobalAveragePool, ${e.normsFolded ?? 0} norms folded, ${e.uint8Pads ?? 0} uint8 pads, ${(e.bytes / 1e6).toFixed(1)} MB, ${(ms / 1000).toFixed(0)} s`),
   });
 }
 

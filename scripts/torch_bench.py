@@ -3,7 +3,9 @@
 
 Used by `npm run bench -- --torch` so the "onnxruntime vs PyTorch" ratio is measured on the very same graph.
 Prints {"WxH": p50_ms, ...} as JSON. Needs Debian's python3-torch and python3-onnx.
-Usage: torch_bench.py MODEL.onnx --sizes 512x512,1024x768 --runs 5 --photo PHOTO [--threads N] [--check-against OUT.npy]
+Usage: torch_bench.py MODEL.onnx --sizes 512x512,1024x768 --runs 5 --photo PHOTO [--threads N] [--save PREFIX]
+(--save writes PREFIX.input.npy and PREFIX.output.npy at the first size, so scripts/torch-check.ts can run the same
+input through onnxruntime and compare: the interpreter must compute what onnxruntime computes, not only as fast.)
 """
 import argparse
 import json
@@ -36,8 +38,12 @@ def pad_nchw(x, pads, mode="constant", value=0.0):
     torch_pads = []
     for d in reversed(range(n)):
         torch_pads += [begins[d], ends[d]]
-    # F.pad pads from the last dimension backwards; leading all-zero pairs can be dropped.
-    while len(torch_pads) > 2 and torch_pads[-2:] == [0, 0]:
+    if not any(torch_pads):
+        return x
+    # F.pad pads from the last dimension backwards; leading all-zero pairs can be dropped, but a reflect/replicate
+    # pad of an N-d tensor must name the N-2 trailing dims (a 4-D tensor with 1-D reflect padding is refused).
+    shortest = 2 if mode == "constant" else 2 * (x.dim() - 2)
+    while len(torch_pads) > shortest and torch_pads[-2:] == [0, 0]:
         torch_pads = torch_pads[:-2]
     if mode == "constant":
         return F.pad(x, torch_pads, value=value)
@@ -51,6 +57,20 @@ def pad_nchw(x, pads, mode="constant", value=0.0):
     return F.pad(x, torch_pads, mode={"reflect": "reflect", "edge": "replicate"}[mode])
 
 
+def linear_asymmetric(x, dim, out_size, scale):
+    """ONNX linear resize along one dim with coordinate_transformation_mode=asymmetric: x_in = x_out / scale."""
+    n = x.shape[dim]
+    pos = torch.arange(out_size, dtype=torch.float32) / scale
+    lo = pos.floor().clamp(0, n - 1)
+    w = (pos - lo).clamp(0, 1)
+    lo = lo.long()
+    hi = (lo + 1).clamp(max=n - 1)
+    shape = [1] * x.dim()
+    shape[dim] = out_size
+    w = w.reshape(shape)
+    return x.index_select(dim, lo) * (1 - w) + x.index_select(dim, hi) * w
+
+
 def resize(x, a, scales, sizes):
     mode = a.get("mode", b"nearest").decode()
     ctm = a.get("coordinate_transformation_mode", b"half_pixel").decode()
@@ -58,10 +78,33 @@ def resize(x, a, scales, sizes):
     scale = [float(s) for s in scales.tolist()[2:]] if size is None else None
     if mode == "nearest":
         return F.interpolate(x, size=size, scale_factor=scale, mode="nearest")
-    if ctm not in ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"):
+    if ctm == "asymmetric":  # torch has no such mode: computed as onnxruntime does (TF1's ResizeBilinear)
+        size = size or [int(x.shape[2 + k] * scale[k]) for k in range(2)]
+        scale = scale or [size[k] / x.shape[2 + k] for k in range(2)]
+        return linear_asymmetric(linear_asymmetric(x, 2, size[0], scale[0]), 3, size[1], scale[1])
+    if ctm not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
         raise NotImplementedError(f"Resize {ctm}")
-    # asymmetric linear has no exact torch twin; half-pixel bilinear costs the same (timing only).
     return F.interpolate(x, size=size, scale_factor=scale, mode="bilinear", align_corners=(ctm == "align_corners"))
+
+
+def conv_pads(a, x, w):
+    """Begin+end pads per spatial dim, auto_pad included (SAME_UPPER puts the odd pixel at the end, as TF does)."""
+    k = len(w.shape) - 2
+    auto = a.get("auto_pad", b"NOTSET").decode()
+    if auto in ("NOTSET", ""):
+        return a.get("pads", [0] * 2 * k)
+    if auto == "VALID":
+        return [0] * 2 * k
+    strides = a.get("strides", [1] * k)
+    dilations = a.get("dilations", [1] * k)
+    begins, ends = [], []
+    for d in range(k):
+        size = x.shape[2 + d]
+        total = max((-(-size // strides[d]) - 1) * strides[d] + (w.shape[2 + d] - 1) * dilations[d] + 1 - size, 0)
+        small = total // 2
+        begins.append(small if auto == "SAME_UPPER" else total - small)
+        ends.append(total - begins[-1])
+    return begins + ends
 
 
 def space_to_depth(x, b):
@@ -82,8 +125,8 @@ def run_node(op, a, i):
     if op == "Conv":
         w = i[1]
         k = len(w.shape) - 2
-        pads = a.get("pads", [0] * 2 * k)
         x = i[0]
+        pads = conv_pads(a, x, w)
         if pads[:k] != pads[k:]:
             x, pads = pad_nchw(x, [0, 0] + pads[:k] + [0, 0] + pads[k:]), [0] * 2 * k
         b = i[2] if len(i) > 2 else None
@@ -216,7 +259,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--photo")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--save", help="write the output at the first size as .npy (to check it against onnxruntime)")
+    p.add_argument("--save", help="write PREFIX.input.npy and PREFIX.output.npy at the first size (to check against onnxruntime)")
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -230,7 +273,8 @@ def main():
             x = torch.rand(1, h, w, 3) * 2 - 1
         out = run(x)  # warm-up
         if k == 0 and args.save:
-            np.save(args.save, out.numpy())
+            np.save(args.save + ".input.npy", x.numpy())
+            np.save(args.save + ".output.npy", out.numpy())
         times = []
         for _ in range(args.runs):
             t = time.perf_counter()

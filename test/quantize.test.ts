@@ -8,11 +8,12 @@ import { ModelError } from '../src/pipeline/errors.js';
 import { getModelSpec, loadManifest } from '../src/pipeline/manifest.js';
 import { ModelRegistry } from '../src/pipeline/registry.js';
 import { buildInt8Cache } from '../src/quantize/build.js';
+import { calibrateRanges, type CalibrationInput } from '../src/quantize/calibrate.js';
 import { calibrationInputs } from '../src/quantize/quantize.js';
 import { compareInt8WithFp32, GOLDEN_PHOTOS } from '../src/quantize/compare.js';
-import { encodeModel, readModel } from '../src/quantize/onnx-model.js';
-import { quantizeWeightsPerChannel, uint8Params } from '../src/quantize/qdq.js';
-import { reduceMeanToGlobalAveragePool } from '../src/quantize/rewrite.js';
+import { encodeModel, readModel, type ModelProto } from '../src/quantize/onnx-model.js';
+import { activationsToQuantize, insertQdq, narrowConvs, quantizeWeightsPerChannel, uint8Params } from '../src/quantize/qdq.js';
+import { foldInstanceNormAffine, quantizeBeforePad, reduceMeanToGlobalAveragePool } from '../src/quantize/rewrite.js';
 import { resolveStyle } from '../src/pipeline/styles.js';
 import { fixture, MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
@@ -28,25 +29,67 @@ const CALIBRATION = ['single_face/deepface_img1.jpg', 'multi_face/hpc203_selfie.
 const int8Dir = mkdtempSync(path.join(tmpdir(), 'anime-int8-'));
 afterAll(() => rmSync(int8Dir, { recursive: true, force: true }));
 
+/** The style model's output for one input, per model (bytes), each in its own session. */
+async function outputsOf(models: Uint8Array[], input: CalibrationInput): Promise<Float32Array[]> {
+  return Promise.all(
+    models.map(async (bytes) => {
+      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: ORT_THREADS });
+      const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) });
+      await session.release();
+      return result[session.outputNames[0]].data as Float32Array;
+    }),
+  );
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  return maxDiff;
+}
+
 describe('graph rewrite', () => {
+  const file = path.join(MODELS_DIR, getModelSpec('animeganv3_hayao').file);
+  const smallInput = () => calibrationInputs([fixture('multi_face', 'deepface_couple.jpg')], 128, resolveStyle('animeganv3_hayao')).then(([i]) => i);
+  const count = (model: ModelProto, opType: string) => model.graph.node.filter((n) => n.opType === opType).length;
+
   it('turns every ReduceMean over H,W of AnimeGANv3 into GlobalAveragePool, with the same output', async () => {
-    const file = path.join(MODELS_DIR, getModelSpec('animeganv3_hayao').file);
     const model = await readModel(file);
     expect(reduceMeanToGlobalAveragePool(model.graph)).toBe(26);
-    expect(model.graph.node.filter((n) => n.opType === 'ReduceMean')).toHaveLength(0);
-    const [input] = await calibrationInputs([fixture('multi_face', 'deepface_couple.jpg')], 128, resolveStyle('animeganv3_hayao'));
-    const opts = { intraOpNumThreads: ORT_THREADS };
-    const outputs = await Promise.all(
-      [readFileSync(file), encodeModel(model)].map(async (bytes) => {
-        const session = await ort.InferenceSession.create(bytes, opts);
-        const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) });
-        await session.release();
-        return result[session.outputNames[0]].data as Float32Array;
-      }),
-    );
-    let maxDiff = 0;
-    for (let i = 0; i < outputs[0].length; i++) maxDiff = Math.max(maxDiff, Math.abs(outputs[0][i] - outputs[1][i]));
-    expect(maxDiff).toBeLessThan(1e-4);
+    expect(count(model, 'ReduceMean')).toBe(0);
+    const [before, after] = await outputsOf([readFileSync(file), encodeModel(model)], await smallInput());
+    expect(maxAbsDiff(before, after)).toBeLessThan(1e-4);
+  });
+
+  it("folds each AnimeGANv3 norm block's per-channel Mul and Add into its InstanceNorm, with the same output", async () => {
+    const model = await readModel(file);
+    reduceMeanToGlobalAveragePool(model.graph);
+    const [muls, adds] = [count(model, 'Mul'), count(model, 'Add')];
+    expect(foldInstanceNormAffine(model.graph)).toBe(13);
+    expect([count(model, 'Mul'), count(model, 'Add'), count(model, 'InstanceNormalization')]).toEqual([muls - 13, adds - 13, 13]);
+    const [before, after] = await outputsOf([readFileSync(file), encodeModel(model)], await smallInput());
+    expect(maxAbsDiff(before, after)).toBeLessThan(1e-4);
+  });
+
+  it('moves the QuantizeLinear of each reflect-padded conv input before its Pad, with identical output', async () => {
+    const model = await readModel(file);
+    const input = await smallInput();
+    const narrow = new Set(narrowConvs(model.graph));
+    const ranges = await calibrateRanges(model, activationsToQuantize(model.graph, narrow), [input], ORT_THREADS);
+    insertQdq(model.graph, ranges, narrow);
+    const qdq = encodeModel(model);
+    const padsAfterQ = () => model.graph.node.filter((n) => n.opType === 'Pad' && model.graph.node.some((q) => q.opType === 'QuantizeLinear' && q.output[0] === n.input[0])).length;
+    expect(padsAfterQ()).toBe(0);
+    // Every reflect pad that feeds an int8 conv: 14 less the two before the fp32 (narrow) input and output convs.
+    expect(quantizeBeforePad(model.graph)).toBe(12);
+    expect(padsAfterQ()).toBe(12);
+    const [before, after] = await outputsOf([qdq, encodeModel(model)], input);
+    expect(maxAbsDiff(before, after)).toBe(0); // a reflect pad copies bytes: exactly the same
+  });
+
+  it('keeps the RGB-facing convs fp32 (too narrow for int8 to pay)', async () => {
+    expect(narrowConvs((await readModel(file)).graph)).toEqual(['generator_1/base/Conv/Conv2D', 'generator_1/main/Conv_12/Conv2D/subpixel']);
+    const cute = await readModel(path.join(MODELS_DIR, getModelSpec('animeganv3_cute').file));
+    expect(narrowConvs(cute.graph)).toEqual(['generator/base/Conv/Conv2D', 'generator/main/Conv_12/Conv2D']);
   });
 });
 

@@ -32,8 +32,11 @@ const entrySchema = z.object({
   sourceSha256: z.string().regex(/^[0-9a-f]{64}$/),
   calibration: z.object({ photos: z.number().int().positive(), side: z.number().int().positive() }),
   rewrites: z.number().int().nonnegative(),
+  /** InstanceNorm blocks with their per-channel Mul/Add folded in, and pads run on uint8 (absent: built before these rewrites). */
+  normsFolded: z.number().int().nonnegative().optional(),
+  uint8Pads: z.number().int().nonnegative().optional(),
   convs: z.number().int().nonnegative(),
-  /** Convs left fp32 (too sensitive to int8, see quantize.ts). */
+  /** Convs left fp32 (too narrow to gain from int8, or too sensitive to it; see quantize.ts). */
   keptFloat: z.array(z.string()),
   /** Absent until measured: an int8 file nobody has timed is used, as before decisions were recorded. */
   decision: decisionSchema.optional(),

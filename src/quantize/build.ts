@@ -48,6 +48,8 @@ export async function buildInt8Cache(opts: BuildOptions): Promise<Int8Entry[]> {
       sourceSha256: spec.sha256,
       calibration: { photos: opts.photos.length, side: opts.side },
       rewrites: q.rewrites,
+      normsFolded: q.normsFolded,
+      uint8Pads: q.uint8Pads,
       convs: q.convs,
       keptFloat: q.keptFloat,
     };

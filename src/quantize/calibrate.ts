@@ -13,6 +13,9 @@ export interface CalibrationInput {
   dims: [number, number, number, number];
 }
 
+/** onnxruntime-node rejects an undefined intraOpNumThreads: leave the option out to get its default. */
+export const threadOption = (threads?: number) => (threads ? { intraOpNumThreads: threads } : {});
+
 /** The model with the given intermediate tensors exposed as extra float outputs (type only: shapes vary with the input). */
 function exposing(model: ModelProto, tensors: string[]): ModelProto {
   const extra = tensors.map((name) =>
@@ -42,7 +45,7 @@ export async function calibrateRanges(model: ModelProto, tensors: string[], inpu
 async function widenRanges(model: ModelProto, tensors: string[], inputs: CalibrationInput[], ranges: Map<string, Range>, threads?: number): Promise<void> {
   const session = await ort.InferenceSession.create(encodeModel(exposing(model, tensors)), {
     graphOptimizationLevel: 'disabled',
-    intraOpNumThreads: threads,
+    ...threadOption(threads),
     enableCpuMemArena: false,
   });
   const inputName = session.inputNames[0];

@@ -70,6 +70,7 @@ export const floatTensor = (name: string, dims: number[], v: Float32Array) => te
 export const int8Tensor = (name: string, dims: number[], v: Int8Array) => tensorOf(name, DataType.INT8, dims, v);
 export const uint8Tensor = (name: string, dims: number[], v: Uint8Array) => tensorOf(name, DataType.UINT8, dims, v);
 export const int32Tensor = (name: string, dims: number[], v: Int32Array) => tensorOf(name, DataType.INT32, dims, v);
+export const int64Tensor = (name: string, dims: number[], v: BigInt64Array) => tensorOf(name, DataType.INT64, dims, v);
 
 export function attribute(node: NodeProto, name: string) {
   return node.attribute.find((a) => a.name === name);

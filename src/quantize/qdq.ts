@@ -5,6 +5,7 @@ import {
   floatValues,
   int32Tensor,
   int8Tensor,
+  intAttribute,
   node,
   uint8Tensor,
   type GraphProto,
@@ -18,6 +19,27 @@ export function quantizableConvs(graph: GraphProto, keepFloat: ReadonlySet<strin
   return graph.node.filter(
     (n) => n.opType === 'Conv' && !keepFloat.has(n.name) && floats.has(n.input[1]) && (n.input.length < 3 || n.input[2] === '' || floats.has(n.input[2])),
   );
+}
+
+/**
+ * Convs that read or write fewer channels than this stay fp32 whatever their sensitivity: onnxruntime's int8 conv is
+ * an im2col + GEMM whose width is the output channels, so an RGB-facing conv is far slower in int8 than its fp32
+ * NCHWc kernel. Measured (`profile-style.ts`, NODES=…, 1024×720, busy box): AnimeGANv3 Cute's output conv 16→3 7×7
+ * 1676 ms int8 against 318 ms fp32, its input conv 3→16 7×7 354 against 131; v3 Hayao's output conv 128→12 470
+ * against 278, its input conv 3→32 221 against 148. 16→16 convs ran about even.
+ */
+export const MIN_INT8_CONV_CHANNELS = 16;
+
+/** Quantisable convs with fewer than MIN_INT8_CONV_CHANNELS input or output channels (see there). */
+export function narrowConvs(graph: GraphProto): string[] {
+  const weights = new Map(graph.initializer.map((t) => [t.name!, t]));
+  return quantizableConvs(graph)
+    .filter((conv) => {
+      const [out, inPerGroup] = dimsOf(weights.get(conv.input[1])!);
+      const group = intAttribute(conv, 'group') ?? 1;
+      return out < MIN_INT8_CONV_CHANNELS || inPerGroup * group < MIN_INT8_CONV_CHANNELS;
+    })
+    .map((conv) => conv.name);
 }
 
 /** The activations to calibrate: each quantisable conv's input and output, never a graph output. */

@@ -3,10 +3,10 @@ import { fromSharp } from '../pipeline/image.js';
 import { paddedSize, toStyleTensor } from '../pipeline/pixels/tensor.js';
 import type { StyleInfo } from '../pipeline/styles.js';
 import * as ort from 'onnxruntime-node';
-import { calibrateRanges, type CalibrationInput, type Range } from './calibrate.js';
+import { calibrateRanges, threadOption, type CalibrationInput, type Range } from './calibrate.js';
 import { decodeModel, encodeModel, readModel, type ModelProto } from './onnx-model.js';
-import { activationsToQuantize, insertQdq, quantizableConvs } from './qdq.js';
-import { reduceMeanToGlobalAveragePool } from './rewrite.js';
+import { activationsToQuantize, insertQdq, narrowConvs, quantizableConvs } from './qdq.js';
+import { foldInstanceNormAffine, quantizeBeforePad, reduceMeanToGlobalAveragePool } from './rewrite.js';
 
 export interface QuantizedModel {
   bytes: Uint8Array;
@@ -14,8 +14,12 @@ export interface QuantizedModel {
   rewrites: number;
   /** Convs turned int8. */
   convs: number;
-  /** Convs left fp32 because int8 alone there costs the picture more than SENSITIVE_CONV_DB. */
+  /** Convs left fp32: too narrow to be faster in int8 (narrowConvs), or int8 alone there costs the picture more than SENSITIVE_CONV_DB. */
   keptFloat: string[];
+  /** InstanceNorm blocks whose per-channel Mul/Add were folded into the norm (foldInstanceNormAffine). */
+  normsFolded: number;
+  /** Reflect pads moved after their QuantizeLinear, so they copy uint8 (quantizeBeforePad). */
+  uint8Pads: number;
   /** Activation tensors given a calibrated uint8 QuantizeLinear/DequantizeLinear pair. */
   activations: number;
 }
@@ -53,7 +57,7 @@ export function tensorPsnr(a: Float32Array, b: Float32Array): number {
 }
 
 async function runOnce(model: ModelProto, input: CalibrationInput, threads?: number): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: threads });
+  const session = await ort.InferenceSession.create(encodeModel(model), threadOption(threads));
   try {
     const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) });
     return result[session.outputNames[0]].data as Float32Array;
@@ -63,11 +67,12 @@ async function runOnce(model: ModelProto, input: CalibrationInput, threads?: num
 }
 
 /** Each conv's sensitivity: the output's PSNR against fp32 with only that conv int8, on one probe input. */
-export async function convSensitivity(model: ModelProto, ranges: Map<string, Range>, probe: CalibrationInput, threads?: number): Promise<Map<string, number>> {
+export async function convSensitivity(model: ModelProto, ranges: Map<string, Range>, probe: CalibrationInput, threads?: number, keepFloat: ReadonlySet<string> = new Set()): Promise<Map<string, number>> {
   const reference = await runOnce(model, probe, threads);
   const convs = quantizableConvs(model.graph).map((n) => n.name);
   const result = new Map<string, number>();
   for (const conv of convs) {
+    if (keepFloat.has(conv)) continue;
     const variant = decodeModel(encodeModel(model));
     insertQdq(variant.graph, ranges, new Set(convs.filter((c) => c !== conv)));
     result.set(conv, tensorPsnr(reference, await runOnce(variant, probe, threads)));
@@ -76,16 +81,19 @@ export async function convSensitivity(model: ModelProto, ranges: Map<string, Ran
 }
 
 /**
- * fp32 style model → int8 QDQ model: GlobalAveragePool rewrite, min/max calibration on the given inputs, convs
- * too sensitive for int8 (tried one by one on the probe input: keep it small, it runs once per conv) kept fp32.
+ * fp32 style model → int8 QDQ model: GlobalAveragePool and InstanceNorm-affine rewrites, min/max calibration on the
+ * given inputs, narrow convs and convs too sensitive for int8 (tried one by one on the probe input: keep it small,
+ * it runs once per conv) kept fp32, then reflect pads moved onto the uint8 side of their QuantizeLinear.
  */
 export async function quantizeStyleModel(fp32File: string, inputs: CalibrationInput[], probe: CalibrationInput, threads?: number): Promise<QuantizedModel> {
   const model = await readModel(fp32File);
   const rewrites = reduceMeanToGlobalAveragePool(model.graph);
-  const tensors = activationsToQuantize(model.graph);
+  const normsFolded = foldInstanceNormAffine(model.graph);
+  const narrow = new Set(narrowConvs(model.graph));
+  const tensors = activationsToQuantize(model.graph, narrow);
   const ranges = await calibrateRanges(model, tensors, inputs, threads);
-  const sensitivity = [...(await convSensitivity(model, ranges, probe, threads))].sort((a, b) => a[1] - b[1]);
-  const keep = new Set(sensitivity.filter(([, db]) => db < SENSITIVE_CONV_DB).map(([name]) => name));
+  const sensitivity = [...(await convSensitivity(model, ranges, probe, threads, narrow))].sort((a, b) => a[1] - b[1]);
+  const keep = new Set([...narrow, ...sensitivity.filter(([, db]) => db < SENSITIVE_CONV_DB).map(([name]) => name)]);
   // Many convs each a little off still add up (AnimeGAN v1 has 49): keep the next most sensitive ones fp32 until
   // the whole model reaches PROBE_TARGET_DB on the probe.
   const reference = await runOnce(model, probe, threads);
@@ -98,5 +106,6 @@ export async function quantizeStyleModel(fp32File: string, inputs: CalibrationIn
   }
   const convs = quantizableConvs(model.graph, keep).length;
   insertQdq(model.graph, ranges, keep);
-  return { bytes: encodeModel(model), rewrites, convs, keptFloat: [...keep], activations: tensors.length };
+  const uint8Pads = quantizeBeforePad(model.graph);
+  return { bytes: encodeModel(model), rewrites, normsFolded, uint8Pads, convs, keptFloat: [...keep], activations: tensors.length };
 }
