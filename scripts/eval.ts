@@ -125,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
   const env = loadPipelineEnv();
   const config: EvalConfig = {
     modelsDir: env.modelsDir,
+    int8Dir: env.int8Dir,
     outDir,
     styles: parseStyles(values.style),
     maxSide: positiveInt('max-side', values['max-side'], 1024),
@@ -143,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
 
   process.stderr.write(
     `eval: ${tasks.length} photos × ${config.styles.length} style(s) × plain/ours, max side ${config.maxSide}, ` +
-      `${jobs} job(s) × ${config.threads} thread(s)\n`,
+      `${jobs} job(s) × ${config.threads} thread(s), ${config.int8Dir ? `int8 where the quantiser chose it (${config.int8Dir})` : 'fp32'}\n`,
   );
   // With --json, stdout carries exactly one JSON object: route any stray console output to stderr.
   if (values.json) console.log = console.info = console.error;

@@ -55,7 +55,7 @@ const pipelineEnvSchema = z.object({
   MODELS_DIR: optionalString.pipe(z.string().default('models')),
   ORT_THREADS: optionalIntVar(1, 256),
   // fp32 by default: measured int8 is faster only for some styles (see README, Speed) and costs more memory.
-  MODEL_PRECISION: optionalString.pipe(z.enum(['int8', 'fp32'], { error: 'must be int8 or fp32' }).default('fp32')),
+  MODEL_PRECISION: optionalString.pipe(z.enum(['int8', 'fp32'], { error: 'must be int8 or fp32' }).default('int8')),
   INT8_MODELS_DIR: optionalString.pipe(z.string().default('.cache/models-int8')),
 });
 

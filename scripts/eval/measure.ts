@@ -51,7 +51,7 @@ export class PhotoEvaluator {
   private annotations?: Promise<Map<string, AnnotatedImage>>;
 
   constructor(private readonly config: EvalConfig) {
-    this.registry = new ModelRegistry({ modelsDir: config.modelsDir, threads: config.threads });
+    this.registry = new ModelRegistry({ modelsDir: config.modelsDir, int8Dir: config.int8Dir, threads: config.threads });
     this.pipeline = new Pipeline({ registry: this.registry, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: config.maxSide } });
   }
 

@@ -27,6 +27,8 @@ export interface EvalReport extends StyleSummary {
   settings: {
     max_side: number;
     min_face: number;
+    /** int8: style models run int8 where the quantiser chose it (else fp32); absent in older runs. */
+    precision?: 'int8' | 'fp32';
     deformed_nme: number;
     deformed_nme_strict: number;
     retention_iou: number;
@@ -52,6 +54,7 @@ export function buildReport(photos: PhotoResult[], config: EvalConfig, retention
     settings: {
       max_side: config.maxSide,
       min_face: config.minFace,
+      precision: config.int8Dir ? 'int8' : 'fp32',
       deformed_nme: DEFORMED_NME,
       deformed_nme_strict: DEFORMED_NME_STRICT,
       retention_iou: retention.iou,
@@ -194,7 +197,7 @@ export function formatReport(r: EvalReport): string {
     for (const p of ev.per_image) out.push(`  ${p.photo.padEnd(44)} ${String(p.points).padStart(2)} pts  NME ${p.nme === null ? 'no face detected' : f3(p.nme)}`);
   }
   out.push(
-    `settings: code ${r.settings.revision}, max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
+    `settings: code ${r.settings.revision}, ${r.settings.precision ?? 'fp32'}, max side ${r.settings.max_side}, faces narrower than ${r.settings.min_face} px are counted but not scored, ` +
       `retention at IoU≥${r.settings.retention_iou} and output score ≥ ${r.settings.retention_score ?? 0.6} (strict: ≥ 0.6); "ALL people" (the top-level JSON numbers) leaves out ${r.settings.overall_excludes.join('/')}`,
   );
   for (const e of r.errors) out.push(`error: ${e.photo}: ${e.error}`);

@@ -126,6 +126,8 @@ export interface PhotoResult {
 
 export interface EvalConfig {
   modelsDir: string;
+  /** Where int8 style models are read from (MODEL_PRECISION=int8, the default); unset: fp32 only. */
+  int8Dir?: string;
   outDir: string;
   styles: string[];
   maxSide: number;
