@@ -7,6 +7,8 @@ import { INT8_MANIFEST, readInt8Manifest, type Int8Entry } from '../src/pipeline
 import { ModelError } from '../src/pipeline/errors.js';
 import { getModelSpec, loadManifest } from '../src/pipeline/manifest.js';
 import { ModelRegistry } from '../src/pipeline/registry.js';
+import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
+import { stylize } from '../src/pipeline/stylize.js';
 import { buildInt8Cache } from '../src/quantize/build.js';
 import { calibrateRanges, type CalibrationInput } from '../src/quantize/calibrate.js';
 import { calibrationInputs } from '../src/quantize/quantize.js';
@@ -162,6 +164,23 @@ describe('int8 style models (built into a temp cache)', () => {
       await expect(registry.modelFile('whitebox_cartoon')).rejects.toThrow(/models:quantize/);
     } finally {
       rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('gives the fp32 model on request where int8 is chosen (the face path repaints broken faces with it)', async () => {
+    const withInt8 = new ModelRegistry({ modelsDir: MODELS_DIR, int8Dir, threads: ORT_THREADS });
+    const fp32Only = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
+    try {
+      const { image } = await decodeImage(readFileSync(fixture('single_face', 'facerec_obama.jpg')), { ...DEFAULT_DECODE_LIMITS, maxSide: 256 });
+      const reference = await stylize(fp32Only, image, 'animeganv3_hayao');
+      const asked = await stylize(withInt8, image, 'animeganv3_hayao', 'fp32');
+      const chosen = await stylize(withInt8, image, 'animeganv3_hayao');
+      expect(Buffer.compare(Buffer.from(asked.data), Buffer.from(reference.data))).toBe(0);
+      expect(Buffer.compare(Buffer.from(chosen.data), Buffer.from(reference.data))).not.toBe(0);
+      // Where fp32 is the chosen file anyway, asking for it opens no second session.
+      expect(await fp32Only.session('animeganv3_hayao', 'fp32')).toBe(await fp32Only.session('animeganv3_hayao'));
+    } finally {
+      await Promise.all([withInt8.release(), fp32Only.release()]);
     }
   });
 

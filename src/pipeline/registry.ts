@@ -122,11 +122,20 @@ export class ModelRegistry {
     return { file, precision: 'int8' };
   }
 
-  session(id: string): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(id);
+  /**
+   * The session for a model: its chosen file (int8 where there is a usable one), or with `fp32` always the fp32
+   * file (the same session when fp32 is what was chosen anyway).
+   */
+  async session(id: string, precision?: 'fp32'): Promise<ort.InferenceSession> {
+    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32`, this.verify(id));
+    return this.open(id, this.modelFile(id).then(({ file }) => file));
+  }
+
+  private open(key: string, modelFile: Promise<string>): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(key);
     if (!s) {
-      s = this.modelFile(id)
-        .then(({ file }) =>
+      s = modelFile
+        .then((file) =>
           ort.InferenceSession.create(file, {
             intraOpNumThreads: this.threads,
             interOpNumThreads: 1,
@@ -140,8 +149,8 @@ export class ModelRegistry {
           }),
         )
         .then((session) => this.guarded(session));
-      this.sessions.set(id, s);
-      s.catch(() => this.sessions.delete(id));
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
     }
     return s;
   }

@@ -7,12 +7,13 @@ import { resolveStyle } from './styles.js';
 /**
  * Runs one style generator over a whole image: reflect-pad to the model's size multiple (and minimum
  * side), normalise, infer, crop, denormalise. Output has exactly the input's size.
+ * `fp32`: the fp32 model even where the registry runs int8 (see the face path's repaint).
  * Note: onnxruntime-node inference is synchronous on the calling thread; bots run this in a worker.
  */
-export async function stylize(registry: ModelRegistry, img: RgbImage, style: string): Promise<RgbImage> {
+export async function stylize(registry: ModelRegistry, img: RgbImage, style: string, precision?: 'fp32'): Promise<RgbImage> {
   const info = resolveStyle(style);
   const spec = registry.spec(info.id);
-  const session = await registry.session(info.id);
+  const session = await registry.session(info.id, precision);
   const padW = paddedSize(img.width, info.sizeMultiple, info.minSide);
   const padH = paddedSize(img.height, info.sizeMultiple, info.minSide);
   const input = new ort.Tensor('float32', toStyleTensor(img, padW, padH), [1, padH, padW, 3]);
