@@ -216,9 +216,9 @@ async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, p
   // features in a shadow).
   const reuse = opts.pictureSmoothing === 1 && refined.notes.light === 'ok';
   const lit = reuse ? refined : await timed(timings, 'refine', () => refineFace(aligned.crop, regions, refineOptions(face, params, opts)));
-  // fp32 even where the picture is painted int8: these are the faces the GAN broke, where the repair is decided
-  // on this painting's own mesh; int8 moved 3 of the 64 scored faces, all repainted, past NME 0.08 on half the fixtures (the
-  // picture's painting, on kept faces, stayed within 0.02), for a crop a fraction of the picture's size.
+  // fp32 even where the picture is painted int8: these are the faces the GAN broke, and their repair is decided
+  // on this painting's own mesh. On half the fixtures int8 here moved 3 of 64 scored faces (all repainted) past
+  // NME 0.08, while the int8 picture kept every kept face within 0.02; the crop is a fraction of the picture.
   const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style, 'fp32'));
   const { repair } = await check(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
@@ -273,4 +273,3 @@ const WARP_SIGMA = 0.25;
 /** Paste mask: the crop square eroded by this fraction of its side, then ramped over the next fraction. */
 const PASTE_ERODE = 0.04;
 const PASTE_FEATHER = 0.12;
-
