@@ -107,7 +107,13 @@ export class LocalPipelineService implements PipelineService {
   }
 
   async warmUp(modelIds: string[]): Promise<void> {
-    for (const id of modelIds) await this.pipeline.registry.session(id);
+    const { registry } = this.pipeline;
+    for (const id of modelIds) {
+      await registry.session(id);
+      // A face painted again on its own uses the style's fp32 model even under int8 (see face/stages.ts): loaded
+      // now, not in the middle of the first user's job (the same session where fp32 was chosen anyway).
+      if (registry.spec(id).task === 'style') await registry.session(id, 'fp32');
+    }
   }
 
   async abortAll(): Promise<void> {
