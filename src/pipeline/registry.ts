@@ -1,10 +1,11 @@
 import './ort-env.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { planBandedTail, type BandedPlan, type BandedSessions } from './banded-tail.js';
 import { ModelError } from './errors.js';
 import { readInt8Manifest, type Int8Entry } from './int8-cache.js';
 import { getModelSpec, loadManifest, type ModelSpec } from './manifest.js';
@@ -36,6 +37,12 @@ export interface ModelFile {
   precision: Precision;
 }
 
+/** A style model that can run its full-size tail in bands (banded-tail.ts): the plan, and its sessions on first use. */
+export interface BandedModel {
+  plan: BandedPlan;
+  sessions(): Promise<BandedSessions>;
+}
+
 export type ModelStatus =
   | { id: string; file: string; state: 'ok' }
   | { id: string; file: string; state: 'missing' | 'corrupt'; message: string };
@@ -65,6 +72,8 @@ export class ModelRegistry {
   private readonly ignoreInt8Decisions: boolean;
   private int8Entries: Promise<Map<string, Int8Entry>> | undefined;
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly bandedModels = new Map<string, Promise<BandedModel | undefined>>();
+  private readonly bandedSessions = new Map<string, Promise<BandedSessions>>();
 
   constructor(opts: RegistryOptions) {
     this.modelsDir = path.resolve(opts.modelsDir);
@@ -131,28 +140,48 @@ export class ModelRegistry {
     return this.open(id, this.modelFile(id).then(({ file }) => file));
   }
 
+  /**
+   * The style model's banded runner (banded-tail.ts), from the same file `session` loads, or undefined where its graph
+   * cannot be banded. The plan is made once; the sessions are created the first time a picture needs them.
+   */
+  banded(id: string, precision?: 'fp32'): Promise<BandedModel | undefined> {
+    const key = precision ? `${id}@${precision}` : id;
+    return once(this.bandedModels, key, async () => {
+      const file = precision === 'fp32' ? await this.verify(id) : (await this.modelFile(id)).file;
+      const plan = planBandedTail(await readFile(file));
+      if (typeof plan === 'string') return undefined;
+      const create = async (): Promise<BandedSessions> => ({
+        head: await this.create(plan.head),
+        passes: await Promise.all(plan.passes.map((p) => this.create(p.model))),
+      });
+      return { plan, sessions: () => once(this.bandedSessions, key, create) };
+    });
+  }
+
   private open(key: string, modelFile: Promise<string>): Promise<ort.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = modelFile
-        .then((file) =>
-          ort.InferenceSession.create(file, {
-            intraOpNumThreads: this.threads,
-            interOpNumThreads: 1,
-            graphOptimizationLevel: 'all',
-            executionMode: 'sequential',
-            // No arena: onnxruntime's arena keeps the peak of every shape it has seen and never gives it back; at
-            // the 1536 px working size that held 3.2 GB peak RSS for one pipeline on the 12 MP photo, 1.7 GB without.
-            enableCpuMemArena: false,
-            // Idle pool threads sleep instead of spinning: measured 5–15% faster with 12–20% less CPU under load.
-            extra: { session: { intra_op: { allow_spinning: '0' } } },
-          }),
-        )
-        .then((session) => this.guarded(session));
+      s = modelFile.then((file) => this.create(file));
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
     return s;
+  }
+
+  private async create(model: string | Uint8Array): Promise<ort.InferenceSession> {
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: this.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      // No arena: onnxruntime's arena keeps the peak of every shape it has seen and never gives it back; at
+      // the 1536 px working size that held 3.2 GB peak RSS for one pipeline on the 12 MP photo, 1.7 GB without.
+      enableCpuMemArena: false,
+      // Idle pool threads sleep instead of spinning: measured 5–15% faster with 12–20% less CPU under load.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    };
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+    return this.guarded(session);
   }
 
   /** Every stage reaches onnxruntime through these sessions, so wrapping `run` puts a checkpoint before each model run. */
@@ -188,7 +217,16 @@ export class ModelRegistry {
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    const banded = [...this.bandedSessions.values()];
+    this.bandedSessions.clear();
+    this.bandedModels.clear();
     await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()));
+    await Promise.all(
+      banded.map(async (b) => {
+        const made = await b.catch(() => undefined);
+        await Promise.all(made ? [made.head, ...made.passes].map((s) => s.release()) : []);
+      }),
+    );
   }
 }
 

@@ -112,7 +112,12 @@ export class LocalPipelineService implements PipelineService {
       await registry.session(id);
       // A face painted again on its own uses the style's fp32 model even under int8 (see face/stages.ts): loaded
       // now, not in the middle of the first user's job (the same session where fp32 was chosen anyway).
-      if (registry.spec(id).task === 'style') await registry.session(id, 'fp32');
+      if (registry.spec(id).task === 'style') {
+        await registry.session(id, 'fp32');
+        // Whether the style's big pictures run in bands (banded-tail.ts): planned from the graph now, and where they
+        // do, their sessions made too.
+        await (await registry.banded(id))?.sessions();
+      }
     }
   }
 
