@@ -138,6 +138,8 @@ function convWeightDims(conv: NodeProto, producer: Map<string, NodeProto>, inits
   return quantised ? dimsOf(quantised) : undefined;
 }
 
+const convGroup = (conv: NodeProto) => Number(conv.attribute.find((a) => a.name === 'group')?.i ?? 1);
+
 function ints(n: NodeProto, name: string): number[] | undefined {
   const a = n.attribute.find((x) => x.name === name);
   return a ? (a.ints ?? []).map(Number) : undefined;
@@ -178,7 +180,8 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
   const outputName = g.output[0]?.name;
   const inputName = g.input.find((i) => !initNames.has(i.name!))?.name;
   if (!outputName || !inputName || g.output.length !== 1) return 'not one input and one output';
-  if (opsetVersion(model) < 13) return 'opset below 13 (ReduceSum with axes as an input)';
+  const opset = opsetVersion(model);
+  if (opset < 13) return 'opset below 13 (ReduceSum with axes as an input)';
 
   const resize = [...g.node].reverse().find((n) => n.opType === 'Resize');
   if (!resize) return 'no Resize';
@@ -222,14 +225,13 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
     if (n.opType !== 'Conv') continue;
     const dims = convWeightDims(n, producer, inits);
     if (!dims || dims.length !== 4) return `conv ${n.name} without constant weights`;
-    const group = Number(n.attribute.find((a) => a.name === 'group')?.i ?? 1);
-    widestChannels = Math.max(widestChannels, dims[0], dims[1] * group);
+    widestChannels = Math.max(widestChannels, dims[0], dims[1] * convGroup(n));
   }
 
   // The Resize input's channels: those of the first conv after it (through pads, resizes and element-wise ops).
   const firstConv = tail.find((n) => n.opType === 'Conv');
   const firstConvDims = firstConv && convWeightDims(firstConv, producer, inits);
-  const xChannels = firstConvDims ? firstConvDims[1] * Number(firstConv!.attribute.find((a) => a.name === 'group')?.i ?? 1) : 0;
+  const xChannels = firstConvDims ? firstConvDims[1] * convGroup(firstConv!) : 0;
   if (!xChannels) return 'no conv in the tail';
 
   // Each norm's input is summed by a pass that starts from the last tensor kept whole; the norms between that
@@ -243,7 +245,7 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
     const { tensor: sourceTensor, firstNorm, channels: sourceChannels } = sources[src];
     const upTo = sums ?? norms.length;
     const applies = Array.from({ length: Math.max(0, upTo - firstNorm) }, (_, k) => firstNorm + k);
-    // The norms applied here become Mul/Add with their statistics fed in; the source becomes the graph input.
+    // The norms applied here get their statistics fed in; the source becomes the graph input.
     const fromSource = (t: string) => (t === sourceTensor ? SOURCE_INPUT : t);
     const nodes: NodeProto[] = [];
     for (const n of tail) {
@@ -269,7 +271,10 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
       extraInits.push(int64Tensor('band_axis_w', [1], BigInt64Array.of(3n)));
       extra.push(
         node('ReduceSum', 'band/row_sums', [target, 'band_axis_w'], [SUM], [{ name: 'keepdims', i: 0 }]),
-        node('ReduceSumSquare', 'band/row_sums_sq', [target], [SUM_SQ], [{ name: 'keepdims', i: 0 }, { name: 'axes', ints: [3] }]),
+        // ReduceSumSquare takes its axes as an input from opset 18 on, as an attribute before.
+        opset >= 18
+          ? node('ReduceSumSquare', 'band/row_sums_sq', [target, 'band_axis_w'], [SUM_SQ], [{ name: 'keepdims', i: 0 }])
+          : node('ReduceSumSquare', 'band/row_sums_sq', [target], [SUM_SQ], [{ name: 'keepdims', i: 0 }, { name: 'axes', ints: [3] }]),
       );
       outputs.push(floatInfo(SUM), floatInfo(SUM_SQ));
     }
