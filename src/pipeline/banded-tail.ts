@@ -24,9 +24,13 @@ import {
   encodeModel,
   floatValues,
   int64Tensor,
+  intAttribute,
+  intsAttribute,
   node,
   onnx,
   opsetVersion,
+  producers,
+  stringAttribute,
   type GraphProto,
   type ModelProto,
   type NodeProto,
@@ -93,8 +97,7 @@ const int64Info = (name: string, dims?: (number | string)[]) => valueInfo(name, 
 
 /** The nodes that compute `targets`, walking back until a tensor in `stops`, an initializer or a graph input. */
 function closure(nodes: NodeProto[], targets: string[], stops: Set<string>, initializers: Set<string>): NodeProto[] {
-  const producer = new Map<string, NodeProto>();
-  for (const n of nodes) for (const o of n.output) producer.set(o, n);
+  const producer = producers(nodes);
   const chosen = new Set<NodeProto>();
   const todo = [...targets];
   while (todo.length > 0) {
@@ -138,16 +141,7 @@ function convWeightDims(conv: NodeProto, producer: Map<string, NodeProto>, inits
   return quantised ? dimsOf(quantised) : undefined;
 }
 
-const convGroup = (conv: NodeProto) => Number(conv.attribute.find((a) => a.name === 'group')?.i ?? 1);
-
-function ints(n: NodeProto, name: string): number[] | undefined {
-  const a = n.attribute.find((x) => x.name === name);
-  return a ? (a.ints ?? []).map(Number) : undefined;
-}
-function str(n: NodeProto, name: string): string | undefined {
-  const a = n.attribute.find((x) => x.name === name);
-  return a?.s ? new TextDecoder().decode(a.s) : undefined;
-}
+const convGroup = (conv: NodeProto) => intAttribute(conv, 'group') ?? 1;
 
 /** The Resize's integer factor on H and W, from constant scales or from sizes = Shape(input) × constant. */
 function resizeFactor(resize: NodeProto, producer: Map<string, NodeProto>, inits: Map<string, TensorProto>): number | undefined {
@@ -175,8 +169,7 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
   const g = model.graph;
   const inits = new Map(g.initializer.map((t) => [t.name!, t]));
   const initNames = new Set(inits.keys());
-  const producer = new Map<string, NodeProto>();
-  for (const n of g.node) for (const o of n.output) producer.set(o, n);
+  const producer = producers(g.node);
   const outputName = g.output[0]?.name;
   const inputName = g.input.find((i) => !initNames.has(i.name!))?.name;
   if (!outputName || !inputName || g.output.length !== 1) return 'not one input and one output';
@@ -185,7 +178,7 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
 
   const resize = [...g.node].reverse().find((n) => n.opType === 'Resize');
   if (!resize) return 'no Resize';
-  const mode = str(resize, 'coordinate_transformation_mode') ?? 'half_pixel';
+  const mode = stringAttribute(resize, 'coordinate_transformation_mode') ?? 'half_pixel';
   if (mode !== 'asymmetric' && mode !== 'half_pixel') return `Resize mode ${mode} depends on the image size`;
   const scale = resizeFactor(resize, producer, inits);
   if (scale === undefined) return 'Resize factor not a constant integer';
@@ -197,13 +190,11 @@ export function planBandedTail(bytes: Uint8Array): BandedPlan | string {
   for (const n of tail) {
     if (!ROW_LOCAL_OPS.has(n.opType) || (n.domain && n.domain !== 'ai.onnx')) return `op ${n.opType} in the tail`;
     if (n.opType === 'Resize' && n !== resize) return 'two Resizes in the tail';
-    if (n.opType === 'Conv' && ((ints(n, 'strides') ?? [1, 1]).some((s) => s !== 1) || (ints(n, 'dilations') ?? [1, 1]).some((d) => d !== 1)))
+    if (n.opType === 'Conv' && ((intsAttribute(n, 'strides') ?? [1, 1]).some((s) => s !== 1) || (intsAttribute(n, 'dilations') ?? [1, 1]).some((d) => d !== 1)))
       return `strided or dilated conv ${n.name}`;
-    if (n.opType === 'Transpose' && (n.output[0] !== outputName || ints(n, 'perm')?.join() !== '0,2,3,1')) return 'a Transpose other than the final NCHW→NHWC';
+    if (n.opType === 'Transpose' && (n.output[0] !== outputName || intsAttribute(n, 'perm')?.join() !== '0,2,3,1')) return 'a Transpose other than the final NCHW→NHWC';
   }
-  const final = tail.find((n) => n.output[0] === outputName);
-  const outputIsNhwc = final?.opType === 'Transpose';
-  if (!outputIsNhwc) return 'output is not NHWC';
+  if (tail.find((n) => n.output[0] === outputName)?.opType !== 'Transpose') return 'output is not NHWC';
 
   const normNodes = tail.filter((n) => n.opType === 'InstanceNormalization');
   const norms: BandNorm[] = normNodes.map((n) => {

@@ -11,6 +11,8 @@ import { resolveStyle } from './styles.js';
  * each. Below it the one whole run is faster and small enough.
  */
 const BAND_ABOVE_BYTES = 512 * 1024 * 1024;
+/** Below this many pixels no model here bands (it would need a full-size tensor over 256 channels wide). */
+const BAND_MIN_PIXELS = BAND_ABOVE_BYTES / (256 * 4);
 /** About this much per band for the widest tensor. */
 const BAND_BYTES = 96 * 1024 * 1024;
 
@@ -33,7 +35,8 @@ export async function stylize(registry: ModelRegistry, img: RgbImage, style: str
   const padH = paddedSize(img.height, info.sizeMultiple, info.minSide);
   const input = new ort.Tensor('float32', toStyleTensor(img, padW, padH), [1, padH, padW, 3]);
   try {
-    const banded = await registry.banded(info.id, precision);
+    // Small pictures (face crops, previews) never band: they skip reading and planning the model's graph.
+    const banded = padW * padH >= BAND_MIN_PIXELS ? await registry.banded(info.id, precision) : undefined;
     const bandRows = banded && bandRowsFor(banded.plan, padW, padH);
     if (banded && bandRows) {
       const out = await runBanded(banded.plan, await banded.sessions(), input, bandRows);

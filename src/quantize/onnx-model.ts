@@ -81,6 +81,18 @@ export function intsAttribute(node: NodeProto, name: string): number[] | undefin
   return a ? (a.ints ?? []).map((v) => Number(v)) : undefined;
 }
 
+export function stringAttribute(node: NodeProto, name: string): string | undefined {
+  const a = attribute(node, name);
+  return a?.s ? new TextDecoder().decode(a.s) : undefined;
+}
+
+/** The node that produces each tensor. */
+export function producers(nodes: NodeProto[]): Map<string, NodeProto> {
+  const producer = new Map<string, NodeProto>();
+  for (const n of nodes) for (const o of n.output) producer.set(o, n);
+  return producer;
+}
+
 export function intAttribute(node: NodeProto, name: string): number | undefined {
   const a = attribute(node, name);
   return a ? Number(a.i) : undefined;

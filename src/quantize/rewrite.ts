@@ -1,4 +1,4 @@
-import { attribute, DataType, floatValues, int64Tensor, intAttribute, intsAttribute, node, onnx, type GraphProto, type NodeProto } from './onnx-model.js';
+import { attribute, DataType, floatValues, int64Tensor, intAttribute, intsAttribute, node, onnx, producers, type GraphProto, type NodeProto } from './onnx-model.js';
 
 /**
  * Replaces every `ReduceMean(axes=[2,3], keepdims=1)` by the exactly equivalent `GlobalAveragePool`
@@ -22,12 +22,9 @@ export function reduceMeanToGlobalAveragePool(graph: GraphProto): number {
 
 /** Producer of each tensor and the consumers of each tensor, for pattern matching. */
 function graphIndex(graph: GraphProto) {
-  const producer = new Map<string, NodeProto>();
+  const producer = producers(graph.node);
   const consumers = new Map<string, NodeProto[]>();
-  for (const n of graph.node) {
-    for (const o of n.output) producer.set(o, n);
-    for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
-  }
+  for (const n of graph.node) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const graphOutputs = new Set(graph.output.map((o) => o.name));
   /** The only consumer of a tensor that is not a graph output, if it has exactly one. */
   const soleConsumer = (tensor: string): NodeProto | undefined => {
