@@ -110,8 +110,9 @@ interface PhotoRow {
   faceAware: Spread;
   /**
    * Face-aware, each run on the photo cropped to a width this process has not painted yet (a new working size):
-   * onnxruntime's first run at a new input shape runs without its memory plan and is ~2.8× slower, and users' photos
-   * come in many sizes, so this is the time most jobs see.
+   * onnxruntime's first run at a new input shape runs without its memory plan and is ~1.9× slower (2.8× before the
+   * pipeline process asked glibc for huge pages, malloc-env.ts), and users' photos come in many sizes, so this is the
+   * time a job at a size new to its worker sees.
    */
   faceAwareNewSize: Spread;
   /** Output (= working) size of each variant: both paint the whole picture at the decode limit's longest side. */
