@@ -9,6 +9,7 @@ import { planBandedTail, type BandedPlan, type BandedSessions } from './banded-t
 import { ModelError } from './errors.js';
 import { readInt8Manifest, type Int8Entry } from './int8-cache.js';
 import { getModelSpec, loadManifest, type ModelSpec } from './manifest.js';
+import { foldNarrowOutputConvs } from './narrow-conv.js';
 import { keyPatternsByShape, withPatternKeyInput } from './pattern-key.js';
 
 export interface RegistryOptions {
@@ -137,8 +138,8 @@ export class ModelRegistry {
    * file (the same session when fp32 is what was chosen anyway).
    */
   async session(id: string, precision?: 'fp32'): Promise<ort.InferenceSession> {
-    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32`, this.verify(id));
-    return this.open(id, this.modelFile(id).then(({ file }) => file));
+    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32`, id, this.verify(id));
+    return this.open(id, id, this.modelFile(id).then(({ file }) => file));
   }
 
   /**
@@ -159,17 +160,22 @@ export class ModelRegistry {
     });
   }
 
-  private open(key: string, modelFile: Promise<string>): Promise<ort.InferenceSession> {
+  private open(key: string, id: string, modelFile: Promise<string>): Promise<ort.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = modelFile.then((file) => this.create(file));
+      s = modelFile.then(async (file) => {
+        const bytes = await readFile(file);
+        const spec = this.spec(id);
+        // A style model's RGB output conv folded into 4×4 blocks where its graph allows (narrow-conv.ts).
+        return this.create(spec.task === 'style' ? (foldNarrowOutputConvs(bytes, spec.sizeMultiple ?? 1) ?? bytes) : bytes);
+      });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
     return s;
   }
 
-  private async create(model: string | Uint8Array): Promise<ort.InferenceSession> {
+  private async create(model: Uint8Array): Promise<ort.InferenceSession> {
     const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: this.threads,
       interOpNumThreads: 1,
@@ -181,8 +187,7 @@ export class ModelRegistry {
       // Idle pool threads sleep instead of spinning: measured 5–15% faster with 12–20% less CPU under load.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    const bytes = typeof model === 'string' ? await readFile(model) : model;
-    return this.guarded(keyPatternsByShape(await ort.InferenceSession.create(withPatternKeyInput(bytes), options)));
+    return this.guarded(keyPatternsByShape(await ort.InferenceSession.create(withPatternKeyInput(model), options)));
   }
 
   /** Every stage reaches onnxruntime through these sessions, so wrapping `run` puts a checkpoint before each model run. */
