@@ -50,6 +50,13 @@ describe('narrow output convs folded into 4×4 blocks', () => {
     const graph = decodeModel(folded!).graph;
     expect(graph.node.filter((n) => n.opType === 'SpaceToDepth')).toHaveLength(1);
     expect(graph.node.some((n) => n.name === 'generator/Conv_9/BiasAdd/Conv')).toBe(false);
+    // Its old weights are gone with it; every other initializer stays.
+    const before = decodeModel(modelBytes('whitebox_cartoon')).graph.initializer.map((t) => t.name);
+    expect(graph.initializer.map((t) => t.name)).toEqual([
+      ...before.filter((n) => !n?.startsWith('generator/Conv_9/')),
+      'generator/Conv_9/BiasAdd/Conv/fold4/W',
+      'generator/Conv_9/BiasAdd/Conv/fold4/B',
+    ]);
     for (const [w, h] of [[104, 136], [96, 128]]) {
       const input = await photoTensor(w, h);
       const ours = await run(folded!, input);

@@ -18,10 +18,13 @@ export const MMAP_THRESHOLD_BYTES = 128 * 1024;
  * Transparent huge pages for glibc's mmapped blocks of 2 MB and more (glibc ≥ 2.35; older ones ignore it): a run of a
  * style model at a shape onnxruntime has not planned mallocs every intermediate tensor afresh, and page-faulting
  * gigabytes in 4 KB pages was most of that run. Measured, v3 Hayao int8 at 1536×1152 and sizes around it, alternating
- * processes: a first run at a new size 10.9–11.3 s → 5.3–6.9 s; planned runs 3.6–3.8 s either way; peak RSS 1257 vs
- * 1260 MB. Only where the kernel's THP mode is `madvise` or `always`; an operator's own GLIBC_TUNABLES is kept.
+ * processes: a first run at a new size 10.9–11.3 s → 5.3–6.9 s; planned runs 3.6–3.8 s either way. The 12 MP photo in
+ * v1 Paprika (banded) then v3 Hayao, int8, first runs: 52.2 → 35.1 s and 14.7 → 5.9 s.
+ * Two malloc arenas: with huge pages, every thread's own arena held more of its heap resident, v1 Paprika's peak
+ * went 1322 → 1474 MB; with two arenas 1404 MB at the same speed (29.6 s, 5.3 s). Only where the kernel's THP mode
+ * is `madvise` or `always`; an operator's own GLIBC_TUNABLES is kept.
  */
-export const GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1';
+export const GLIBC_TUNABLES = 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2';
 
 export function pipelineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return {

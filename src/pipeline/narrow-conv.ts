@@ -110,7 +110,9 @@ export function foldNarrowOutputConvs(bytes: Uint8Array, inputMultiple: number):
   }
   if (!added.length) return undefined;
   graph.node = nodes;
-  graph.initializer = [...graph.initializer, ...added];
+  // The folded convs' own weights, now read by no node, go (onnxruntime would warn about each).
+  const read = new Set(nodes.flatMap((n) => n.input));
+  graph.initializer = [...graph.initializer.filter((t) => read.has(t.name ?? '')), ...added];
   return encodeModel(model);
 }
 

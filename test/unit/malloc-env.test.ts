@@ -4,8 +4,8 @@ import { GLIBC_TUNABLES, MMAP_THRESHOLD_BYTES, pipelineProcessEnv } from '../../
 describe('pipeline process environment', () => {
   it('fixes glibc’s mmap threshold and asks for huge pages for the pipeline process, keeping the rest of the environment', () => {
     const env = pipelineProcessEnv({ PATH: '/bin', MODELS_DIR: 'm' });
-    expect(env).toEqual({ PATH: '/bin', MODELS_DIR: 'm', MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' });
-    expect(GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=1');
+    expect(env).toEqual({ PATH: '/bin', MODELS_DIR: 'm', MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), GLIBC_TUNABLES });
+    expect(GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2');
   });
 
   it('keeps an operator’s own settings', () => {
