@@ -14,13 +14,14 @@ import { DataType, onnx } from '../quantize/onnx-model.js';
  */
 export const PATTERN_KEY_INPUT = 'memory_pattern_key';
 
-/** The first key handed out; keys count up from here (any value no real set of dimensions XORs to in practice). */
+/** The first key handed out; keys count up from here. Any start would do: every run of these sessions is fed one. */
 const FIRST_KEY = 1 << 29;
 
 /**
- * The model with the key input added. A protobuf parser merges a repeated embedded message field into the one before
- * it and appends repeated fields, so a second `graph` holding only the new input, appended to the bytes, adds it
- * without decoding the model.
+ * The model with the key input added. A protobuf parser merges a second occurrence of a singular message field
+ * (ModelProto.graph) into the first, appending its repeated fields, so a second `graph` holding only the new input,
+ * appended to the bytes, adds it without decoding the model (onnxruntime's parser does; protobufjs's decoder keeps
+ * only the last occurrence, which is why the test reads the result through a session).
  */
 export function withPatternKeyInput(model: Uint8Array): Uint8Array {
   const extra = onnx.ModelProto.encode({
