@@ -64,5 +64,16 @@ describe('memory-plan keys (one onnxruntime plan per input shape)', () => {
         await plain.release();
       }
     });
+
+    it('open a second, unplanned session of a model on request, painting the same', async () => {
+      const planned = await registry.session('animeganv3_cute');
+      const unplanned = await registry.session('animeganv3_cute', undefined, 'unplanned');
+      expect(unplanned).not.toBe(planned);
+      expect(await registry.session('animeganv3_cute', undefined, 'unplanned')).toBe(unplanned);
+      const data = new Float32Array(80 * 64 * 3).map((_, i) => Math.cos(i * 0.02));
+      const out = async (s: ort.InferenceSession) => (await s.run({ input: new ort.Tensor('float32', data, [1, 64, 80, 3]) }))[s.outputNames[0]].data as Float32Array;
+      const [a, b] = [await out(planned), await out(unplanned)];
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(1e-6);
+    });
   });
 });

@@ -34,6 +34,16 @@ export interface RegistryOptions {
 
 export type Precision = 'int8' | 'fp32';
 
+/**
+ * `planned`: onnxruntime plans a shape's memory on its first run and from then on takes one block per run for every
+ * intermediate tensor: the fast way (a run without the plan mallocs and page-faults each tensor, ~1.5–2× the time).
+ * But the plan's block is 20–45% bigger than the peak of allocating as it goes (12 MP photo, int8, second run
+ * against first: v3 Shinkai 1314 vs 1085 MB, White-box 1251 vs 960, Cute 732 vs 530, v2 1662 vs 1290, v1's banded
+ * head 1930 vs 1360). `unplanned`: a session that never plans, where the planned block would not fit the memory
+ * budget.
+ */
+export type SessionMemory = 'planned' | 'unplanned';
+
 export interface ModelFile {
   file: string;
   precision: Precision;
@@ -137,9 +147,10 @@ export class ModelRegistry {
    * The session for a model: its chosen file (int8 where there is a usable one), or with `fp32` always the fp32
    * file (the same session when fp32 is what was chosen anyway).
    */
-  async session(id: string, precision?: 'fp32'): Promise<ort.InferenceSession> {
-    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32`, id, this.verify(id));
-    return this.open(id, id, this.modelFile(id).then(({ file }) => file));
+  async session(id: string, precision?: 'fp32', memory: SessionMemory = 'planned'): Promise<ort.InferenceSession> {
+    const suffix = memory === 'unplanned' ? '#unplanned' : '';
+    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32${suffix}`, id, this.verify(id), memory);
+    return this.open(`${id}${suffix}`, id, this.modelFile(id).then(({ file }) => file), memory);
   }
 
   /**
@@ -153,21 +164,23 @@ export class ModelRegistry {
       const plan = planBandedTail(await readFile(file));
       if (typeof plan === 'string') return undefined;
       const create = async (): Promise<BandedSessions> => ({
-        head: await this.create(plan.head),
-        passes: await Promise.all(plan.passes.map((p) => this.create(p.model))),
+        // Unplanned: the head's memory plan at 1536×1152 took one block that put v1's second run at 1.93 GB,
+        // against 1.36 GB allocating as it goes (see SessionMemory); the passes' too, for 1.31 GB.
+        head: await this.create(plan.head, 'unplanned'),
+        passes: await Promise.all(plan.passes.map((p) => this.create(p.model, 'unplanned'))),
       });
       return { plan, sessions: () => once(this.bandedSessions, key, create) };
     });
   }
 
-  private open(key: string, id: string, modelFile: Promise<string>): Promise<ort.InferenceSession> {
+  private open(key: string, id: string, modelFile: Promise<string>, memory: SessionMemory): Promise<ort.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
       s = modelFile.then(async (file) => {
         const bytes = await readFile(file);
         const spec = this.spec(id);
         // A style model's RGB output conv folded into 4×4 blocks where its graph allows (narrow-conv.ts).
-        return this.create(spec.task === 'style' ? (foldNarrowOutputConvs(bytes, spec.sizeMultiple ?? 1) ?? bytes) : bytes);
+        return this.create(spec.task === 'style' ? (foldNarrowOutputConvs(bytes, spec.sizeMultiple ?? 1) ?? bytes) : bytes, memory);
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
@@ -175,8 +188,9 @@ export class ModelRegistry {
     return s;
   }
 
-  private async create(model: Uint8Array): Promise<ort.InferenceSession> {
+  private async create(model: Uint8Array, memory: SessionMemory = 'planned'): Promise<ort.InferenceSession> {
     const options: ort.InferenceSession.SessionOptions = {
+      enableMemPattern: memory === 'planned',
       intraOpNumThreads: this.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
