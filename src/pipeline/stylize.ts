@@ -20,7 +20,8 @@ const BAND_BYTES = 96 * 1024 * 1024;
  * Pictures above this many pixels run AnimeGANv2 without onnxruntime's memory plan (registry.ts, SessionMemory).
  * Measured, int8, second run of the same size in one process: 1536×1152 planned peaked at 1662 MB, over the 1.5 GB
  * an instance is sized for (unplanned 1271–1295 MB, 11.8 s against 8.3–9.5); 1400×1050 planned 1409 MB. The other
- * styles' plans stay under 1.35 GB at 1536×1152 (AnimeGAN v1's big pictures run in bands, whose sessions never plan).
+ * styles' int8 plans stay under 1.35 GB at 1536×1152 (AnimeGAN v1's big pictures run in bands, whose sessions never
+ * plan). Its unplanned session is opened by the first such picture, not by the warm-up.
  */
 const UNPLANNED_ABOVE_PIXELS: Readonly<Record<string, number>> = { animeganv2_hayao: 1_500_000 };
 
