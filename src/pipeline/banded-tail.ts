@@ -30,6 +30,7 @@ import {
   onnx,
   opsetVersion,
   producers,
+  resizeFactor,
   stringAttribute,
   type GraphProto,
   type ModelProto,
@@ -142,23 +143,6 @@ function convWeightDims(conv: NodeProto, producer: Map<string, NodeProto>, inits
 }
 
 const convGroup = (conv: NodeProto) => intAttribute(conv, 'group') ?? 1;
-
-/** The Resize's integer factor on H and W, from constant scales or from sizes = Shape(input) × constant. */
-function resizeFactor(resize: NodeProto, producer: Map<string, NodeProto>, inits: Map<string, TensorProto>): number | undefined {
-  const factors = (() => {
-    const scales = inits.get(resize.input[2] ?? '');
-    if (scales) return Array.from(floatValues(scales));
-    const mul = producer.get(resize.input[3] ?? '');
-    if (mul?.opType !== 'Mul' || producer.get(mul.input[0])?.opType !== 'Shape' || producer.get(mul.input[0])!.input[0] !== resize.input[0]) return undefined;
-    const k = inits.get(mul.input[1]);
-    if (!k?.rawData || k.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
-    const raw = new Uint8Array(k.rawData);
-    return Array.from(new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8), Number);
-  })();
-  if (!factors || factors.length !== 4 || factors[0] !== 1 || factors[1] !== 1 || factors[2] !== factors[3]) return undefined;
-  const s = factors[2];
-  return Number.isInteger(s) && s >= 1 ? s : undefined;
-}
 
 /**
  * Plans the banded run of a style model, or says why it cannot be banded. The tail is what follows the model's last

@@ -7,6 +7,8 @@ import {
   intAttribute,
   intsAttribute,
   node,
+  producers,
+  resizeFactor,
   stringAttribute,
   type ModelProto,
   type NodeProto,
@@ -28,11 +30,12 @@ const NARROW = 8;
 /**
  * The largest power of two each tensor's height and width are known to be multiples of, given that the model's input
  * sides are multiples of `inputMultiple`; 0 where unknown. Followed through the ops a style model's trunk is made of:
- * element-wise ops and norms keep it, a stride-2 "same" conv halves it, a constant ×k Resize multiplies it.
+ * element-wise ops and norms keep it, a stride-2 "same" conv halves it, an integer ×k Resize multiplies it.
  */
 export function spatialMultiples(model: ModelProto, inputMultiple: number): Map<string, number> {
   const { graph } = model;
   const constants = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const producer = producers(graph.node);
   const multiple = new Map<string, number>();
   const pow2 = (n: number) => n & -n;
   for (const input of graph.input) if (input.name && !constants.has(input.name)) multiple.set(input.name, pow2(inputMultiple));
@@ -46,10 +49,8 @@ export function spatialMultiples(model: ModelProto, inputMultiple: number): Map<
       const stride = sameStride(n, constants.get(n.input[1]));
       const d = of(n.input[0]);
       m = stride === 1 ? d : stride === 2 && d % 2 === 0 ? d / 2 : 0;
-    } else if (n.opType === 'Resize' || n.opType === 'Upsample') {
-      const scales = constants.get(n.opType === 'Resize' ? n.input[2] : n.input[1]);
-      const s = scales ? floatValues(scales) : undefined;
-      m = s && s.length === 4 && s[2] === s[3] && Number.isInteger(s[2]) && s[2] >= 1 ? of(n.input[0]) * s[2] : 0;
+    } else if (n.opType === 'Resize') {
+      m = of(n.input[0]) * (resizeFactor(n, producer, constants) ?? 0);
     }
     for (const o of n.output) multiple.set(o, m);
   }

@@ -116,3 +116,20 @@ export function opsetVersion(model: ModelProto): number {
   const main = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
   return Number(main?.version ?? 0);
 }
+
+/** The Resize's integer factor on H and W, from constant scales or from sizes = Shape(input) × constant. */
+export function resizeFactor(resize: NodeProto, producer: Map<string, NodeProto>, inits: Map<string, TensorProto>): number | undefined {
+  const factors = (() => {
+    const scales = inits.get(resize.input[2] ?? '');
+    if (scales) return Array.from(floatValues(scales));
+    const mul = producer.get(resize.input[3] ?? '');
+    if (mul?.opType !== 'Mul' || producer.get(mul.input[0])?.opType !== 'Shape' || producer.get(mul.input[0])!.input[0] !== resize.input[0]) return undefined;
+    const k = inits.get(mul.input[1]);
+    if (!k?.rawData || k.dataType !== onnx.TensorProto.DataType.INT64) return undefined;
+    const raw = new Uint8Array(k.rawData);
+    return Array.from(new BigInt64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8), Number);
+  })();
+  if (!factors || factors.length !== 4 || factors[0] !== 1 || factors[1] !== 1 || factors[2] !== factors[3]) return undefined;
+  const s = factors[2];
+  return Number.isInteger(s) && s >= 1 ? s : undefined;
+}
