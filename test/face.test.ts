@@ -10,7 +10,9 @@ import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
 import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipeline/pixels/filters.js';
+import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
+import { closing, maxFilter, minFilter } from '../src/pipeline/pixels/morphology.js';
 import { addWarpedDelta, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
@@ -91,6 +93,30 @@ describe('face pixel loops', () => {
       }
     }
   });
+
+  it('max and min filters equal a brute-force clipped window, at radii up to past the picture', () => {
+    for (const [w, h, r] of [[37, 23, 1], [37, 23, 4], [9, 30, 6], [5, 5, 9]]) {
+      const src = new Float32Array(w * h).map((_, i) => (i * 7919) % 101);
+      const [mx, mn] = [maxFilter(src, w, h, r), minFilter(src, w, h, r)];
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let hi = -Infinity, lo = Infinity;
+          for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++) {
+            for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) { hi = Math.max(hi, src[yy * w + xx]); lo = Math.min(lo, src[yy * w + xx]); }
+          }
+          expect([mx[y * w + x], mn[y * w + x]]).toEqual([hi, lo]);
+        }
+      }
+    }
+  });
+
+  it('closing fills a dark line narrower than its window and keeps a wider dark area', () => {
+    const w = 30, h = 10;
+    const src = new Float32Array(w * h).map((_, i) => ((i % w) === 8 ? 20 : (i % w) >= 18 ? 20 : 200)); // a 1 px line, a 12 px dark area
+    const out = closing(src, w, h, 1);
+    expect(out[5 * w + 8]).toBe(200);
+    expect(out[5 * w + 24]).toBe(20);
+  });
 });
 
 describe('CLAHE', () => {
@@ -134,6 +160,23 @@ describe('guided structure restore', () => {
     // far from the edge the source's own tones stay (not the guide's 30 / 220)
     expect(Math.abs(row[5] - 60)).toBeLessThan(8);
     expect(Math.abs(row[36] - 180)).toBeLessThan(8);
+  });
+
+  it("puts back the painting's ink line where the photo has an edge under it, not where it has none", () => {
+    const photo = split(64, 32, 60, 200); // one edge, at x = 32
+    const painting = createImage(64, 64);
+    painting.data.fill(150);
+    for (let y = 0; y < 64; y++) for (const x of [12, 13, 31, 32]) painting.data.fill(40, (y * 64 + x) * 3, (y * 64 + x) * 3 + 3);
+    const restored = createImage(64, 64);
+    restored.data.fill(150); // the restore blurred both lines away
+    const mask = createMask(64, 64, 1);
+    mask.data.fill(0, 48 * 64); // the bottom rows are outside the restore's band
+    const out = keepLinesOnPhotoEdges(restored, painting, photo, mask);
+    expect(at(out, 31, 20)).toBeLessThan(60); // on the edge: the painting's line
+    expect(at(out, 32, 20)).toBeLessThan(60);
+    expect(at(out, 12, 20)).toBe(150); // no edge under it: stays restored
+    expect(at(out, 31, 56)).toBe(150); // outside the mask: untouched
+    expect(keepLinesOnPhotoEdges(restored, painting, photo, mask, 0)).toBe(restored);
   });
 
   it('leaves pixels outside the mask untouched', () => {

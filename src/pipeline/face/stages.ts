@@ -1,6 +1,7 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
 import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
+import { keepLinesOnPhotoEdges } from '../pixels/lines.js';
 import { ellipseMask } from '../pixels/masks.js';
 import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
@@ -186,7 +187,10 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
   await timed(timings, 'repair', () => {
     const r = Math.max(1, Math.round(aligned.side * opts.repair.structureRadius));
     const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, weight);
-    addWarpedDelta(output, now, restored, aligned.imageToCrop, bounds);
+    // The restore refits the outline onto the photo's edges and blurs the painting's ink line there with it:
+    // where that line already lies on a photo edge, it is put back.
+    const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, 1, opts.contourLines) : restored;
+    addWarpedDelta(output, now, lined, aligned.imageToCrop, bounds);
   });
 }
 
