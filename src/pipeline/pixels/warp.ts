@@ -28,6 +28,25 @@ export function bilinearAt(data: ArrayLike<number>, w: number, h: number, channe
 }
 
 /**
+ * bilinearAt for all three channels of an interleaved RGB buffer at once (the weights and indices computed
+ * once), written into `out`: the same values as three bilinearAt calls.
+ */
+export function bilinearRgb(data: ArrayLike<number>, w: number, h: number, x: number, y: number, out: Float64Array, mirror = false): void {
+  if (!mirror) {
+    x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
+    y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
+  }
+  const x0 = Math.floor(x), y0 = Math.floor(y);
+  const fx = x - x0, fy = y - y0;
+  let xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
+  if (xa < 0 || xb >= w) { xa = reflectIndex(xa, w); xb = reflectIndex(xb, w); }
+  if (ya < 0 || yb >= h) { ya = reflectIndex(ya, h); yb = reflectIndex(yb, h); }
+  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  const i00 = (ya * w + xa) * 3, i01 = (ya * w + xb) * 3, i10 = (yb * w + xa) * 3, i11 = (yb * w + xb) * 3;
+  for (let k = 0; k < 3; k++) out[k] = data[i00 + k] * w00 + data[i01 + k] * w01 + data[i10 + k] * w10 + data[i11 + k] * w11;
+}
+
+/**
  * Samples `src` through the affine map `dstToSrc` (destination pixel centre → source coordinates) into an
  * outW×outH image, mirroring at the borders so a face near the picture edge gets plausible surroundings
  * instead of black (no hard edge reaches the style model).
@@ -37,12 +56,14 @@ export function warpAffineBilinear(src: RgbImage, dstToSrc: Affine, outW: number
   const d = out.data;
   const { width: w, height: h, data: s } = src;
   const [a, b, c, dd, e, f] = dstToSrc;
+  const px = new Float64Array(3);
   let di = 0;
   for (let y = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++, di += 3) {
-      const sx = a * x + b * y + c;
-      const sy = dd * x + e * y + f;
-      for (let k = 0; k < 3; k++) d[di + k] = bilinearAt(s, w, h, 3, sx, sy, k, true) + 0.5;
+      bilinearRgb(s, w, h, a * x + b * y + c, dd * x + e * y + f, px, true);
+      d[di] = px[0] + 0.5;
+      d[di + 1] = px[1] + 0.5;
+      d[di + 2] = px[2] + 0.5;
     }
   }
   return out;
@@ -119,10 +140,12 @@ export function pasteWarped(
     const u = dist / feather;
     return u * u * (3 - 2 * u);
   };
+  const px = new Float64Array(3);
   forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
     const w = ramp(u, cw) * ramp(v, ch);
     if (w <= 0) return;
-    for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + w * (bilinearAt(cd, cw, ch, 3, u, v, k) - td[ti + k]));
+    bilinearRgb(cd, cw, ch, u, v, px);
+    for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + w * (px[k] - td[ti + k]));
   });
 }
 
@@ -135,12 +158,20 @@ export function addWarpedDelta(target: RgbImage, before: RgbImage, after: RgbIma
   const td = target.data;
   const { width: cw, height: ch } = before;
   const delta = new Float32Array(cw * ch * 3);
-  for (let i = 0; i < delta.length; i++) delta[i] = after.data[i] - before.data[i];
+  const changed = new Uint8Array(cw * ch);
+  for (let i = 0; i < delta.length; i++) {
+    delta[i] = after.data[i] - before.data[i];
+    if (delta[i] !== 0) changed[(i / 3) | 0] = 1;
+  }
+  const px = new Float64Array(3);
   forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
-    for (let k = 0; k < 3; k++) {
-      const dv = bilinearAt(delta, cw, ch, 3, u, v, k);
-      if (dv !== 0) td[ti + k] = clampByte(td[ti + k] + dv);
-    }
+    // Most of a crop is unchanged (a refinement or restore touches regions of it): a pixel whose four
+    // neighbours in the crop kept their values gets a zero change, so it is skipped before sampling.
+    const x0 = Math.floor(u), y0 = Math.floor(v);
+    const x1 = Math.min(x0 + 1, cw - 1), y1 = Math.min(y0 + 1, ch - 1);
+    if (!(changed[y0 * cw + x0] | changed[y0 * cw + x1] | changed[y1 * cw + x0] | changed[y1 * cw + x1])) return;
+    bilinearRgb(delta, cw, ch, u, v, px);
+    for (let k = 0; k < 3; k++) if (px[k] !== 0) td[ti + k] = clampByte(td[ti + k] + px[k]);
   });
 }
 
