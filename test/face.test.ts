@@ -13,7 +13,7 @@ import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipelin
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
 import { closing, maxFilter, minFilter } from '../src/pipeline/pixels/morphology.js';
-import { addWarpedDelta, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
+import { addWarpedDelta, bilinearAt, bilinearRgb, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
 import { DRIFT_BROKEN, DRIFT_OK, DRIFT_REPAINT, keepsPainting, NO_REPAIR, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
@@ -106,6 +106,18 @@ describe('face pixel loops', () => {
           }
           expect([mx[y * w + x], mn[y * w + x]]).toEqual([hi, lo]);
         }
+      }
+    }
+  });
+
+  it('bilinearRgb samples exactly what bilinearAt does per channel, inside, at the edges and mirrored outside', () => {
+    const w = 11, h = 7;
+    const data = new Float32Array(w * h * 3).map((_, i) => (i * 7919) % 251);
+    const px = new Float64Array(3);
+    for (const [x, y] of [[0, 0], [3.25, 2.5], [10, 6], [9.99, 5.5], [-1.5, 3], [12.2, -0.7]]) {
+      for (const mirror of [false, true]) {
+        bilinearRgb(data, w, h, x, y, px, mirror);
+        expect([...px]).toEqual([0, 1, 2].map((k) => bilinearAt(data, w, h, 3, x, y, k, mirror)));
       }
     }
   });
