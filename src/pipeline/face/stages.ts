@@ -189,7 +189,7 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
     const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, weight);
     // The restore refits the outline onto the photo's edges and blurs the painting's ink line there with it:
     // where that line already lies on a photo edge, it is put back.
-    const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, 1, opts.contourLines) : restored;
+    const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, opts.contourLines) : restored;
     addWarpedDelta(output, now, lined, aligned.imageToCrop, bounds);
   });
 }

@@ -65,14 +65,13 @@ export function linesOnPhotoEdges(painting: RgbImage, photo: RgbImage, mask: Mas
   return boxMean(maxFilter(raw, w, h, 1), w, h, 1);
 }
 
-/** `restored` with the painting's lines on photo edges put back (see linesOnPhotoEdges), `weight` 0..1. */
-export function keepLinesOnPhotoEdges(restored: RgbImage, painting: RgbImage, photo: RgbImage, mask: Mask, weight = 1, opts: LineOptions = DEFAULT_LINE_OPTIONS): RgbImage {
-  if (weight <= 0) return restored;
+/** `restored` (a restore of `painting`) with the painting's lines on photo edges put back (see linesOnPhotoEdges). */
+export function keepLinesOnPhotoEdges(restored: RgbImage, painting: RgbImage, photo: RgbImage, mask: Mask, opts: LineOptions = DEFAULT_LINE_OPTIONS): RgbImage {
   const lines = linesOnPhotoEdges(painting, photo, mask, opts);
   const out = createImage(restored.width, restored.height);
   const p = painting.data, q = restored.data;
   for (let i = 0; i < lines.length; i++) {
-    const a = lines[i] * weight;
+    const a = lines[i];
     for (let c = 0; c < 3; c++) out.data[i * 3 + c] = clampByte(q[i * 3 + c] + a * (p[i * 3 + c] - q[i * 3 + c]));
   }
   return out;
