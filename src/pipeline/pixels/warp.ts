@@ -5,11 +5,15 @@ import { clampByte } from './blend.js';
 import type { Mask } from './masks.js';
 import { reflectIndex } from './tensor.js';
 
+/** The four taps of the last bilinear sample: pixel indices (top-left, top-right, bottom-left, bottom-right) and weights. */
+const tapIndex = new Int32Array(4);
+const tapWeight = new Float64Array(4);
+
 /**
- * The bilinear sampler: channel k of an interleaved w×h buffer of `channels` channels at (x, y). Outside
- * the buffer the coordinates clamp to its edge, or with `mirror` reflect back in (numpy "reflect").
+ * Finds the taps of a bilinear sample of a w×h grid at (x, y) into tapIndex/tapWeight. Outside the grid the
+ * coordinates clamp to its edge, or with `mirror` reflect back in (numpy "reflect").
  */
-export function bilinearAt(data: ArrayLike<number>, w: number, h: number, channels: number, x: number, y: number, k: number, mirror = false): number {
+function bilinearTaps(w: number, h: number, x: number, y: number, mirror: boolean): void {
   if (!mirror) {
     x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
     y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
@@ -19,30 +23,24 @@ export function bilinearAt(data: ArrayLike<number>, w: number, h: number, channe
   let xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
   if (xa < 0 || xb >= w) { xa = reflectIndex(xa, w); xb = reflectIndex(xb, w); }
   if (ya < 0 || yb >= h) { ya = reflectIndex(ya, h); yb = reflectIndex(yb, h); }
-  const top = ya * w, bottom = yb * w;
-  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+  tapIndex[0] = ya * w + xa; tapIndex[1] = ya * w + xb; tapIndex[2] = yb * w + xa; tapIndex[3] = yb * w + xb;
+  tapWeight[0] = (1 - fx) * (1 - fy); tapWeight[1] = fx * (1 - fy); tapWeight[2] = (1 - fx) * fy; tapWeight[3] = fx * fy;
+}
+
+/** The bilinear sampler: channel k of an interleaved w×h buffer of `channels` channels at (x, y) (see bilinearTaps). */
+export function bilinearAt(data: ArrayLike<number>, w: number, h: number, channels: number, x: number, y: number, k: number, mirror = false): number {
+  bilinearTaps(w, h, x, y, mirror);
   return (
-    data[(top + xa) * channels + k] * w00 + data[(top + xb) * channels + k] * w01 +
-    data[(bottom + xa) * channels + k] * w10 + data[(bottom + xb) * channels + k] * w11
+    data[tapIndex[0] * channels + k] * tapWeight[0] + data[tapIndex[1] * channels + k] * tapWeight[1] +
+    data[tapIndex[2] * channels + k] * tapWeight[2] + data[tapIndex[3] * channels + k] * tapWeight[3]
   );
 }
 
-/**
- * bilinearAt for all three channels of an interleaved RGB buffer at once (the weights and indices computed
- * once), written into `out`: the same values as three bilinearAt calls.
- */
+/** bilinearAt for all three channels of an interleaved RGB buffer, the taps found once, written into `out`. */
 export function bilinearRgb(data: ArrayLike<number>, w: number, h: number, x: number, y: number, out: Float64Array, mirror = false): void {
-  if (!mirror) {
-    x = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
-    y = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
-  }
-  const x0 = Math.floor(x), y0 = Math.floor(y);
-  const fx = x - x0, fy = y - y0;
-  let xa = x0, xb = x0 + 1, ya = y0, yb = y0 + 1;
-  if (xa < 0 || xb >= w) { xa = reflectIndex(xa, w); xb = reflectIndex(xb, w); }
-  if (ya < 0 || yb >= h) { ya = reflectIndex(ya, h); yb = reflectIndex(yb, h); }
-  const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-  const i00 = (ya * w + xa) * 3, i01 = (ya * w + xb) * 3, i10 = (yb * w + xa) * 3, i11 = (yb * w + xb) * 3;
+  bilinearTaps(w, h, x, y, mirror);
+  const i00 = tapIndex[0] * 3, i01 = tapIndex[1] * 3, i10 = tapIndex[2] * 3, i11 = tapIndex[3] * 3;
+  const w00 = tapWeight[0], w01 = tapWeight[1], w10 = tapWeight[2], w11 = tapWeight[3];
   for (let k = 0; k < 3; k++) out[k] = data[i00 + k] * w00 + data[i01 + k] * w01 + data[i10 + k] * w10 + data[i11 + k] * w11;
 }
 
