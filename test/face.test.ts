@@ -13,6 +13,7 @@ import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipelin
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
 import { closing, maxFilter, minFilter } from '../src/pipeline/pixels/morphology.js';
+import { fromStyleTensor } from '../src/pipeline/pixels/tensor.js';
 import { addWarpedDelta, bilinearAt, bilinearRgb, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
@@ -118,6 +119,20 @@ describe('face pixel loops', () => {
       for (const mirror of [false, true]) {
         bilinearRgb(data, w, h, x, y, px, mirror);
         expect([...px]).toEqual([0, 1, 2].map((k) => bilinearAt(data, w, h, 3, x, y, k, mirror)));
+      }
+    }
+  });
+
+  it('fromStyleTensor rounds as Math.round does (ties, out of range, NaN) and crops the padding', () => {
+    const padW = 7, w = 5, h = 40;
+    const t = new Float32Array(padW * h * 3).map((_, i) => ((i * 7919) % 1000) / 400 - 1.25);
+    for (let k = 0; k < 256; k++) t[k] = (k + 0.5) / 127.5 - 1; // exact halves
+    t.set([-1, 1, -1 - 1e-7, 1 + 1e-7, 0, NaN, -0.5 / 127.5 - 1, 254.5 / 127.5 - 1, 1e30, -1e30], 300);
+    const img = fromStyleTensor(t, padW, w, h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w * 3; x++) {
+        const v = Math.round((t[y * padW * 3 + x] + 1) * 127.5);
+        expect(img.data[y * w * 3 + x]).toBe(Number.isNaN(v) ? 0 : Math.min(255, Math.max(0, v)));
       }
     }
   });
