@@ -94,7 +94,6 @@ function valueInfo(name: string, elemType: number, dims?: (number | string)[]): 
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape } } });
 }
 const floatInfo = (name: string, dims?: (number | string)[]) => valueInfo(name, onnx.TensorProto.DataType.FLOAT, dims);
-const int64Info = (name: string, dims?: (number | string)[]) => valueInfo(name, onnx.TensorProto.DataType.INT64, dims);
 
 /** The nodes that compute `targets`, walking back until a tensor in `stops`, an initializer or a graph input. */
 function closure(nodes: NodeProto[], targets: string[], stops: Set<string>, initializers: Set<string>): NodeProto[] {

@@ -1,3 +1,4 @@
+import { smoothstep } from '../pixels/masks.js';
 import type { Point } from './geometry.js';
 import { MESH_FACE_OVAL, MESH_LEFT_BROW, MESH_LEFT_EYE, MESH_LIPS_OUTER, MESH_RIGHT_BROW, MESH_RIGHT_EYE } from './regions.js';
 
@@ -62,9 +63,7 @@ export function repairWeights(
 
 /** 0 up to drift `from`, 1 from `full`, smoothstep between. */
 export function driftRamp(drift: number, from: number, full: number): number {
-  if (full <= from) return drift >= from ? 1 : 0;
-  const t = Math.min(1, Math.max(0, (drift - from) / (full - from)));
-  return t * t * (3 - 2 * t);
+  return smoothstep(from, full, drift);
 }
 
 /**

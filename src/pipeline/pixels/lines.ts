@@ -7,7 +7,7 @@
 import { createImage, type RgbImage } from '../image.js';
 import { clampByte, luma } from './blend.js';
 import { boxMean, gaussianPlane } from './filters.js';
-import type { Mask } from './masks.js';
+import { smoothstep, type Mask } from './masks.js';
 import { closing, maxFilter } from './morphology.js';
 
 export interface LineOptions {
@@ -24,11 +24,6 @@ export const DEFAULT_LINE_OPTIONS: Readonly<LineOptions> = Object.freeze({
   depth: [6, 12] as const,
   support: [36, 88] as const,
 });
-
-const smoothstep = (a: number, b: number, v: number): number => {
-  const t = Math.min(1, Math.max(0, (v - a) / (b - a)));
-  return t * t * (3 - 2 * t);
-};
 
 /**
  * Edge contrast of the photo near each pixel: the gradient of its luminance blurred at σ, scaled so a step of

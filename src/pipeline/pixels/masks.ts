@@ -62,6 +62,13 @@ export function maxMasks(...masks: Mask[]): Mask {
   return { width, height, data };
 }
 
+/** 0 up to `from`, 1 from `to`, smoothstep between (a step at `from` where to ≤ from): the soft thresholds of masks and ramps. */
+export function smoothstep(from: number, to: number, v: number): number {
+  if (to <= from) return v >= from ? 1 : 0;
+  const t = Math.min(1, Math.max(0, (v - from) / (to - from)));
+  return t * t * (3 - 2 * t);
+}
+
 /** Maps each value through f (e.g. a soft threshold) into a new mask. */
 export function maskFrom(width: number, height: number, values: Float32Array, f: (v: number, i: number) => number): Mask {
   const data = new Float32Array(width * height);
