@@ -47,7 +47,7 @@ describe('memory-plan keys (one onnxruntime plan per input shape)', () => {
     afterAll(() => registry.release());
 
     it('feed the key themselves and paint exactly what the model alone paints, at sizes whose plain keys collide', async () => {
-      const keyed = await registry.session('animeganv3_cute');
+      const keyed = await registry.session('animeganv3_cute', undefined, 'planned');
       expect(keyed.inputNames).toEqual(['input', PATTERN_KEY_INPUT]);
       expect(keyed.outputNames).toHaveLength(1);
       const plain = await ort.InferenceSession.create(path.join(MODELS_DIR, getModelSpec('animeganv3_cute').file), { intraOpNumThreads: ORT_THREADS });
@@ -65,15 +65,18 @@ describe('memory-plan keys (one onnxruntime plan per input shape)', () => {
       }
     });
 
-    it('open a second, unplanned session of a model on request, painting the same', async () => {
-      const planned = await registry.session('animeganv3_cute');
+    it('open a session per memory mode of a model on request (planned, unplanned, arena), all painting the same', async () => {
+      const planned = await registry.session('animeganv3_cute', undefined, 'planned');
       const unplanned = await registry.session('animeganv3_cute', undefined, 'unplanned');
-      expect(unplanned).not.toBe(planned);
+      const arena = await registry.session('animeganv3_cute');
+      expect(new Set([planned, unplanned, arena]).size).toBe(3);
       expect(await registry.session('animeganv3_cute', undefined, 'unplanned')).toBe(unplanned);
+      expect(await registry.session('animeganv3_cute', undefined, 'arena')).toBe(arena);
       const data = new Float32Array(80 * 64 * 3).map((_, i) => Math.cos(i * 0.02));
       const out = async (s: ort.InferenceSession) => (await s.run({ input: new ort.Tensor('float32', data, [1, 64, 80, 3]) }))[s.outputNames[0]].data as Float32Array;
-      const [a, b] = [await out(planned), await out(unplanned)];
+      const [a, b, c] = [await out(planned), await out(unplanned), await out(arena)];
       expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).toBeLessThan(1e-6);
+      expect(Math.max(...a.map((v, i) => Math.abs(v - c[i])))).toBeLessThan(1e-6);
     });
   });
 });

@@ -2,15 +2,16 @@
  * glibc malloc settings for a process that runs the pipeline, applied where that process is started (the pipeline
  * worker; the bench's children), since glibc reads them once, at the process's start.
  *
- * Why: onnxruntime runs without its arena (see registry.ts) and so mallocs and frees every intermediate tensor. glibc
- * serves blocks above its mmap threshold with mmap and gives them back on free, but it raises that threshold to the
- * size of each mmapped block freed (up to 32 MB), after which blocks of a few MB to 32 MB come from its heaps, which
- * are not given back: one pipeline's RSS after a style run crept from 124 MB to 573 MB over five styles on the 12 MP
- * photo, and each style's peak sat on top of it. A fixed threshold (which also switches the raising off) keeps every
- * block of 128 KB or more mmapped: measured, AnimeGANv2 then v3 Hayao, plain, 12 MP photo: RSS after 198 and 209 MB
- * instead of 313 and 479 MB; every style once, face-aware: peak 2331 → 2016 MB, the default style's 1538 → 1288 MB —
- * pictures byte-identical. No speed cost measured (best of 3 at 1024×768, alternating processes: v3 Hayao 2164–2328
- * ms without, 1884–2234 with; v2 5868–5981 without, 5470–6197 with). An operator's own MALLOC_MMAP_THRESHOLD_ is kept.
+ * Why: most of onnxruntime's sessions run without its arena (see registry.ts) and so malloc and free every intermediate
+ * tensor. glibc serves blocks above its mmap threshold with mmap and gives them back on free, but it raises that
+ * threshold to the size of each mmapped block freed (up to 32 MB), after which blocks of a few MB to 32 MB come from
+ * its heaps, which are not given back: one pipeline's RSS after a style run crept from 124 MB to 573 MB over five
+ * styles on the 12 MP photo, and each style's peak sat on top of it. A fixed threshold (which also switches the raising
+ * off) keeps every block of 128 KB or more mmapped: measured, AnimeGANv2 then v3 Hayao, plain, 12 MP photo: RSS after
+ * 198 and 209 MB instead of 313 and 479 MB; every style once, face-aware: peak 2331 → 2016 MB, the default style's 1538
+ * → 1288 MB — pictures byte-identical. No speed cost measured (best of 3 at 1024×768, alternating processes: v3 Hayao
+ * 2164–2328 ms without, 1884–2234 with; v2 5868–5981 without, 5470–6197 with). An operator's own MALLOC_MMAP_THRESHOLD_
+ * is kept.
  */
 export const MMAP_THRESHOLD_BYTES = 128 * 1024;
 

@@ -30,19 +30,39 @@ export interface RegistryOptions {
   int8Dir?: string;
   /** Run int8 wherever a usable file is, even where the quantiser measured it no faster (for tools that compare). */
   ignoreInt8Decisions?: boolean;
+  /** How long an unused arena session keeps its memory (default ARENA_IDLE_MS). */
+  arenaIdleMs?: number;
 }
 
 export type Precision = 'int8' | 'fp32';
 
 /**
  * `planned`: onnxruntime plans a shape's memory on its first run and from then on takes one block per run for every
- * intermediate tensor: the fast way (a run without the plan mallocs and page-faults each tensor, ~1.5–2× the time).
- * But the plan's block is 20–45% bigger than the peak of allocating as it goes (12 MP photo, int8, second run
- * against first: v3 Shinkai 1314 vs 1085 MB, White-box 1251 vs 960, Cute 732 vs 530, v2 1662 vs 1290, v1's banded
- * head 1930 vs 1360). `unplanned`: a session that never plans, where the planned block would not fit the memory
- * budget.
+ * intermediate tensor (a run without the plan mallocs and page-faults each tensor, ~1.5–2× the time). But the plan's
+ * block is 20–45% bigger than the peak of allocating as it goes (12 MP photo, int8, second run against first: v3
+ * Shinkai 1314 vs 1085 MB, White-box 1251 vs 960, Cute 732 vs 530, v2 1662 vs 1290, v1's banded head 1930 vs 1360).
+ * `unplanned`: a session that never plans, where the planned block would not fit the memory budget.
+ * `arena`: no plan, but onnxruntime's own arena: tensors are carved from memory it keeps, so a run neither faults in
+ * fresh pages nor needs the plan's oversized block. It keeps that memory after the run, so the registry holds the
+ * arena sessions of one model at a time and lets them go when idle (see ARENA_IDLE_MS).
  */
-export type SessionMemory = 'planned' | 'unplanned';
+export type SessionMemory = 'planned' | 'unplanned' | 'arena';
+
+/**
+ * Models whose sessions run on the arena. Measured, int8, alternating shapes around 1536×1152 in one process (arena vs
+ * planned, ms per run; peak RSS): v3 Hayao 2294–2626 vs 2964–3105 (a new shape 2747–3038 vs 3926–4413), 1269 vs
+ * 1233 MB; v3 Shinkai 2524–2863 vs 2960–3232, 1162 vs 1258 MB; Cute 787–806 vs 821–978, 614 vs 684 MB; White-box
+ * 1524–1556 vs 1553–2204, 1211 vs 1217 MB; 1024×768 v3 Hayao 1052–1197 vs 2143 ms. Not AnimeGAN v2: its arena grew
+ * to 2114 MB (onnxruntime grows an arena by doubling), against 1240 allocating as it goes, for 8.0 s instead of 9.8;
+ * nor v1, whose big pictures run in bands.
+ */
+const ARENA_MODELS: ReadonlySet<string> = new Set(['animeganv3_hayao', 'animeganv3_shinkai', 'animeganv3_cute', 'whitebox_cartoon']);
+
+/**
+ * An arena session nobody ran for this long gives its memory back (released; the next picture opens it again, which
+ * costs ~30–100 ms and its first run's page faults, what every run paid without the arena).
+ */
+export const ARENA_IDLE_MS = 60_000;
 
 export interface ModelFile {
   file: string;
@@ -86,6 +106,11 @@ export class ModelRegistry {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly bandedModels = new Map<string, Promise<BandedModel | undefined>>();
   private readonly bandedSessions = new Map<string, Promise<BandedSessions>>();
+  /** The arena sessions held now (all of one model), by session key. */
+  private readonly arenaSessions = new Map<string, { model: string; session: Promise<ort.InferenceSession> }>();
+  private readonly arenaRuns = new RunTracker(() => this.armArenaIdle());
+  private readonly arenaIdleMs: number;
+  private arenaIdleTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: RegistryOptions) {
     this.modelsDir = path.resolve(opts.modelsDir);
@@ -93,6 +118,7 @@ export class ModelRegistry {
     this.beforeRun = opts.beforeRun;
     this.int8Dir = opts.int8Dir === undefined ? undefined : path.resolve(opts.int8Dir);
     this.ignoreInt8Decisions = opts.ignoreInt8Decisions ?? false;
+    this.arenaIdleMs = opts.arenaIdleMs ?? ARENA_IDLE_MS;
   }
 
   spec(id: string): ModelSpec {
@@ -145,12 +171,15 @@ export class ModelRegistry {
 
   /**
    * The session for a model: its chosen file (int8 where there is a usable one), or with `fp32` always the fp32
-   * file (the same session when fp32 is what was chosen anyway).
+   * file (the same session when fp32 is what was chosen anyway). `memory` defaults to the arena for ARENA_MODELS,
+   * planned for the others. A style model's session, whatever its memory, lets go of every other model's arenas.
    */
-  async session(id: string, precision?: 'fp32', memory: SessionMemory = 'planned'): Promise<ort.InferenceSession> {
-    const suffix = memory === 'unplanned' ? '#unplanned' : '';
-    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32${suffix}`, id, this.verify(id), memory);
-    return this.open(`${id}${suffix}`, id, this.modelFile(id).then(({ file }) => file), memory);
+  async session(id: string, precision?: 'fp32', memory?: SessionMemory): Promise<ort.InferenceSession> {
+    const mode = memory ?? (ARENA_MODELS.has(id) ? 'arena' : 'planned');
+    const suffix = mode === 'planned' ? '' : `#${mode}`;
+    if (this.spec(id).task === 'style') this.retireArenas(id);
+    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32${suffix}`, id, this.verify(id), mode);
+    return this.open(`${id}${suffix}`, id, this.modelFile(id).then(({ file }) => file), mode);
   }
 
   /**
@@ -158,6 +187,8 @@ export class ModelRegistry {
    * cannot be banded. The plan is made once; the sessions are created the first time a picture needs them.
    */
   banded(id: string, precision?: 'fp32'): Promise<BandedModel | undefined> {
+    // Its picture runs on the banded sessions instead: no other style's arena stays next to them.
+    this.retireArenas(id);
     const key = precision ? `${id}@${precision}` : id;
     return once(this.bandedModels, key, async () => {
       const file = precision === 'fp32' ? await this.verify(id) : (await this.modelFile(id)).file;
@@ -183,7 +214,11 @@ export class ModelRegistry {
         return this.create(spec.task === 'style' ? (foldNarrowOutputConvs(bytes, spec.sizeMultiple ?? 1) ?? bytes) : bytes, memory);
       });
       this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+      s.catch(() => {
+        this.sessions.delete(key);
+        this.arenaSessions.delete(key);
+      });
+      if (memory === 'arena') this.arenaSessions.set(key, { model: id, session: s });
     }
     return s;
   }
@@ -195,13 +230,15 @@ export class ModelRegistry {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      // No arena: onnxruntime's arena keeps the peak of every shape it has seen and never gives it back; at
-      // the 1536 px working size that held 3.2 GB peak RSS for one pipeline on the 12 MP photo, 1.7 GB without.
-      enableCpuMemArena: false,
+      // Without the arena (planned and unplanned): onnxruntime's arena keeps the peak of every shape it has seen until
+      // the session goes; at the 1536 px working size, with plans, that held 3.2 GB peak RSS for one pipeline on the
+      // 12 MP photo, 1.7 GB without. Arena sessions are let go instead (retireArenas).
+      enableCpuMemArena: memory === 'arena',
       // Idle pool threads sleep instead of spinning: measured 5–15% faster with 12–20% less CPU under load.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    return this.guarded(keyPatternsByShape(await ort.InferenceSession.create(withPatternKeyInput(model), options)));
+    const session = keyPatternsByShape(await ort.InferenceSession.create(withPatternKeyInput(model), options));
+    return this.guarded(memory === 'arena' ? this.arenaRuns.track(session) : session);
   }
 
   /** Every stage reaches onnxruntime through these sessions, so wrapping `run` puts a checkpoint before each model run. */
@@ -220,6 +257,30 @@ export class ModelRegistry {
     return session;
   }
 
+  /**
+   * Lets go of the arena sessions of every model but `keep` (all of them without it): out of the registry now,
+   * released once no run of theirs is in flight.
+   */
+  private retireArenas(keep?: string): void {
+    for (const [key, held] of this.arenaSessions) {
+      if (held.model === keep) continue;
+      this.arenaSessions.delete(key);
+      this.sessions.delete(key);
+      held.session.then((s) => this.arenaRuns.releaseWhenIdle(s), () => undefined);
+    }
+  }
+
+  /** After every arena run: the arenas go once no model has run for arenaIdleMs. */
+  private armArenaIdle(): void {
+    clearTimeout(this.arenaIdleTimer);
+    if (this.arenaSessions.size === 0 || !Number.isFinite(this.arenaIdleMs)) return;
+    this.arenaIdleTimer = setTimeout(() => {
+      if (this.arenaRuns.running > 0) this.armArenaIdle();
+      else this.retireArenas();
+    }, this.arenaIdleMs);
+    this.arenaIdleTimer.unref();
+  }
+
   async check(): Promise<ModelStatus[]> {
     return Promise.all(
       loadManifest().map(async (m): Promise<ModelStatus> => {
@@ -235,6 +296,8 @@ export class ModelRegistry {
   }
 
   async release(): Promise<void> {
+    clearTimeout(this.arenaIdleTimer);
+    this.arenaSessions.clear();
     const all = [...this.sessions.values()];
     this.sessions.clear();
     const banded = [...this.bandedSessions.values()];
@@ -247,6 +310,42 @@ export class ModelRegistry {
         await Promise.all(made ? [made.head, ...made.passes].map((s) => s.release()) : []);
       }),
     );
+  }
+}
+
+/**
+ * Runs in flight per session, so that a session let go in the middle of a run (another model's picture next, or the
+ * idle timer) is released only after it.
+ */
+class RunTracker {
+  running = 0;
+  private readonly inFlight = new Map<ort.InferenceSession, number>();
+  private readonly retired = new Set<ort.InferenceSession>();
+
+  constructor(private readonly afterRun: () => void) {}
+
+  track(session: ort.InferenceSession): ort.InferenceSession {
+    const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
+    (session as { run: unknown }).run = async (...args: unknown[]) => {
+      this.running++;
+      this.inFlight.set(session, (this.inFlight.get(session) ?? 0) + 1);
+      try {
+        return await run(...args);
+      } finally {
+        this.running--;
+        const left = (this.inFlight.get(session) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(session, left);
+        else this.inFlight.delete(session);
+        if (left === 0 && this.retired.delete(session)) session.release().catch(() => undefined);
+        this.afterRun();
+      }
+    };
+    return session;
+  }
+
+  releaseWhenIdle(session: ort.InferenceSession): void {
+    if (this.inFlight.has(session)) this.retired.add(session);
+    else session.release().catch(() => undefined);
   }
 }
 
