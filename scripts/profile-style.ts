@@ -11,6 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { defaultSessionMemory } from '../src/pipeline/registry.js';
 import { resolveStyle } from '../src/pipeline/styles.js';
 import { calibrationInputs } from '../src/quantize/quantize.js';
 
@@ -18,6 +19,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const [file, style, side = '512', runsArg = '3'] = process.argv.slice(2);
 if (!file || !style) throw new Error('usage: profile-style.ts <model.onnx> <style> [side] [runs]');
 const runs = Number(runsArg);
+const memory = defaultSessionMemory(resolveStyle(style).id);
 const photo = path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
 const [input] = await calibrationInputs([photo], Number(side), resolveStyle(style));
 const traceDir = await mkdtemp(path.join(tmpdir(), 'profile-'));
@@ -25,7 +27,9 @@ const session = await ort.InferenceSession.create(file, {
   intraOpNumThreads: Number(process.env.ORT_THREADS) || availableParallelism(),
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
-  enableCpuMemArena: false,
+  // As the registry runs this style: on onnxruntime's arena without the plan, or planned without the arena.
+  enableCpuMemArena: memory === 'arena',
+  enableMemPattern: memory === 'planned',
   enableProfiling: true,
   profileFilePrefix: path.join(traceDir, 'trace'),
   extra: { session: { intra_op: { allow_spinning: '0' } } },

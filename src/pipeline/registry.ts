@@ -58,6 +58,9 @@ export type SessionMemory = 'planned' | 'unplanned' | 'arena';
  */
 const ARENA_MODELS: ReadonlySet<string> = new Set(['animeganv3_hayao', 'animeganv3_shinkai', 'animeganv3_cute', 'whitebox_cartoon']);
 
+/** The memory a model's sessions get unless asked otherwise. */
+export const defaultSessionMemory = (id: string): SessionMemory => (ARENA_MODELS.has(id) ? 'arena' : 'planned');
+
 /**
  * An arena session nobody ran for this long gives its memory back (released; the next picture opens it again, which
  * costs ~30–100 ms and its first run's page faults, what every run paid without the arena).
@@ -175,7 +178,7 @@ export class ModelRegistry {
    * planned for the others. A style model's session, whatever its memory, lets go of every other model's arenas.
    */
   async session(id: string, precision?: 'fp32', memory?: SessionMemory): Promise<ort.InferenceSession> {
-    const mode = memory ?? (ARENA_MODELS.has(id) ? 'arena' : 'planned');
+    const mode = memory ?? defaultSessionMemory(id);
     const suffix = mode === 'planned' ? '' : `#${mode}`;
     if (this.spec(id).task === 'style') this.retireArenas(id);
     if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32${suffix}`, id, this.verify(id), mode);
