@@ -248,16 +248,14 @@ export class ModelRegistry {
   private guarded(session: ort.InferenceSession): ort.InferenceSession {
     const beforeRun = this.beforeRun;
     if (!beforeRun) return session;
-    const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
-    (session as { run: unknown }).run = (...args: unknown[]) => {
+    return wrapRun(session, (run) => (...args) => {
       try {
         beforeRun();
       } catch (e) {
         return Promise.reject(e);
       }
       return run(...args);
-    };
-    return session;
+    });
   }
 
   /**
@@ -316,6 +314,14 @@ export class ModelRegistry {
   }
 }
 
+type SessionRun = (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
+
+/** Replaces the session's `run` by `wrap(run)`. */
+function wrapRun(session: ort.InferenceSession, wrap: (run: SessionRun) => SessionRun): ort.InferenceSession {
+  (session as { run: unknown }).run = wrap(session.run.bind(session) as SessionRun);
+  return session;
+}
+
 /**
  * Runs in flight per session, so that a session let go in the middle of a run (another model's picture next, or the
  * idle timer) is released only after it.
@@ -328,8 +334,7 @@ class RunTracker {
   constructor(private readonly afterRun: () => void) {}
 
   track(session: ort.InferenceSession): ort.InferenceSession {
-    const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
-    (session as { run: unknown }).run = async (...args: unknown[]) => {
+    return wrapRun(session, (run) => async (...args) => {
       this.running++;
       this.inFlight.set(session, (this.inFlight.get(session) ?? 0) + 1);
       try {
@@ -342,8 +347,7 @@ class RunTracker {
         if (left === 0 && this.retired.delete(session)) session.release().catch(() => undefined);
         this.afterRun();
       }
-    };
-    return session;
+    });
   }
 
   releaseWhenIdle(session: ort.InferenceSession): void {
