@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { DEFAULT_DECODE_LIMITS, decodeImage } from '../src/pipeline/decode.js';
+import { DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { resizeImage, toSharp, type RgbImage } from '../src/pipeline/image.js';
 import { DEFAULT_PARAMS, validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';

@@ -9,7 +9,7 @@ import { startDiscordBot } from '../src/bots/discord/index.js';
 import type { RunningBot } from '../src/bots/deps.js';
 import { CHAT_PARAMS } from '../src/bots/grammar.js';
 import { MemoryOriginalStore } from '../src/bots/originals.js';
-import { demoGalleryText, EXPIRED_TEXT, FUN_TEXTS, helpText, NO_IMAGE_OPTION_TEXT, NO_IMAGE_TEXT, noAvatarText, PAINTING_TEXT, positionText, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
+import { demoGalleryText, EXPIRED_TEXT, FUN_TEXTS, helpText, NO_IMAGE_OPTION_TEXT, NO_IMAGE_TEXT, noAvatarText, PAINTING_TEXT, RESULT_TOO_LARGE_TEXT, RESTYLE_HINT } from '../src/bots/texts.js';
 import { listStyles } from '../src/pipeline/styles.js';
 import { expectCleanSticker } from './helpers/sticker.js';
 import { loadConfig } from '../src/config.js';

@@ -329,7 +329,7 @@ export class TelegramHandlers {
   }
 
   private async runJob(req: PictureRequest): Promise<void> {
-    const { telegram, queue, logger, options } = this.deps;
+    const { queue, logger, options } = this.deps;
     const status = this.newStatus(req.chatId, req.replyTo);
     const jobId = randomUUID();
     const entered = this.serialPerUser(req.userId, async () => {
