@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../src/pipeline/registry.js';
 import { MODELS_DIR, ORT_THREADS } from './helpers/paths.js';
 
-/** A small picture through a style session: its output, or the error onnxruntime gave. */
+/** A small picture through a style session (rejects with onnxruntime's error on a released one). */
 async function paint(session: ort.InferenceSession, side = 64): Promise<Float32Array> {
   const data = new Float32Array(side * side * 3).map((_, i) => Math.sin(i * 0.01));
   return (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, [1, side, side, 3]) }))[session.outputNames[0]].data as Float32Array;
@@ -16,11 +16,14 @@ describe('arena sessions (onnxruntime keeps their memory between runs; one model
     registry = undefined;
   });
 
-  it('are what the v3 styles and White-box get by default, one per model and precision', async () => {
+  it('are what the v3 styles and White-box get by default, one per model, kept while that model is used', async () => {
     registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
     const cute = await registry.session('animeganv3_cute');
     expect(await registry.session('animeganv3_cute', undefined, 'arena')).toBe(cute);
+    // The same model's other sessions (here its unplanned one; the face path's fp32 one likewise) keep it.
+    await registry.session('animeganv3_cute', undefined, 'unplanned');
     expect(await registry.session('animeganv3_cute')).toBe(cute);
+    expect((await paint(cute)).length).toBe(64 * 64 * 3);
     // The detector is not an arena model: opening it keeps cute's arena.
     await registry.session('face_detector');
     expect(await registry.session('animeganv3_cute')).toBe(cute);
