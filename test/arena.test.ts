@@ -57,6 +57,20 @@ describe('arena sessions (onnxruntime keeps their memory between runs; one model
     await expect(paint(again)).rejects.toThrow();
   });
 
+  it('are opened afresh for an input bigger than any they ran (a grown arena holds more than a fresh one)', async () => {
+    registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
+    const small = await registry.session('animeganv3_cute', undefined, undefined, 64 * 64);
+    await paint(small);
+    expect(await registry.session('animeganv3_cute', undefined, undefined, 64 * 64)).toBe(small);
+    const big = await registry.session('animeganv3_cute', undefined, undefined, 96 * 96);
+    expect(big).not.toBe(small);
+    await expect(paint(small)).rejects.toThrow();
+    expect((await paint(big, 96)).length).toBe(96 * 96 * 3);
+    // Smaller inputs after it run on the grown one.
+    expect(await registry.session('animeganv3_cute', undefined, undefined, 80 * 80)).toBe(big);
+    expect(await registry.session('animeganv3_cute')).toBe(big);
+  });
+
   it('are let go after arenaIdleMs without a run, and opened again on the next picture', async () => {
     registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS, arenaIdleMs: 50 });
     const cute = await registry.session('animeganv3_cute');

@@ -58,6 +58,8 @@ export type SessionMemory = 'planned' | 'unplanned' | 'arena';
  */
 const ARENA_MODELS: ReadonlySet<string> = new Set(['animeganv3_hayao', 'animeganv3_shinkai', 'animeganv3_cute', 'whitebox_cartoon']);
 
+const memorySuffix = (mode: SessionMemory): string => (mode === 'planned' ? '' : `#${mode}`);
+
 /** The memory a model's sessions get unless asked otherwise. */
 export const defaultSessionMemory = (id: string): SessionMemory => (ARENA_MODELS.has(id) ? 'arena' : 'planned');
 
@@ -110,7 +112,7 @@ export class ModelRegistry {
   private readonly bandedModels = new Map<string, Promise<BandedModel | undefined>>();
   private readonly bandedSessions = new Map<string, Promise<BandedSessions>>();
   /** The arena sessions held now (all of one model), by session key. */
-  private readonly arenaSessions = new Map<string, { model: string; session: Promise<ort.InferenceSession> }>();
+  private readonly arenaSessions = new Map<string, { model: string; session: Promise<ort.InferenceSession>; largest: number }>();
   private readonly arenaRuns = new RunTracker(() => this.armArenaIdle());
   private readonly arenaIdleMs: number;
   private arenaIdleTimer: NodeJS.Timeout | undefined;
@@ -176,13 +178,21 @@ export class ModelRegistry {
    * The session for a model: its chosen file (int8 where there is a usable one), or with `fp32` always the fp32
    * file (the same session when fp32 is what was chosen anyway). `memory` defaults to the arena for ARENA_MODELS,
    * planned for the others. A style model's session, whatever its memory, lets go of every other model's arenas.
+   * `pixels`: the size of the input about to run. An arena session that has only run smaller inputs is replaced by a
+   * fresh one: onnxruntime grows an arena by doubling what it holds, so one grown through a small picture to a big one
+   * held more than one grown for the big one alone (one pipeline, 16 photos of changing sizes: 1.55 GB after the
+   * second, against 1.15 GB fresh).
    */
-  async session(id: string, precision?: 'fp32', memory?: SessionMemory): Promise<ort.InferenceSession> {
-    const mode = memory ?? defaultSessionMemory(id);
-    const suffix = mode === 'planned' ? '' : `#${mode}`;
+  async session(id: string, precision?: 'fp32', memory?: SessionMemory, pixels = 0): Promise<ort.InferenceSession> {
     if (this.spec(id).task === 'style') this.retireArenas(id);
-    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') return this.open(`${id}@fp32${suffix}`, id, this.verify(id), mode);
-    return this.open(`${id}${suffix}`, id, this.modelFile(id).then(({ file }) => file), mode);
+    if (precision === 'fp32' && (await this.modelFile(id)).precision === 'int8') {
+      // The face path's second session next to an int8 picture's: on an arena of its own, its memory would add to the
+      // picture's held arena (12 MP photos of changing sizes, faces painted again: peak 1.67–1.89 GB against 1.22).
+      const mode = memory ?? 'planned';
+      return this.open(`${id}@fp32${memorySuffix(mode)}`, id, this.verify(id), mode, pixels);
+    }
+    const mode = memory ?? defaultSessionMemory(id);
+    return this.open(`${id}${memorySuffix(mode)}`, id, this.modelFile(id).then(({ file }) => file), mode, pixels);
   }
 
   /**
@@ -207,7 +217,9 @@ export class ModelRegistry {
     });
   }
 
-  private open(key: string, id: string, modelFile: Promise<string>, memory: SessionMemory): Promise<ort.InferenceSession> {
+  private open(key: string, id: string, modelFile: Promise<string>, memory: SessionMemory, pixels = 0): Promise<ort.InferenceSession> {
+    const held = this.arenaSessions.get(key);
+    if (held && held.largest > 0 && pixels > held.largest) this.retire(key);
     let s = this.sessions.get(key);
     if (!s) {
       s = modelFile.then(async (file) => {
@@ -221,8 +233,10 @@ export class ModelRegistry {
         this.sessions.delete(key);
         this.arenaSessions.delete(key);
       });
-      if (memory === 'arena') this.arenaSessions.set(key, { model: id, session: s });
+      if (memory === 'arena') this.arenaSessions.set(key, { model: id, session: s, largest: 0 });
     }
+    const arena = this.arenaSessions.get(key);
+    if (arena) arena.largest = Math.max(arena.largest, pixels);
     return s;
   }
 
@@ -263,12 +277,15 @@ export class ModelRegistry {
    * released once no run of theirs is in flight.
    */
   private retireArenas(keep?: string): void {
-    for (const [key, held] of this.arenaSessions) {
-      if (held.model === keep) continue;
-      this.arenaSessions.delete(key);
-      this.sessions.delete(key);
-      held.session.then((s) => this.arenaRuns.releaseWhenIdle(s), () => undefined);
-    }
+    for (const [key, held] of this.arenaSessions) if (held.model !== keep) this.retire(key);
+  }
+
+  private retire(key: string): void {
+    const held = this.arenaSessions.get(key);
+    if (!held) return;
+    this.arenaSessions.delete(key);
+    this.sessions.delete(key);
+    held.session.then((s) => this.arenaRuns.releaseWhenIdle(s), () => undefined);
   }
 
   /** After every arena run: the arenas go once no model has run for arenaIdleMs. */

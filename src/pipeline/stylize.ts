@@ -51,7 +51,7 @@ export async function stylize(registry: ModelRegistry, img: RgbImage, style: str
       const out = await runBanded(banded.plan, await banded.sessions(), input, bandRows);
       return fromStyleTensor(out, padW, img.width, img.height);
     }
-    const session = await registry.session(info.id, precision, padW * padH > (UNPLANNED_ABOVE_PIXELS[info.id] ?? Infinity) ? 'unplanned' : undefined);
+    const session = await registry.session(info.id, precision, padW * padH > (UNPLANNED_ABOVE_PIXELS[info.id] ?? Infinity) ? 'unplanned' : undefined, padW * padH);
     const out = (await session.run({ [spec.input]: input }))[spec.outputs?.[0] ?? 'output'];
     try {
       return fromStyleTensor(out.data as Float32Array, padW, img.width, img.height);
