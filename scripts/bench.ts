@@ -10,7 +10,7 @@
  * - Memory: one pipeline (one process per precision) paints the 12 MP photo twice in every style, face-aware: peak RSS
  *   of the whole run, and each style's own peak on its first and its second run (onnxruntime runs a size it has
  *   planned from one block, which peaks higher than the first run) and the RSS left after it (Linux: VmHWM reset
- *   through clear_refs).
+ *   through clear_refs); then the default style on 12 pictures of changing sizes and shapes (peak, p50 time).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -175,7 +175,19 @@ interface MemoryRow {
   precision: Precision;
   /** Per style: RSS before its runs, the first and the second run's peak, RSS after (MB), and whether it ran int8. */
   styles: { style: string; precision: Precision; before: number; peak: number; secondPeak: number; after: number }[];
+  /** Then the default style on pictures of changing sizes and shapes: their peak RSS and p50 time. */
+  changingSizes: { pictures: number; peakMb: number; p50Ms: number; afterMb: number };
   peakRssMb: number;
+}
+
+/**
+ * Long side 900–4000 px, aspect 1:2 to 2:1, every one different (as users' photos come): the working sizes run from
+ * ~900 px to 1536 on the long side, squares near 1536×1536 included.
+ */
+function changingSize(k: number): [number, number] {
+  const long = 900 + ((k * 977) % 3100);
+  const aspect = 0.5 + ((k * 0.37) % 1.5);
+  return aspect >= 1 ? [long, Math.round(long / aspect)] : [Math.round(long * aspect), long];
 }
 
 const procStatusMb = (key: 'VmRSS' | 'VmHWM'): number => {
@@ -183,14 +195,20 @@ const procStatusMb = (key: 'VmRSS' | 'VmHWM'): number => {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 };
 
-/** Every style twice on the 12 MP photo through one pipeline, as a bot's worker would after a day of requests. */
+const CHANGING_SIZES = 12;
+
+/**
+ * Every style twice on the 12 MP photo through one pipeline, as a bot's worker would after a day of requests; then the
+ * default style on CHANGING_SIZES pictures of other sizes (onnxruntime's arena, where a style runs on it, keeps what
+ * it grew to).
+ */
 async function benchMemory(precision: Precision): Promise<MemoryRow> {
   const service = new LocalPipelineService({ modelsDir, threads, int8Dir: precision === 'int8' ? int8Dir : undefined });
   const big = await twelveMegapixelJpeg();
-  const row: MemoryRow = { precision, styles: [], peakRssMb: 0 };
-  const peakOfOneRun = async (id: string) => {
+  const row: MemoryRow = { precision, styles: [], changingSizes: { pictures: 0, peakMb: 0, p50Ms: 0, afterMb: 0 }, peakRssMb: 0 };
+  const peakOfOneRun = async (id: string, file = big) => {
     writeFileSync('/proc/self/clear_refs', '5'); // VmHWM := current RSS, so the next VmHWM is this run's peak
-    await service.stylize({ file: big, params: validateParams({ style: id }) });
+    await service.stylize({ file, params: validateParams({ style: id }) });
     return procStatusMb('VmHWM');
   };
   for (const { id } of listStyles()) {
@@ -200,9 +218,19 @@ async function benchMemory(precision: Precision): Promise<MemoryRow> {
     const ran = (await service.pipeline.registry.modelFile(id)).precision;
     row.styles.push({ style: id, precision: ran, before, peak, secondPeak, after: procStatusMb('VmRSS') });
   }
+  const times: number[] = [];
+  const peaks: number[] = [];
+  for (let k = 0; k < CHANGING_SIZES; k++) {
+    const [w, h] = changingSize(k);
+    const file = await sharp(photoPath).resize(w, h, { fit: 'cover' }).jpeg({ quality: 92 }).toBuffer();
+    const t = performance.now();
+    peaks.push(await peakOfOneRun(DEFAULT_PARAMS.style, file));
+    times.push(performance.now() - t);
+  }
+  row.changingSizes = { pictures: CHANGING_SIZES, peakMb: Math.max(...peaks), p50Ms: Math.round(percentile(times, 50)), afterMb: procStatusMb('VmRSS') };
   await service.close();
   // Not getrusage's maxRSS: resetting VmHWM resets that too.
-  row.peakRssMb = Math.max(...row.styles.map((s) => Math.max(s.peak, s.secondPeak)));
+  row.peakRssMb = Math.max(row.changingSizes.peakMb, ...row.styles.map((s) => Math.max(s.peak, s.secondPeak)));
   return row;
 }
 
@@ -298,6 +326,8 @@ if (values.child) {
         console.log('| style | runs as | RSS before | its peak, first run | its peak, second run | RSS after |');
         console.log('|---|---|---|---|---|---|');
         for (const s of r.styles) console.log(`| ${s.style} | ${s.precision} | ${s.before} | ${s.peak} | ${s.secondPeak} | ${s.after} |`);
+        const c = r.changingSizes;
+        console.log(`then ${DEFAULT_PARAMS.style} on ${c.pictures} pictures of changing sizes and shapes: peak ${c.peakMb} MB, p50 ${c.p50Ms} ms, RSS after ${c.afterMb} MB`);
       } catch {
         console.log(`${precision}: failed (see above)`);
       }
