@@ -182,7 +182,7 @@ interface MemoryRow {
 
 /**
  * Long side 900–4000 px, aspect 1:2 to 2:1, every one different (as users' photos come): the working sizes run from
- * ~900 px to 1536 on the long side, squares near 1536×1536 included.
+ * ~900 px to 1536 on the long side, near-square ones (1336×1536, more pixels than 1536×1152) included.
  */
 function changingSize(k: number): [number, number] {
   const long = 900 + ((k * 977) % 3100);
