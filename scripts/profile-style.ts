@@ -19,15 +19,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const [file, style, side = '512', runsArg = '3'] = process.argv.slice(2);
 if (!file || !style) throw new Error('usage: profile-style.ts <model.onnx> <style> [side] [runs]');
 const runs = Number(runsArg);
-const memory = defaultSessionMemory(resolveStyle(style).id);
 const photo = path.resolve(here, '..', '..', 'shared', 'fixtures', 'photos', 'multi_face', 'deepface_couple.jpg');
 const [input] = await calibrationInputs([photo], Number(side), resolveStyle(style));
+const memory = defaultSessionMemory(resolveStyle(style).id, input.dims[1] * input.dims[2]);
 const traceDir = await mkdtemp(path.join(tmpdir(), 'profile-'));
 const session = await ort.InferenceSession.create(file, {
   intraOpNumThreads: Number(process.env.ORT_THREADS) || availableParallelism(),
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
-  // As the registry runs this style: on onnxruntime's arena without the plan, or planned without the arena.
+  // As the registry runs this style at this size: on onnxruntime's arena without the plan, planned without the arena,
+  // or neither.
   enableCpuMemArena: memory === 'arena',
   enableMemPattern: memory === 'planned',
   enableProfiling: true,

@@ -29,6 +29,15 @@ describe('arena sessions (onnxruntime keeps their memory between runs; one model
     expect(await registry.session('animeganv3_cute')).toBe(cute);
   });
 
+  it('are not what AnimeGAN v2 gets: planned, and unplanned above 1.5 MP (its plan would not fit)', async () => {
+    registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
+    const small = await registry.session('animeganv2_hayao', undefined, undefined, 1024 * 768);
+    expect(small).toBe(await registry.session('animeganv2_hayao', undefined, 'planned'));
+    const big = await registry.session('animeganv2_hayao', undefined, undefined, 1536 * 1152);
+    expect(big).toBe(await registry.session('animeganv2_hayao', undefined, 'unplanned'));
+    expect(big).not.toBe(small);
+  });
+
   it('of one model are let go when another model’s arena session opens, after their run in flight', async () => {
     registry = new ModelRegistry({ modelsDir: MODELS_DIR, threads: ORT_THREADS });
     const cute = await registry.session('animeganv3_cute');

@@ -60,8 +60,20 @@ const ARENA_MODELS: ReadonlySet<string> = new Set(['animeganv3_hayao', 'animegan
 
 const memorySuffix = (mode: SessionMemory): string => (mode === 'planned' ? '' : `#${mode}`);
 
-/** The memory a model's sessions get unless asked otherwise. */
-export const defaultSessionMemory = (id: string): SessionMemory => (ARENA_MODELS.has(id) ? 'arena' : 'planned');
+/**
+ * Pictures above this many pixels run AnimeGANv2 without onnxruntime's memory plan (see SessionMemory).
+ * Measured, int8, second run of the same size in one process: 1536×1152 planned peaked at 1662 MB, over the 1.5 GB
+ * an instance is sized for (unplanned 1271–1295 MB, 11.8 s against 8.3–9.5); 1400×1050 planned 1409 MB. No other
+ * style plans a picture that big (AnimeGAN v1's run in bands, whose sessions never plan; the v3 styles and White-box
+ * run on the arena). Its unplanned session is opened by the first such picture, not by the warm-up.
+ */
+const UNPLANNED_ABOVE_PIXELS: Readonly<Record<string, number>> = { animeganv2_hayao: 1_500_000 };
+
+/** The memory a model's sessions get unless asked otherwise, for an input of `pixels` (0: not known yet). */
+export function defaultSessionMemory(id: string, pixels = 0): SessionMemory {
+  if (pixels > (UNPLANNED_ABOVE_PIXELS[id] ?? Infinity)) return 'unplanned';
+  return ARENA_MODELS.has(id) ? 'arena' : 'planned';
+}
 
 /**
  * An arena session nobody ran for this long gives its memory back (released; the next picture opens it again, which
@@ -191,7 +203,7 @@ export class ModelRegistry {
       const mode = memory ?? 'planned';
       return this.open(`${id}@fp32${memorySuffix(mode)}`, id, this.verify(id), mode, pixels);
     }
-    const mode = memory ?? defaultSessionMemory(id);
+    const mode = memory ?? defaultSessionMemory(id, pixels);
     return this.open(`${id}${memorySuffix(mode)}`, id, this.modelFile(id).then(({ file }) => file), mode, pixels);
   }
 

@@ -16,15 +16,6 @@ const BAND_MIN_PIXELS = BAND_ABOVE_BYTES / (256 * 4);
 /** About this much per band for the widest tensor. */
 const BAND_BYTES = 96 * 1024 * 1024;
 
-/**
- * Pictures above this many pixels run AnimeGANv2 without onnxruntime's memory plan (registry.ts, SessionMemory).
- * Measured, int8, second run of the same size in one process: 1536×1152 planned peaked at 1662 MB, over the 1.5 GB
- * an instance is sized for (unplanned 1271–1295 MB, 11.8 s against 8.3–9.5); 1400×1050 planned 1409 MB. The other
- * styles' int8 plans stay under 1.35 GB at 1536×1152 (AnimeGAN v1's big pictures run in bands, whose sessions never
- * plan). Its unplanned session is opened by the first such picture, not by the warm-up.
- */
-const UNPLANNED_ABOVE_PIXELS: Readonly<Record<string, number>> = { animeganv2_hayao: 1_500_000 };
-
 /** Rows per band where a picture of this (padded) size runs in bands, else undefined (one whole run). */
 export function bandRowsFor(plan: Pick<BandedPlan, 'widestChannels'>, padW: number, padH: number): number | undefined {
   const rowBytes = plan.widestChannels * padW * 4;
@@ -51,7 +42,7 @@ export async function stylize(registry: ModelRegistry, img: RgbImage, style: str
       const out = await runBanded(banded.plan, await banded.sessions(), input, bandRows);
       return fromStyleTensor(out, padW, img.width, img.height);
     }
-    const session = await registry.session(info.id, precision, padW * padH > (UNPLANNED_ABOVE_PIXELS[info.id] ?? Infinity) ? 'unplanned' : undefined, padW * padH);
+    const session = await registry.session(info.id, precision, undefined, padW * padH);
     const out = (await session.run({ [spec.input]: input }))[spec.outputs?.[0] ?? 'output'];
     try {
       return fromStyleTensor(out.data as Float32Array, padW, img.width, img.height);
