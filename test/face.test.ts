@@ -9,7 +9,8 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { boxMean, clahe, guidedRestore, matchLowFrequency } from '../src/pipeline/pixels/filters.js';
+import { boxMean, clahe, guidedRestore, matchLowFrequency, replaceFineDetail } from '../src/pipeline/pixels/filters.js';
+import { luma } from '../src/pipeline/pixels/blend.js';
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
 import { closing, maxFilter, minFilter } from '../src/pipeline/pixels/morphology.js';
@@ -203,6 +204,28 @@ describe('guided structure restore', () => {
     expect(at(out, 32, 20)).toBeLessThan(60);
     expect(at(out, 12, 20)).toBe(150); // no edge under it: stays restored
     expect(at(out, 31, 56)).toBe(150); // outside the mask: untouched
+  });
+
+  it("gives a restored outline the painting's fine detail back, keeping the restore's tones and shape", () => {
+    // The painting: grain (±20, alternating pixels) over a grey; the restore: smooth, a step moved to x = 20.
+    const painting = createImage(40, 40);
+    const restored = split(40, 20, 80, 160);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) painting.data.fill(120 + ((x + y) % 2 ? 20 : -20), (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
+    const mask = createMask(40, 40, 1);
+    mask.data.fill(0, 30 * 40); // rows 30+ are outside
+    for (const r of [1, 2]) {
+      const out = replaceFineDetail(restored, painting, mask, 1, r);
+      // the grain is back, around the restore's tones on each side of its step
+      expect(Math.abs(at(out, 5, 10) - at(out, 6, 10))).toBeGreaterThan(25);
+      expect(Math.abs((at(out, 5, 10) + at(out, 6, 10)) / 2 - 80)).toBeLessThan(4);
+      expect(Math.abs((at(out, 33, 10) + at(out, 34, 10)) / 2 - 160)).toBeLessThan(4);
+      expect(at(out, 5, 35)).toBe(80); // outside the mask: the restore as it was
+    }
+    // half the weight, half the grain
+    const half = replaceFineDetail(restored, painting, mask, 0.5, 1);
+    const full = replaceFineDetail(restored, painting, mask, 1, 1);
+    const grain = (img: RgbImage) => Math.abs(at(img, 5, 10) - at(img, 6, 10));
+    expect(Math.abs(grain(half) - grain(full) / 2)).toBeLessThan(3);
   });
 
   it('leaves pixels outside the mask untouched', () => {
@@ -569,6 +592,37 @@ describe('face-aware pipeline', () => {
     const rows: [number, number] = [Math.max(0, y), Math.min(on.output.height, y + h)];
     const cols: [number, number] = [Math.max(0, x), Math.min(on.output.width, x + w)];
     expect(meanAbsDiff(on.output, off.output, rows, cols)).toBeLessThan(0.5);
+  });
+
+  it("gives a big face's restored outline the painting's strokes and grain back, and a small face none", async () => {
+    // fairface_race_White at 768 px: kept, its outline moved enough for the contour restore (oval ~0.02), eyes
+    // ~106 px apart. The restore averages away the painting's fine detail along the jaw and temples.
+    const file = readFileSync(fixture('single_face', 'fairface_race_White.jpg'));
+    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 768 });
+    const params = validateParams({ style: FAST_STYLE });
+    const plain = await stylize(registry, image, FAST_STYLE);
+    const run = (contourTexture: typeof DEFAULT_FACE_STAGE.contourTexture) => stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, contourTexture });
+    const [on, off, gated] = [await run(DEFAULT_FACE_STAGE.contourTexture), await run(null), await run({ radius: 1, eyes: [1000, 2000] })];
+    const [face] = on.faces;
+    expect(face.fix).toBe('kept');
+    expect(face.drift!.oval).toBeGreaterThan(DEFAULT_FACE_STAGE.contourDrift.from);
+    // Fine-detail energy (pixel minus its 3×3 mean) over the face box.
+    const [x, y, w, h] = face.box.map(Math.round);
+    const energy = (img: RgbImage): number => {
+      const L = luma(img);
+      const mean = boxMean(L, img.width, img.height, 1);
+      let sum = 0, n = 0;
+      for (let j = Math.max(0, y); j < Math.min(img.height, y + h); j++) {
+        for (let i = Math.max(0, x); i < Math.min(img.width, x + w); i++, n++) sum += (L[j * img.width + i] - mean[j * img.width + i]) ** 2;
+      }
+      return sum / n;
+    };
+    const [ePlain, eOn, eOff] = [energy(plain), energy(on.output), energy(off.output)];
+    expect(eOff).toBeLessThan(ePlain);
+    // at least a third of the fine detail the restore took is back (measured: about half)
+    expect(eOn - eOff).toBeGreaterThan((ePlain - eOff) / 3);
+    // a face below the size gate gets the restore alone
+    expect(Buffer.compare(Buffer.from(gated.output.data), Buffer.from(off.output.data))).toBe(0);
   });
 
   it('re-styling the same photo takes detection and landmarks from the cache', async () => {

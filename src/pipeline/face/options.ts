@@ -77,6 +77,18 @@ export interface FaceStageOptions {
    */
   contourLines: LineOptions | null;
   /**
+   * The painting's own finest detail (pixel minus its (2r+1)² mean, r = `radius` crop px) put back over the
+   * contour restore, all of it on faces whose eyes are at least `eyes[1]` working-image px apart, none below
+   * `eyes[0]`; null = off. The restore refits the outline through a window of side/32 and averages away the
+   * strokes, stubble and grain under it: a soft band along the jaw and temples of a big face (deepface_img34's
+   * stubble, fairface_race_White's temple at 2–3×). On a big face that detail is texture; on a small one the
+   * finest lines are the moved outline itself. 96 fixture photos (A/B, int8, max side 1024): whole-picture
+   * detail < 0.95 on 25 → 22 photos (img34 0.866 → 0.941, White 0.846 → 0.941), NME 0.0422 either way. On
+   * every face (no size gate): 15 photos, but NME 0.0432 and a kept deformed jaw (expocorr_a4875, 73 px eyes)
+   * 0.098 → 0.144; from eyes 45 to 85: 21 photos, NME 0.0425 (a4875 0.117).
+   */
+  contourTexture: { radius: number; eyes: readonly [number, number] } | null;
+  /**
    * Weight of the guided structure restore on faces that skip the face path (too small or too many):
    * the GAN turns a 20 px face into a smudge; this keeps its eyes and mouth where they were. 0 = off.
    */
@@ -99,6 +111,7 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   contourRestore: 1,
   contourDrift: { from: 0.01, full: 0.025 },
   contourLines: DEFAULT_LINE_OPTIONS,
+  contourTexture: { radius: 1, eyes: [60, 100] as const },
   smallFaceRestore: 1,
 });
 

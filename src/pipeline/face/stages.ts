@@ -2,7 +2,7 @@ import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
 import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
 import { keepLinesOnPhotoEdges } from '../pixels/lines.js';
-import { ellipseMask } from '../pixels/masks.js';
+import { ellipseMask, smoothstep } from '../pixels/masks.js';
 import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
 import { stylize } from '../stylize.js';
@@ -190,7 +190,11 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
     // The restore refits the outline onto the photo's edges and blurs the painting's ink line there with it:
     // where that line already lies on a photo edge, it is put back.
     const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, opts.contourLines) : restored;
-    addWarpedDelta(output, now, lined, aligned.imageToCrop, bounds);
+    // It also averages away the painting's strokes and grain along the outline: on a big face they come back.
+    const texture = opts.contourTexture;
+    const share = texture ? weight * smoothstep(texture.eyes[0], texture.eyes[1], eyeDistance(plan.face)) : 0;
+    const settled = texture && share > 0 ? replaceFineDetail(lined, now, regions.ovalBand, share, texture.radius) : lined;
+    addWarpedDelta(output, now, settled, aligned.imageToCrop, bounds);
   });
 }
 

@@ -158,17 +158,18 @@ export function matchLowFrequency(img: RgbImage, reference: RgbImage, sigma: num
 }
 
 /**
- * Swaps the finest luminance detail (pixel minus its 3×3 mean) of `img` for that of `photo`, by
- * weight·mask: tiny faces get their eyes and mouth back.
+ * Swaps the finest luminance detail (pixel minus its (2r+1)² mean) of `img` for that of `source`, by
+ * weight·mask: tiny faces get their eyes and mouth back from the photo; a restored outline gets the
+ * painting's strokes back.
  */
-export function replaceFineDetail(img: RgbImage, photo: RgbImage, mask: Mask, weight: number): RgbImage {
+export function replaceFineDetail(img: RgbImage, source: RgbImage, mask: Mask, weight: number, r = 1): RgbImage {
   const { width: w, height: h } = img;
   const fine = (L: Float32Array): Float32Array => {
-    const mean = boxMean(L, w, h, 1);
+    const mean = boxMean(L, w, h, r);
     for (let k = 0; k < L.length; k++) L[k] -= mean[k];
     return L;
   };
-  return addDetail(img, fine(luma(photo)), fine(luma(img)), mask, weight);
+  return addDetail(img, fine(luma(source)), fine(luma(img)), mask, weight);
 }
 
 /**
