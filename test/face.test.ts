@@ -9,7 +9,7 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { boxMean, clahe, guidedRestore, matchLowFrequency, replaceFineDetail } from '../src/pipeline/pixels/filters.js';
+import { boxMean, clahe, gaussianPlane, guidedRestore, matchLowFrequency, replaceFineDetail } from '../src/pipeline/pixels/filters.js';
 import { luma } from '../src/pipeline/pixels/blend.js';
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
@@ -623,6 +623,34 @@ describe('face-aware pipeline', () => {
     expect(eOn - eOff).toBeGreaterThan((ePlain - eOff) / 3);
     // a face below the size gate gets the restore alone
     expect(Buffer.compare(Buffer.from(gated.output.data), Buffer.from(off.output.data))).toBe(0);
+  });
+
+  it("gives a face painted again the painting's broad shading around it, not the photo's", async () => {
+    // deep3dface_015316 at 512 px: White-box deforms the face, so it is painted again on its own. Its tones at
+    // the scale of the face's shading (blur σ = face width / 40, the eval's style_gap scale) come from the
+    // picture's painting; at the old σ (1/12 of the crop) they stayed the photo's (6.3 vs 3.8 here).
+    const file = readFileSync(fixture('landmarks_gt', 'deep3dface_015316.jpg'));
+    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 512 });
+    const params = validateParams({ style: FAST_STYLE });
+    const plain = await stylize(registry, image, FAST_STYLE);
+    const now = await stylizeWithFaces(registry, image, params, {});
+    const before = await stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, toneSigma: 1 / 12 });
+    const [face] = now.faces;
+    expect(face.fix).toBe('repainted');
+    const [x, y, w, h] = face.box.map(Math.round);
+    const sigma = w / 40;
+    const broadDistance = (img: RgbImage): number => {
+      let sum = 0, n = 0;
+      for (let c = 0; c < 3; c++) {
+        const plane = (p: RgbImage) => gaussianPlane(Float32Array.from({ length: p.width * p.height }, (_, i) => p.data[i * 3 + c]), p.width, p.height, sigma);
+        const [a, b] = [plane(img), plane(plain)];
+        for (let j = Math.max(0, y); j < Math.min(image.height, y + h); j++) {
+          for (let i = Math.max(0, x); i < Math.min(image.width, x + w); i++, n++) sum += Math.abs(a[j * image.width + i] - b[j * image.width + i]);
+        }
+      }
+      return sum / n;
+    };
+    expect(broadDistance(now.output)).toBeLessThan(0.75 * broadDistance(before.output));
   });
 
   it('re-styling the same photo takes detection and landmarks from the cache', async () => {
