@@ -9,7 +9,7 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { boxMean, clahe, gaussianPlane, guidedRestore, matchLowFrequency, replaceFineDetail } from '../src/pipeline/pixels/filters.js';
+import { boxMean, clahe, gaussianPlane, guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../src/pipeline/pixels/filters.js';
 import { luma } from '../src/pipeline/pixels/blend.js';
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
@@ -226,6 +226,22 @@ describe('guided structure restore', () => {
     const full = replaceFineDetail(restored, painting, mask, 1, 1);
     const grain = (img: RgbImage) => Math.abs(at(img, 5, 10) - at(img, 6, 10));
     expect(Math.abs(grain(half) - grain(full) / 2)).toBeLessThan(3);
+  });
+
+  it('sharpens a crop enlarged from the picture, more the more it was enlarged, and leaves one at its scale alone', () => {
+    // A step blurred as a 2.5× enlargement blurs it; the steepest slope across it grows with the sharpening.
+    const step = split(40, 20, 60, 180);
+    const L = gaussianPlane(luma(step), 40, 40, 2);
+    const soft = createImage(40, 40);
+    for (let i = 0; i < 1600; i++) soft.data.fill(Math.round(L[i]), i * 3, i * 3 + 3);
+    const slope = (img: RgbImage) => Math.max(...Array.from({ length: 39 }, (_, x) => at(img, x + 1, 20) - at(img, x, 20)));
+    const [s1, s2] = [sharpenUpscaled(soft, 1.6, 2), sharpenUpscaled(soft, 2.5, 2)];
+    expect(slope(s1)).toBeGreaterThan(slope(soft));
+    expect(slope(s2)).toBeGreaterThan(slope(s1));
+    // far from the edge the tones stay
+    expect(Math.abs(at(s2, 3, 20) - 60)).toBeLessThan(3);
+    expect(sharpenUpscaled(soft, 1.1, 2)).toBe(soft);
+    expect(sharpenUpscaled(soft, 2.5, 0)).toBe(soft);
   });
 
   it('leaves pixels outside the mask untouched', () => {

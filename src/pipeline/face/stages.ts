@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
-import { guidedRestore, matchLowFrequency, replaceFineDetail } from '../pixels/filters.js';
+import { guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../pixels/filters.js';
 import { keepLinesOnPhotoEdges } from '../pixels/lines.js';
 import { ellipseMask, smoothstep } from '../pixels/masks.js';
 import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
@@ -227,7 +227,9 @@ async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, p
   // fp32 even where the picture is painted int8: these are the faces the GAN broke, and their repair is decided
   // on this painting's own mesh. On half the fixtures int8 here moved 3 of 64 scored faces (all repainted) past
   // NME 0.08, while the int8 picture kept every kept face within 0.02; the crop is a fraction of the picture.
-  const styled = await timed(timings, 'stylize_faces', () => stylize(registry, lit.image, params.style, 'fp32'));
+  // A small face's crop is enlarged from the picture, and the GAN leaves a soft input soft.
+  const input = sharpenUpscaled(lit.image, affineScale(aligned.imageToCrop), opts.repaintSharpen);
+  const styled = await timed(timings, 'stylize_faces', () => stylize(registry, input, params.style, 'fp32'));
   const { repair } = await check(styled);
   const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
   await paste(ctx, output, plan, repaired);

@@ -4,7 +4,7 @@
  */
 import { createImage, type RgbImage } from '../image.js';
 import { addDetail, clampByte, luma } from './blend.js';
-import type { Mask } from './masks.js';
+import { createMask, type Mask } from './masks.js';
 
 /**
  * Box mean of a plane with radius r (window (2r+1)², clipped at the borders): running sums, the
@@ -170,6 +170,17 @@ export function replaceFineDetail(img: RgbImage, source: RgbImage, mask: Mask, w
     return L;
   };
   return addDetail(img, fine(luma(source)), fine(luma(img)), mask, weight);
+}
+
+/**
+ * Unsharp mask of luminance at σ = 0.6·`upscale` px with gain·(1 − 1/upscale): gives back some of the edges a
+ * crop lost by being enlarged `upscale`× from the picture; a crop at (or near) the picture's scale is left as is.
+ */
+export function sharpenUpscaled(img: RgbImage, upscale: number, gain: number): RgbImage {
+  if (gain <= 0 || upscale <= 1.2) return img;
+  const L = luma(img);
+  const base = gaussianPlane(L, img.width, img.height, 0.6 * upscale);
+  return addDetail(img, L, base, createMask(img.width, img.height, 1), gain * (1 - 1 / upscale));
 }
 
 /**
