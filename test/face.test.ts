@@ -228,7 +228,7 @@ describe('guided structure restore', () => {
     expect(Math.abs(grain(half) - grain(full) / 2)).toBeLessThan(3);
   });
 
-  it('sharpens a crop enlarged from the picture, more the more it was enlarged, and leaves one at its scale alone', () => {
+  it('sharpens a crop enlarged from the picture, more the more it was enlarged, fading to none at its scale', () => {
     // A step blurred as a 2.5× enlargement blurs it; the steepest slope across it grows with the sharpening.
     const step = split(40, 20, 60, 180);
     const L = gaussianPlane(luma(step), 40, 40, 2);
@@ -240,7 +240,11 @@ describe('guided structure restore', () => {
     expect(slope(s2)).toBeGreaterThan(slope(s1));
     // far from the edge the tones stay
     expect(Math.abs(at(s2, 3, 20) - 60)).toBeLessThan(3);
-    expect(sharpenUpscaled(soft, 1.1, 2)).toBe(soft);
+    expect(sharpenUpscaled(soft, 1, 2)).toBe(soft);
+    expect(sharpenUpscaled(soft, 0.8, 2)).toBe(soft);
+    // no step as the enlargement passes 1: barely enlarged, barely sharpened
+    const barely = sharpenUpscaled(soft, 1.02, 2);
+    expect(Math.abs(slope(barely) - slope(soft))).toBeLessThanOrEqual(1);
     expect(sharpenUpscaled(soft, 2.5, 0)).toBe(soft);
   });
 

@@ -174,10 +174,11 @@ export function replaceFineDetail(img: RgbImage, source: RgbImage, mask: Mask, w
 
 /**
  * Unsharp mask of luminance at σ = 0.6·`upscale` px with gain·(1 − 1/upscale): gives back some of the edges a
- * crop lost by being enlarged `upscale`× from the picture; a crop at (or near) the picture's scale is left as is.
+ * crop lost by being enlarged `upscale`× from the picture, fading to nothing as the crop nears the picture's scale
+ * (no step as a face grows or shrinks past some size); a crop at or below that scale is left as is.
  */
 export function sharpenUpscaled(img: RgbImage, upscale: number, gain: number): RgbImage {
-  if (gain <= 0 || upscale <= 1.2) return img;
+  if (gain <= 0 || upscale <= 1) return img;
   const L = luma(img);
   const base = gaussianPlane(L, img.width, img.height, 0.6 * upscale);
   return addDetail(img, L, base, createMask(img.width, img.height, 1), gain * (1 - 1 / upscale));
