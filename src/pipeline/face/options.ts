@@ -49,7 +49,8 @@ export interface FaceStageOptions {
    * picture (see pixels sharpenUpscaled; 0 = off). Small group faces are enlarged ~2× to the crop's minimum side,
    * and the GAN painted the soft input as a soft, photo-like face. 96 fixture photos, int8, A/B in one session,
    * gain 0 → 1 → 2: skin detail of faces < 100 px that plain leaves undeformed 0.405 → 0.432 → 0.457, NME 0.0420 →
-   * 0.0419 → 0.0417, deformed 6.5% → 6.5% → 5.8%, style_gap 0.334 → 0.333 → 0.332.
+   * 0.0419 → 0.0417, deformed 6.5% → 6.5% → 5.8%, style_gap 0.334 → 0.333 → 0.332 (sharpening from 1.2× up);
+   * fading in from 1× instead: 0.467, NME 0.0415, style_gap 0.331.
    */
   repaintSharpen: number;
   /** Drift of the face mesh after stylising below which a region keeps the GAN's painting (see selfcheck.ts). */
