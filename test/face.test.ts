@@ -9,7 +9,7 @@ import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point 
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
 import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
-import { boxMean, clahe, gaussianPlane, guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../src/pipeline/pixels/filters.js';
+import { boxMean, clahe, gaussianPlane, guideAtPaintingGrain, guidedRestore, matchLowFrequency, medianFineDetail, replaceFineDetail, sharpenUpscaled } from '../src/pipeline/pixels/filters.js';
 import { luma } from '../src/pipeline/pixels/blend.js';
 import { keepLinesOnPhotoEdges } from '../src/pipeline/pixels/lines.js';
 import { createMask } from '../src/pipeline/pixels/masks.js';
@@ -18,7 +18,7 @@ import { fromStyleTensor } from '../src/pipeline/pixels/tensor.js';
 import { addWarpedDelta, bilinearAt, bilinearRgb, blendBackWarped, pasteWarped } from '../src/pipeline/pixels/warp.js';
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
-import { DRIFT_BROKEN, DRIFT_OK, DRIFT_REPAINT, keepsPainting, NO_REPAIR, regionDrift, repairWeights } from '../src/pipeline/face/selfcheck.js';
+import { DRIFT_BROKEN, DRIFT_OK, DRIFT_REPAINT, keepsPainting, NO_REPAIR, regionDrift, repairWeights, repaintHelps } from '../src/pipeline/face/selfcheck.js';
 import { MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
@@ -228,6 +228,26 @@ describe('guided structure restore', () => {
     expect(Math.abs(grain(half) - grain(full) / 2)).toBeLessThan(3);
   });
 
+  it("scales a restore's photo guide down to a flat painting's grain, and leaves it as it is for a grainy one", () => {
+    // The photo: pores (±12 noise) over a step at x = 20; a flat painting (no grain) and a grainy one (±20).
+    let seed = 7;
+    const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 24;
+    const photo = split(40, 20, 80, 160);
+    for (let i = 0; i < 1600; i++) photo.data.fill(photo.data[i * 3] + Math.round(noise()), i * 3, i * 3 + 3);
+    const flat = split(40, 20, 90, 150);
+    const grainy = createImage(40, 40);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 40; x++) grainy.data.fill((x < 20 ? 90 : 150) + ((x + y) % 2 ? 20 : -20), (y * 40 + x) * 3, (y * 40 + x) * 3 + 3);
+    const mask = createMask(40, 40, 1);
+    expect(medianFineDetail(flat, mask)).toBeLessThan(0.1);
+    expect(medianFineDetail(photo, mask)).toBeGreaterThan(3);
+    const flattened = guideAtPaintingGrain(photo, flat, mask, 3, 400);
+    expect(medianFineDetail(flattened, mask)).toBeLessThan(medianFineDetail(photo, mask) / 3);
+    // the photo's step stays where it was (edge-preserving): the guide still carries the outline
+    expect(at(flattened, 10, 20)).toBeLessThan(100);
+    expect(at(flattened, 30, 20)).toBeGreaterThan(140);
+    expect(guideAtPaintingGrain(photo, grainy, mask, 3, 400)).toBe(photo);
+  });
+
   it('sharpens a crop enlarged from the picture, more the more it was enlarged, fading to none at its scale', () => {
     // A step blurred as a 2.5× enlargement blurs it; the steepest slope across it grows with the sharpening.
     const step = split(40, 20, 60, 180);
@@ -327,6 +347,14 @@ describe('self-check and tone match', () => {
     expect(keepsPainting(still, NO_REPAIR, minEyes - 1, minEyes)).toBe(false);
     // the painting no longer reads as a face (full repair)
     expect(keepsPainting(still, repairWeights(still, 2, 35), 80, minEyes)).toBe(false);
+  });
+
+  it('paints a face again only where that painting moved less than the picture did', () => {
+    const picture = { eyes: 0.012, brows: 0.014, mouth: 0.019, oval: 0.037 };
+    // the jaw moved as far again on its own: no help
+    expect(repaintHelps(picture, { eyes: 0.013, brows: 0.021, mouth: 0.009, oval: 0.0374 })).toBe(false);
+    // it read better on its own, in whichever region had moved most
+    expect(repaintHelps(picture, { eyes: 0.017, brows: 0.034, mouth: 0.016, oval: 0.031 })).toBe(true);
   });
 
   it('gives a face the low frequencies of the picture around it and keeps its own detail', () => {
@@ -544,6 +572,18 @@ describe('alignment and landmarks', () => {
   });
 });
 
+/** Fine-detail energy (luminance minus its 3×3 mean, squared) over a face box [x, y, w, h]. */
+function fineEnergyInBox(img: RgbImage, box: readonly number[]): number {
+  const [x, y, w, h] = box.map(Math.round);
+  const L = luma(img);
+  const mean = boxMean(L, img.width, img.height, 1);
+  let sum = 0, n = 0;
+  for (let j = Math.max(0, y); j < Math.min(img.height, y + h); j++) {
+    for (let i = Math.max(0, x); i < Math.min(img.width, x + w); i++, n++) sum += (L[j * img.width + i] - mean[j * img.width + i]) ** 2;
+  }
+  return sum / n;
+}
+
 describe('face-aware pipeline', () => {
   let pipeline: Pipeline;
   beforeAll(() => {
@@ -626,23 +666,37 @@ describe('face-aware pipeline', () => {
     const [face] = on.faces;
     expect(face.fix).toBe('kept');
     expect(face.drift!.oval).toBeGreaterThan(DEFAULT_FACE_STAGE.contourDrift.from);
-    // Fine-detail energy (pixel minus its 3×3 mean) over the face box.
-    const [x, y, w, h] = face.box.map(Math.round);
-    const energy = (img: RgbImage): number => {
-      const L = luma(img);
-      const mean = boxMean(L, img.width, img.height, 1);
-      let sum = 0, n = 0;
-      for (let j = Math.max(0, y); j < Math.min(img.height, y + h); j++) {
-        for (let i = Math.max(0, x); i < Math.min(img.width, x + w); i++, n++) sum += (L[j * img.width + i] - mean[j * img.width + i]) ** 2;
-      }
-      return sum / n;
-    };
+    const energy = (img: RgbImage) => fineEnergyInBox(img, face.box);
     const [ePlain, eOn, eOff] = [energy(plain), energy(on.output), energy(off.output)];
     expect(eOff).toBeLessThan(ePlain);
     // at least a third of the fine detail the restore took is back (measured: about half)
     expect(eOn - eOff).toBeGreaterThan((ePlain - eOff) / 3);
     // a face below the size gate gets the restore alone
     expect(Buffer.compare(Buffer.from(gated.output.data), Buffer.from(off.output.data))).toBe(0);
+  });
+
+  it("keeps a face's painting when painting it again moves it no less, instead of pasting a photo-like repair", async () => {
+    // gfpgan_Adele_crop at 1024 px, Cute: the style redraws the brows, so the picture's painting reads past the
+    // repaint drift (0.039), and the face painted on its own further still (0.057). Its repair then pulled the face
+    // to the photo's: grey-blue photo eyes in the Cute painting's place.
+    const file = readFileSync(fixture('single_face', 'gfpgan_Adele_crop.png'));
+    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const style = 'animeganv3_cute';
+    const params = validateParams({ style });
+    const plain = await stylize(registry, image, style);
+    const now = await stylizeWithFaces(registry, image, params, {});
+    const before = await stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, repaintMustHelp: false });
+    const [face] = now.faces;
+    expect(face.fix).toBe('kept');
+    const largest = (d: NonNullable<typeof face.drift>) => Math.max(...Object.values(d));
+    expect(largest(face.drift!)).toBeGreaterThanOrEqual(DRIFT_REPAINT);
+    expect(largest(face.repaintDrift!)).toBeGreaterThan(largest(face.drift!));
+    expect(before.faces[0].fix).toBe('repainted');
+    const [x, y, w, h] = face.box.map(Math.round);
+    const rows: [number, number] = [Math.max(0, y), Math.min(image.height, y + h)];
+    const cols: [number, number] = [Math.max(0, x), Math.min(image.width, x + w)];
+    // the face stays the Cute painting (2.3 from plain, only the asked refinement); repaired, it was 4.2 away
+    expect(meanAbsDiff(now.output, plain, rows, cols)).toBeLessThan(0.7 * meanAbsDiff(before.output, plain, rows, cols));
   });
 
   it("gives a face painted again the painting's broad shading around it, not the photo's", async () => {

@@ -152,6 +152,7 @@ export async function stylizeWithFaces(
     report.fix = finished.fix;
     report.drift = roundDrift(finished.drift);
     if (finished.repair) report.repair = finished.repair;
+    if (finished.repaintDrift) report.repaintDrift = roundDrift(finished.repaintDrift);
     if (finished.noSharpen) noSharpen.push(finished.noSharpen);
   }
   return { output, faces: reports, noSharpen };

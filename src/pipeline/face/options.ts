@@ -104,6 +104,24 @@ export interface FaceStageOptions {
    */
   contourTexture: { radius: number; eyes: readonly [number, number] } | null;
   /**
+   * The contour restore's guide (the photo) with its finest detail scaled down to the painting's own level
+   * (see pixels guideAtPaintingGrain; edge-preserving smoothing of radius `radius`·side, regulariser `eps`);
+   * null = the photo as it is. A flat cel style has no grain: the photo's pores came back in its outline band
+   * as blotches (White-box, fairface_race_White at 1536 px, 3×). A grainy style keeps the photo guide as is.
+   * 96 fixture photos, int8, A/B in one session: default style NME 0.0415 either way (one photo changes,
+   * prnet_image02545 0.0383 → 0.0354); White-box 0.0450 → 0.0449, photos < 0.95 picture detail 32 either way.
+   */
+  contourGuideGrain: { radius: number; eps: number } | null;
+  /**
+   * A face whose picture painting the self-check sends to be painted again is kept (with the contour restore)
+   * when its painting on its own moved no less (largest region drift) than the picture's: painting again did
+   * not put back what it was for, and its repair would only pull the face towards the photo. On flat cel
+   * styles this was the common case: White-box repainted big faces plain leaves undeformed into a blurred,
+   * photo-like face (skin detail 0.04–0.06 of plain's on fairface_race_White and stargan2_058150). Only for
+   * faces big enough to keep their painting (keepMinEyeDistance) and whose painting the mesh still reads as a face.
+   */
+  repaintMustHelp: boolean;
+  /**
    * Weight of the guided structure restore on faces that skip the face path (too small or too many):
    * the GAN turns a 20 px face into a smudge; this keeps its eyes and mouth where they were. 0 = off.
    */
@@ -128,6 +146,8 @@ export const DEFAULT_FACE_STAGE: Readonly<FaceStageOptions> = Object.freeze({
   contourDrift: { from: 0.01, full: 0.025 },
   contourLines: DEFAULT_LINE_OPTIONS,
   contourTexture: { radius: 1, eyes: [60, 100] as const },
+  contourGuideGrain: { radius: 1 / 64, eps: 400 },
+  repaintMustHelp: true,
   smallFaceRestore: 1,
 });
 

@@ -28,8 +28,8 @@ export interface FaceReport {
   repair?: RepairWeights;
   /**
    * Faces that took the face path, what the self-check did: `kept` the picture's painting (features in
-   * place), `warped` it back where the features had moved, or `repainted` the face on its own (aligned
-   * crop) and repaired it by `repair` where the painting had lost them.
+   * place, or painting the face again moved them no less), `warped` it back where the features had moved, or
+   * `repainted` the face on its own (aligned crop) and repaired it by `repair` where the painting had lost them.
    */
   fix?: FaceFix;
   /**
@@ -37,6 +37,11 @@ export interface FaceReport {
    * the photo, per region, in eye spans (what decided `fix`).
    */
   drift?: RegionDrift;
+  /**
+   * Faces the self-check had painted again on their own: the drift of that painting. Where it is no smaller
+   * (largest region) than `drift`, painting again did not help and the picture's painting is `kept`.
+   */
+  repaintDrift?: RegionDrift;
   /** The mesh took it for a face, but the face path's self-check found a drawing (left to the plain path). */
   drawn?: boolean;
 }

@@ -56,9 +56,23 @@ export function repairWeights(
   referencePresence: number,
   thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS,
 ): RepairWeights {
-  if (styledPresence < Math.min(STYLED_PRESENCE_MIN, referencePresence - PRESENCE_DROP)) return { ...FULL_REPAIR };
+  if (meshLost(styledPresence, referencePresence)) return { ...FULL_REPAIR };
   const ramp = (d: number): number => Math.round(driftRamp(d, thresholds.ok, thresholds.broken) * 100) / 100;
   return { eyes: ramp(drift.eyes), brows: ramp(drift.brows), mouth: ramp(drift.mouth), oval: ramp(drift.oval) };
+}
+
+/** The mesh no longer reads the painting as a face (presence far below the photo's): its drift means nothing. */
+export function meshLost(styledPresence: number, referencePresence: number): boolean {
+  return styledPresence < Math.min(STYLED_PRESENCE_MIN, referencePresence - PRESENCE_DROP);
+}
+
+/** Whether the face painted again on its own moved less (largest region drift) than the picture's painting of it. */
+export function repaintHelps(picture: RegionDrift, again: RegionDrift): boolean {
+  return largestDrift(again) < largestDrift(picture);
+}
+
+function largestDrift(d: RegionDrift): number {
+  return Math.max(d.eyes, d.brows, d.mouth, d.oval);
 }
 
 /** 0 up to drift `from`, 1 from `full`, smoothstep between. */
@@ -82,7 +96,7 @@ export function keepsPainting(
   thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS,
 ): boolean {
   if (eyeDistance < minEyeDistance) return false;
-  return Math.max(drift.eyes, drift.brows, drift.mouth, drift.oval) < thresholds.repaint && Object.values(repair).every((w) => w < 1);
+  return largestDrift(drift) < thresholds.repaint && Object.values(repair).every((w) => w < 1);
 }
 
 /**

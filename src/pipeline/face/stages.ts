@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
-import { guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../pixels/filters.js';
+import { guideAtPaintingGrain, guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../pixels/filters.js';
 import { keepLinesOnPhotoEdges } from '../pixels/lines.js';
 import { ellipseMask, smoothstep } from '../pixels/masks.js';
 import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
@@ -16,7 +16,7 @@ import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
 import type { FaceFix } from './report.js';
-import { DRAWN_MAX_DROP_CROP, driftRamp, keepsPainting, looksDrawn, mayBeDrawn, regionDrift, repairWeights, type RegionDrift, type RepairWeights } from './selfcheck.js';
+import { DRAWN_MAX_DROP_CROP, driftRamp, keepsPainting, looksDrawn, mayBeDrawn, meshLost, regionDrift, repairWeights, repaintHelps, type RegionDrift, type RepairWeights } from './selfcheck.js';
 import { DisplacementField, warpFaceInPlace } from './warpfix.js';
 
 /** What every stage of one picture's face path shares. */
@@ -46,6 +46,8 @@ export interface FinishedFace {
   repair?: RepairWeights;
   /** What the self-check measured on the picture's painting of the face. */
   drift: RegionDrift;
+  /** What it measured on the face painted again on its own, where that was tried. */
+  repaintDrift?: RegionDrift;
   /** Reflections (on glasses or eyes) that the final sharpening must leave alone. */
   noSharpen?: WarpedMask;
 }
@@ -118,21 +120,31 @@ export async function readPainting(ctx: FaceContext, output: RgbImage, plan: Pre
 /**
  * The fix the self-check asks for. In place on a face big enough to judge (keepsPainting) → kept (with
  * the contour restore). Otherwise (with `warpFix`: moved but nothing lost → warped back) the aligned crop
- * is painted on its own, takes the picture's tones, is repaired where its own mesh still drifts and is
- * pasted with a feathered mask.
+ * is painted on its own; unless that painting moved no less than the picture's (repaintMustHelp: then kept
+ * after all), it takes the picture's tones, is repaired where its own mesh still drifts and is pasted with a
+ * feathered mask.
  */
 export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace, { painted, check, first }: PaintingRead): Promise<FinishedFace> {
   const { aligned, refined } = plan;
   const weights = Object.values(first.repair);
-  let fixed: { fix: FaceFix; repair?: RepairWeights };
+  const keep = async (): Promise<void> => restoreContour(ctx, output, plan, painted, first.drift.oval);
+  let fixed: { fix: FaceFix; repair?: RepairWeights; repaintDrift?: RegionDrift };
   if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
-    await restoreContour(ctx, output, plan, painted, first.drift.oval);
+    await keep();
     fixed = { fix: 'kept' };
   } else if (ctx.opts.warpFix && weights.every((w) => w < 1)) {
     await warpBack(ctx, output, plan, first.points, check.reference.points);
     fixed = { fix: 'warped' };
   } else {
-    fixed = { fix: 'repainted', repair: await repaint(ctx, output, plan, painted, check) };
+    const again = await paintAgain(ctx, plan, check);
+    const judged = ctx.opts.repaintMustHelp && eyeDistance(plan.face) >= ctx.opts.keepMinEyeDistance && !first.lost;
+    if (judged && !repaintHelps(first.drift, again.read.drift)) {
+      await keep();
+      fixed = { fix: 'kept', repaintDrift: again.read.drift };
+    } else {
+      await pasteRepaint(ctx, output, plan, painted, again);
+      fixed = { fix: 'repainted', repair: again.read.repair, repaintDrift: again.read.drift };
+    }
   }
   // Reflections (on glasses or eyes) keep the unsharpened pixels; the rest of the lenses is sharpened like
   // the whole picture: left soft, the lens area of a face the glasses check flagged (wrongly, on 2 of the
@@ -146,6 +158,8 @@ export async function finishFace(ctx: FaceContext, output: RgbImage, plan: Prepa
 interface MeshRead {
   points: Point[];
   drawn: boolean;
+  /** The mesh no longer reads the painting as a face (see meshLost). */
+  lost: boolean;
   drift: RegionDrift;
   repair: RepairWeights;
 }
@@ -161,6 +175,7 @@ async function selfCheck({ registry, timings, opts }: FaceContext, plan: Prepare
       points: after.points,
       drift,
       drawn: looksDrawn(reference.presence, after.presence, eyeDistance(plan.face)),
+      lost: meshLost(after.presence, reference.presence),
       repair: repairWeights(drift, after.presence, reference.presence, opts.drift),
     };
   };
@@ -186,7 +201,9 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
   const { aligned, regions, refined, bounds } = plan;
   await timed(timings, 'repair', () => {
     const r = Math.max(1, Math.round(aligned.side * opts.repair.structureRadius));
-    const restored = guidedRestore(now, refined.structure, r, opts.repair.structureEps, regions.ovalBand, weight);
+    const grain = opts.contourGuideGrain;
+    const guide = grain ? guideAtPaintingGrain(refined.structure, now, regions.ovalBand, Math.max(2, Math.round(aligned.side * grain.radius)), grain.eps) : refined.structure;
+    const restored = guidedRestore(now, guide, r, opts.repair.structureEps, regions.ovalBand, weight);
     // The restore refits the outline onto the photo's edges and blurs the painting's ink line there with it:
     // where that line already lies on a photo edge, it is put back.
     const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, opts.contourLines) : restored;
@@ -216,8 +233,15 @@ async function warpBack(ctx: FaceContext, output: RgbImage, plan: PreparedFace, 
   await restoreContour(ctx, output, plan, warpAffineBilinear(output, aligned.cropToImage, aligned.side, aligned.side), Infinity);
 }
 
-/** The face painted on its own, toned to the picture, repaired where its mesh drifts, pasted. */
-async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, check: SelfCheck): Promise<RepairWeights> {
+/** A face painted again on its own, with the self-check's reading of that painting. */
+interface Repainting {
+  lit: RefinedFace;
+  styled: RgbImage;
+  read: MeshRead;
+}
+
+/** The face painted on its own (refined in full for it) and read by the self-check. */
+async function paintAgain(ctx: FaceContext, plan: PreparedFace, check: SelfCheck): Promise<Repainting> {
   const { registry, params, timings, opts } = ctx;
   const { aligned, regions, refined, face } = plan;
   // Painted on its own, the face gets all the asked smoothing and light equalisation too (the GAN sees the
@@ -230,10 +254,13 @@ async function repaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, p
   // A small face's crop is enlarged from the picture, and the GAN leaves a soft input soft.
   const input = sharpenUpscaled(lit.image, affineScale(aligned.imageToCrop), opts.repaintSharpen);
   const styled = await timed(timings, 'stylize_faces', () => stylize(registry, input, params.style, 'fp32'));
-  const { repair } = await check(styled);
-  const repaired = await timed(timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, repair, opts.repair));
+  return { lit, styled, read: await check(styled) };
+}
+
+/** The face painted again, toned to the picture, repaired where its mesh drifts, pasted. */
+async function pasteRepaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, { lit, styled, read }: Repainting): Promise<void> {
+  const repaired = await timed(ctx.timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, plan.regions, read.repair, ctx.opts.repair));
   await paste(ctx, output, plan, repaired);
-  return repair;
 }
 
 /**
