@@ -110,6 +110,7 @@ export interface FaceStageOptions {
    * as blotches (White-box, fairface_race_White at 1536 px, 3×). A grainy style keeps the photo guide as is.
    * 96 fixture photos, int8, A/B in one session: default style NME 0.0415 either way (one photo changes,
    * prnet_image02545 0.0383 → 0.0354); White-box 0.0450 → 0.0449, photos < 0.95 picture detail 32 either way.
+   * Not on the repainted face's repair too: there the default style's NME went 0.0415 → 0.0419 (strict 18.8%).
    */
   contourGuideGrain: { radius: number; eps: number } | null;
   /**
@@ -119,6 +120,17 @@ export interface FaceStageOptions {
    * styles this was the common case: White-box repainted big faces plain leaves undeformed into a blurred,
    * photo-like face (skin detail 0.04–0.06 of plain's on fairface_race_White and stargan2_058150). Only for
    * faces big enough to keep their painting (keepMinEyeDistance) and whose painting the mesh still reads as a face.
+   * 96 fixture photos, int8, max side 1024, A/B in one session (with contourGuideGrain on both sides):
+   * - default style: one photo changes (insightface_right_wryneck, plain NME 0.030: repainted 0.017 → kept 0.021,
+   *   whole-picture detail 0.82 → 0.97); NME 0.0415, deformed 5.8% either way.
+   * - White-box: 11 faces kept instead; whole-picture detail < 0.95 on 32 → 29 photos, skin detail 0.744 → 0.788,
+   *   but NME 0.0449 → 0.0467, deformed 8.7% → 10.1% (codeformer_0240 0.047 → 0.091, plain 0.076; stargan2_058150
+   *   0.013 → 0.081, plain 0.044, though kept it is all but plain's picture at 100%: the evaluator is unsteady on
+   *   this cartoon). The repainted faces were the blurred photo; the kept ones are the cartoon.
+   * - Cute (40 portrait photos): 5 faces kept (all plain-undeformed, plain NME 0.025–0.034; the face painted on its
+   *   own drifted 0.006–0.018 more); photos < 0.95 picture detail 9 → 4, NME 0.0275 → 0.0280; Shinkai unchanged.
+   * When the two drifts nearly tie, the choice follows the mesh's jitter (fairface_race_White White-box: 0.0372 vs
+   * 0.0374 int8, 0.040 vs 0.037 fp32).
    */
   repaintMustHelp: boolean;
   /**
