@@ -123,7 +123,7 @@ export interface FaceStageOptions {
    * 96 fixture photos, int8, max side 1024, A/B in one session (with contourGuideGrain on both sides):
    * - default style: one photo changes (insightface_right_wryneck, plain NME 0.030: repainted 0.017 → kept 0.021,
    *   whole-picture detail 0.82 → 0.97); NME 0.0415, deformed 5.8% either way.
-   * - White-box: 11 faces kept instead; whole-picture detail < 0.95 on 32 → 29 photos, skin detail 0.744 → 0.788,
+   * - White-box: 8 faces kept instead; whole-picture detail < 0.95 on 32 → 29 photos, skin detail 0.744 → 0.788,
    *   but NME 0.0449 → 0.0467, deformed 8.7% → 10.1% (codeformer_0240 0.047 → 0.091, plain 0.076; stargan2_058150
    *   0.013 → 0.081, plain 0.044, though kept it is all but plain's picture at 100%: the evaluator is unsteady on
    *   this cartoon). The repainted faces were the blurred photo; the kept ones are the cartoon.
