@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, DEFAULT_DECODE_LIMITS } from '../src/pipeline/decode.js';
 import { alignFace, templateFor } from '../src/pipeline/face/align.js';
 import { analyseFaces, stylizeWithFaces } from '../src/pipeline/face/faces.js';
-import { DEFAULT_FACE_STAGE, smoothingScale } from '../src/pipeline/face/options.js';
+import { DEFAULT_FACE_STAGE, pictureEyes, smoothingScale } from '../src/pipeline/face/options.js';
 import { boxIou, detectFaces, type DetectedFace } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
@@ -273,6 +273,17 @@ describe('guided structure restore', () => {
     const source = split(20, 14, 90, 90);
     const out = guidedRestore(source, guide, 3, 1, createMask(20, 20, 0), 1);
     expect(Buffer.compare(Buffer.from(out.data), Buffer.from(source.data))).toBe(0);
+  });
+
+  it("fades the eye contrast out of the picture's painting of a face whose eyes are far apart", () => {
+    const eyesApart = (d: number) => ({ keypoints: [[100, 100], [100 + d, 100], [0, 0], [0, 0], [0, 0]] as DetectedFace['keypoints'] });
+    const fade = DEFAULT_FACE_STAGE.pictureEyesFade;
+    expect(pictureEyes(eyesApart(fade![0] - 1), 1.4, fade)).toBeCloseTo(1.4, 6);
+    const mid = pictureEyes(eyesApart((fade![0] + fade![1]) / 2), 1.4, fade);
+    expect(mid).toBeGreaterThan(1.1);
+    expect(mid).toBeLessThan(1.3);
+    expect(pictureEyes(eyesApart(fade![1] + 1), 1.4, fade)).toBe(1);
+    expect(pictureEyes(eyesApart(fade![1] + 1), 1.4, null)).toBe(1.4);
   });
 
   it('smooths skin fully only on faces big enough to have skin texture', () => {

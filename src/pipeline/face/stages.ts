@@ -11,7 +11,7 @@ import { alignFace, type AlignedFace } from './align.js';
 import type { DetectedFace } from './detect.js';
 import { affineScale, applyAffine, type Affine, type Point } from './geometry.js';
 import { meshOnAlignedCrop, type FaceMesh } from './mesh.js';
-import { eyeDistance, smoothingScale, type FaceStageOptions } from './options.js';
+import { eyeDistance, pictureEyes, smoothingScale, type FaceStageOptions } from './options.js';
 import { refineFace, type RefinedFace, type RefineOptions } from './refine.js';
 import { faceRegions, type FaceRegions } from './regions.js';
 import { repairFeatures } from './repair.js';
@@ -72,7 +72,7 @@ export async function prepareFace(
   const regions = await timed(timings, 'regions', () => faceRegions(mesh.points, aligned.imageToCrop, side));
   const asked = refineOptions(face, params, opts);
   const refined = await timed(timings, 'refine', () =>
-    refineFace(aligned.crop, regions, { ...asked, smooth: asked.smooth * opts.pictureSmoothing, equaliseLight: false }),
+    refineFace(aligned.crop, regions, { ...asked, smooth: asked.smooth * opts.pictureSmoothing, eyes: pictureEyes(face, asked.eyes, opts.pictureEyesFade), equaliseLight: false }),
   );
   const plan = { index, face, aligned, regions, refined, bounds: cropBounds(aligned.cropToImage, side, image) };
   await timed(timings, 'refine', () => writeRefinement(prepared, plan));
