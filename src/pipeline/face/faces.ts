@@ -95,7 +95,7 @@ export async function stylizeWithFaces(
   faceSource?: FaceAnalysisSource,
   opts: FaceStageOptions = DEFAULT_FACE_STAGE,
 ): Promise<FaceStageResult> {
-  const ctx: FaceContext = { registry, params, timings, opts };
+  const ctx: FaceContext = { registry, params, timings, opts, photo: image };
   const { faces, meshes } = await analyseFaces(registry, image, timings, faceSource, opts);
   const reports = faces.map((face, i) => initialReport(face, meshes[i]));
 

@@ -16,12 +16,22 @@ export const MESH_LEFT_EYE = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 
 export const MESH_RIGHT_EYE = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
 export const MESH_LEFT_BROW = [336, 296, 334, 293, 300, 276, 283, 282, 295, 285];
 export const MESH_RIGHT_BROW = [107, 66, 105, 63, 70, 46, 53, 52, 65, 55];
+/** The nose: down the bridge's sides to the wings and round under the tip. */
+export const MESH_NOSE = [168, 351, 419, 248, 281, 358, 327, 326, 2, 97, 98, 129, 51, 3, 196, 122];
+/** The smile folds: from each nose wing down and out past the mouth corner. */
+export const MESH_RIGHT_FOLD = [129, 203, 206, 216, 212];
+export const MESH_LEFT_FOLD = [358, 423, 426, 436, 432];
 
 /** Feathered region weights over one aligned face crop (all side×side, values 0..1). */
 export interface FaceRegions {
   side: number;
   /** Face oval minus eyes, brows and lips. */
   skin: Mask;
+  /**
+   * The skin without the nose and the smile folds, whose lines a painting draws on purpose (the nose's outline,
+   * the folds of a smile): where the GAN's cracks are filled.
+   */
+  openSkin: Mask;
   eyes: Mask;
   brows: Mask;
   /** Lips without the open mouth (teeth/tongue). */
@@ -67,7 +77,9 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
   const path = (idx: number[]): string => polygonPath(idx.map((i) => pts[i]));
   const eyeSpan = Math.hypot(pts[33][0] - pts[263][0], pts[33][1] - pts[263][1]);
   const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
-  const [face, faceGrown, eyes, brows, lips, lensArea, browArea, mouthArea, ovalBand] = await Promise.all([
+  // A polyline as a closed path that runs there and back, so its stroke has no closing segment.
+  const line = (idx: number[]): string => path([...idx, ...idx.slice(1, -1).reverse()]);
+  const [face, faceGrown, eyes, brows, lips, lensArea, browArea, mouthArea, ovalBand, lines] = await Promise.all([
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
@@ -77,8 +89,10 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma * 2, eyeSpan / 8),
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma * 2, eyeSpan / 6),
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 6, [], false),
+    rasterise(side, [path(MESH_NOSE), line(MESH_RIGHT_FOLD), line(MESH_LEFT_FOLD)], sigma * 2, eyeSpan / 10),
   ]);
   const skin = combineMasks([{ mask: face }, ...[eyes, brows, lips].map((mask) => ({ mask, invert: true }))]);
+  const openSkin = combineMasks([{ mask: skin }, { mask: lines, invert: true }]);
   const [innerR, innerL] = [pts[133], pts[362]];
   const cx = (innerR[0] + innerL[0]) / 2;
   const halfW = Math.max(1, Math.abs(innerL[0] - innerR[0]) / 4);
@@ -88,5 +102,5 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
     y1: Math.min(side, Math.round(pts[197][1])),
   };
-  return { side, skin, eyes, brows, lips, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
+  return { side, skin, openSkin, eyes, brows, lips, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
 }

@@ -1,9 +1,10 @@
 import type { RgbImage } from '../image.js';
 import type { StyleParams } from '../params.js';
+import { fillCracks } from '../pixels/cracks.js';
 import { guideAtPaintingGrain, guidedRestore, matchLowFrequency, replaceFineDetail, sharpenUpscaled } from '../pixels/filters.js';
 import { keepLinesOnPhotoEdges } from '../pixels/lines.js';
 import { ellipseMask, smoothstep } from '../pixels/masks.js';
-import { addWarpedDelta, extractRect, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
+import { addWarpedDelta, extractRect, maskBoxInPicture, maskInPicture, pasteWarped, putRect, warpAffineBilinear, type WarpedMask } from '../pixels/warp.js';
 import type { ModelRegistry } from '../registry.js';
 import { stylize } from '../stylize.js';
 import { timed, type Timings } from '../timings.js';
@@ -25,6 +26,8 @@ export interface FaceContext {
   params: StyleParams;
   timings: Timings;
   opts: FaceStageOptions;
+  /** The photo at the working size (what the picture was painted from, before any refinement). */
+  photo: RgbImage;
 }
 
 type PixelBounds = WarpedMask['bounds'];
@@ -127,7 +130,10 @@ export async function readPainting(ctx: FaceContext, output: RgbImage, plan: Pre
 export async function finishFace(ctx: FaceContext, output: RgbImage, plan: PreparedFace, { painted, check, first }: PaintingRead): Promise<FinishedFace> {
   const { aligned, refined } = plan;
   const weights = Object.values(first.repair);
-  const keep = async (): Promise<void> => restoreContour(ctx, output, plan, painted, first.drift.oval);
+  const keep = async (): Promise<void> => {
+    await restoreContour(ctx, output, plan, painted, first.drift.oval);
+    await clearCracks(ctx, output, plan);
+  };
   let fixed: { fix: FaceFix; repair?: RepairWeights; repaintDrift?: RegionDrift };
   if (keepsPainting(first.drift, first.repair, eyeDistance(plan.face), ctx.opts.keepMinEyeDistance, ctx.opts.drift)) {
     await keep();
@@ -212,6 +218,20 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
     const share = texture ? weight * smoothstep(texture.eyes[0], texture.eyes[1], eyeDistance(plan.face)) : 0;
     const settled = texture && share > 0 ? replaceFineDetail(lined, now, regions.ovalBand, share, texture.radius) : lined;
     addWarpedDelta(output, now, settled, aligned.imageToCrop, bounds);
+  });
+}
+
+/** The GAN's cracks across the skin of a face whose painting is kept, filled in the picture (see pixels/cracks.ts). */
+async function clearCracks({ timings, opts, photo }: FaceContext, output: RgbImage, plan: PreparedFace): Promise<void> {
+  const cracks = opts.cracks;
+  if (!cracks) return;
+  const { aligned, regions } = plan;
+  await timed(timings, 'cracks', () => {
+    // Only the skin's own box (grown by the filters' reach), not the whole aligned crop's.
+    const box = maskBoxInPicture(regions.openSkin, aligned.cropToImage, output.width, output.height, 3 * cracks.radius + 2);
+    if (!box) return;
+    const weight = maskInPicture({ mask: regions.openSkin, imageToCrop: aligned.imageToCrop, bounds: box }, output.width);
+    putRect(output, fillCracks(extractRect(output, box), extractRect(photo, box), weight, cracks), box);
   });
 }
 

@@ -30,15 +30,19 @@ export const DEFAULT_LINE_OPTIONS: Readonly<LineOptions> = Object.freeze({
  * contrast C reads ≈ C whatever σ (a blurred step's steepest slope is C / (σ√2π)), then the largest within r.
  */
 export function edgeContrast(photo: RgbImage, sigma: number, r: number): Float32Array {
-  const { width: w, height: h } = photo;
-  const L = gaussianPlane(luma(photo), w, h, sigma);
+  return planeEdgeContrast(luma(photo), photo.width, photo.height, sigma, r);
+}
+
+/** edgeContrast of a luminance plane. */
+export function planeEdgeContrast(luminance: Float32Array, w: number, h: number, sigma: number, r: number): Float32Array {
+  const L = gaussianPlane(luminance, w, h, sigma);
   const g = new Float32Array(w * h);
   const scale = (sigma * Math.sqrt(2 * Math.PI)) / 2;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const dx = L[y * w + Math.min(w - 1, x + 1)] - L[y * w + Math.max(0, x - 1)];
       const dy = L[Math.min(h - 1, y + 1) * w + x] - L[Math.max(0, y - 1) * w + x];
-      g[y * w + x] = Math.hypot(dx, dy) * scale;
+      g[y * w + x] = Math.sqrt(dx * dx + dy * dy) * scale;
     }
   }
   return maxFilter(g, w, h, r);

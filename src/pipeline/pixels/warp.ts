@@ -1,5 +1,5 @@
 /** Warping by affine maps between the picture and aligned face crops, all through one bilinear sampler. */
-import type { Affine } from '../face/geometry.js';
+import { applyAffine, type Affine, type Point } from '../face/geometry.js';
 import { createImage, type RgbImage } from '../image.js';
 import { clampByte } from './blend.js';
 import type { Mask } from './masks.js';
@@ -178,6 +178,45 @@ export interface WarpedMask {
   mask: Mask;
   imageToCrop: Affine;
   bounds: PixelRect;
+}
+
+/** A warped mask sampled (bilinearly) at every pixel of its bounds: a bounds-sized plane, 0 outside the crop. */
+export function maskInPicture(wm: WarpedMask, pictureWidth: number): Float32Array {
+  const { bounds } = wm;
+  const w = bounds.x1 - bounds.x0;
+  const out = new Float32Array(w * (bounds.y1 - bounds.y0));
+  const { width: mw, height: mh, data: md } = wm.mask;
+  forEachCropPixel({ width: pictureWidth }, wm.imageToCrop, mw, mh, bounds, (ti, u, v) => {
+    const p = ti / 3;
+    const x = (p % pictureWidth) - bounds.x0, y = Math.floor(p / pictureWidth) - bounds.y0;
+    out[y * w + x] = bilinearAt(md, mw, mh, 1, u, v, 0);
+  });
+  return out;
+}
+
+/**
+ * The picture-pixel box of a crop mask's nonzero part placed through `cropToImage` (the box of its crop-space
+ * box's corners), grown by `margin` and clipped; null when the mask is empty.
+ */
+export function maskBoxInPicture(mask: Mask, cropToImage: Affine, pictureWidth: number, pictureHeight: number, margin: number): PixelRect | null {
+  let u0 = Infinity, v0 = Infinity, u1 = -Infinity, v1 = -Infinity;
+  for (let v = 0; v < mask.height; v++) {
+    for (let u = 0; u < mask.width; u++) {
+      if (mask.data[v * mask.width + u] <= 0.002) continue;
+      if (u < u0) u0 = u;
+      if (u > u1) u1 = u;
+      if (v < v0) v0 = v;
+      if (v > v1) v1 = v;
+    }
+  }
+  if (u1 < u0) return null;
+  // a crop pixel's bilinear footprint reaches one pixel further each way
+  const corners = ([[u0 - 1, v0 - 1], [u1 + 1, v0 - 1], [u0 - 1, v1 + 1], [u1 + 1, v1 + 1]] as Point[]).map((p) => applyAffine(cropToImage, p));
+  const xs = corners.map((p) => p[0]), ys = corners.map((p) => p[1]);
+  return {
+    x0: Math.max(0, Math.floor(Math.min(...xs)) - margin), y0: Math.max(0, Math.floor(Math.min(...ys)) - margin),
+    x1: Math.min(pictureWidth, Math.ceil(Math.max(...xs)) + margin + 1), y1: Math.min(pictureHeight, Math.ceil(Math.max(...ys)) + margin + 1),
+  };
 }
 
 /** target ← target + m·(source − target) where m is the warped mask sampled bilinearly. Mutates `target`. */
