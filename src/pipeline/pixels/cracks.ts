@@ -9,7 +9,7 @@ import { createImage, type RgbImage } from '../image.js';
 import { clampByte, luma } from './blend.js';
 import { planeEdgeContrast } from './lines.js';
 import { smoothstep } from './masks.js';
-import { closing, maxFilter } from './morphology.js';
+import { closing } from './morphology.js';
 
 export interface CrackOptions {
   /** Widest crack, picture px (the closing's radius): the GAN's stroke width, whatever the face's size. */
@@ -108,7 +108,21 @@ export function crackWeight(painting: RgbImage, photo: RgbImage, mask: Float32Ar
       raw[i] = mask[i] * depth * (1 - photoHasLine);
     }
   }
-  return maxFilter(raw, w, h, 1);
+  return growSparse(raw, w, h);
+}
+
+/** The 3×3 maximum of a plane that is zero almost everywhere, visiting only its nonzero pixels. */
+function growSparse(v: Float32Array, w: number, h: number): Float32Array {
+  const out = v.slice();
+  for (let i = 0; i < v.length; i++) {
+    const a = v[i];
+    if (a <= 0) continue;
+    const x = i % w, y = (i - x) / w;
+    for (let yy = Math.max(0, y - 1); yy <= Math.min(h - 1, y + 1); yy++) {
+      for (let xx = Math.max(0, x - 1); xx <= Math.min(w - 1, x + 1); xx++) if (out[yy * w + xx] < a) out[yy * w + xx] = a;
+    }
+  }
+  return out;
 }
 
 /** Least kernel weight of sound pixels around a crack pixel for it to be filled (the kernel's peak is 1). */
@@ -126,10 +140,18 @@ export function fillCracks(painting: RgbImage, photo: RgbImage, mask: Float32Arr
   const kernel = new Float32Array(span);
   for (let i = -reach; i <= reach; i++) kernel[i + reach] = Math.exp(-(i * i) / (2 * r * r));
   const px = painting.data;
+  // A row's sums are needed only in the columns of a crack within reach above or below.
+  const needed = new Uint8Array(w * h);
+  for (let i = 0; i < weight.length; i++) {
+    if (weight[i] <= 0.002) continue;
+    const x = i % w, y = (i - x) / w;
+    for (let yy = Math.max(0, y - reach); yy <= Math.min(h - 1, y + reach); yy++) needed[yy * w + x] = 1;
+  }
   const ring = new Float32Array(span * w * 4);
   const sumRow = (y: number): void => {
     const base = (y % span) * w * 4;
     for (let x = 0; x < w; x++) {
+      if (!needed[y * w + x]) continue;
       let n = 0, s0 = 0, s1 = 0, s2 = 0;
       for (let dx = Math.max(-reach, -x); dx <= Math.min(reach, w - 1 - x); dx++) {
         const j = y * w + x + dx;
