@@ -58,7 +58,7 @@ export function maxFilter(src: Float32Array, w: number, h: number, r: number): F
   return out;
 }
 
-/** Minimum over the (2r+1)² square around each pixel (grey-level erosion): the max filter of the negated plane. */
+/** Minimum over the (2r+1)² square around each pixel (grey-level erosion): small windows directly, else the max filter of the negated plane. */
 export function minFilter(src: Float32Array, w: number, h: number, r: number): Float32Array {
   if (r > 0 && r <= SMALL_RADIUS) return extremeFilterSmall(src, w, h, r, false);
   const out = maxFilter(src.map((v) => -v), w, h, r);
