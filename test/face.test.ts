@@ -69,6 +69,11 @@ function meanAbsDiff(a: RgbImage, b: RgbImage, rows: [number, number], cols: [nu
 
 afterAll(() => registry.release());
 
+/** A w×h picture of one grey. */
+function solid(w: number, h: number, v: number): RgbImage {
+  return createImage(w, h, new Uint8Array(w * h * 3).fill(v));
+}
+
 describe('similarity fit', () => {
   it('recovers a known rotation + scale + translation exactly, and its inverse maps back', () => {
     const angle = 0.3, scale = 1.7;
@@ -219,7 +224,7 @@ describe('guided structure restore', () => {
 
   it("fills the painting's cracks where the photo's skin is smooth, not its lines, shading steps or the photo's texture", () => {
     const side = 64;
-    const grey = (v: number): RgbImage => createImage(side, side, new Uint8Array(side * side * 3).fill(v));
+    const grey = (v: number): RgbImage => solid(side, side, v);
     const withLine = (img: RgbImage, x: number, v: number): RgbImage => {
       for (let y = 0; y < side; y++) img.data.fill(v, (y * side + x) * 3, (y * side + x + 2) * 3);
       return img;
@@ -332,7 +337,7 @@ describe('guided structure restore', () => {
 
   it('repair is guided by the unsmoothed crop: a crease the GAN kept is not flattened with the smoothed skin', () => {
     const side = 128; // guided window radius side/32 = 4 px
-    const flat = (v: number): RgbImage => createImage(side, side, new Uint8Array(side * side * 3).fill(v));
+    const flat = (v: number): RgbImage => solid(side, side, v);
     const withCrease = (base: number, dark: number): RgbImage => {
       const img = flat(base);
       for (let y = 0; y < side; y++) img.data.fill(dark, (y * side + 60) * 3, (y * side + 63) * 3);
@@ -473,7 +478,6 @@ describe('warp-back and in-place refinement', () => {
 });
 
 describe('feathered paste', () => {
-  const solid = (w: number, h: number, v: number): RgbImage => createImage(w, h, new Uint8Array(w * h * 3).fill(v));
   const at = (img: RgbImage, x: number, y: number): number => img.data[(y * img.width + x) * 3];
 
   it('pastes a crop through its alignment: solid inside, feathered towards the border, untouched outside', () => {

@@ -86,7 +86,7 @@ function halve(v: Float32Array, w: number, h: number): { plane: Float32Array; wi
  * Weight (0..1) of each pixel as part of a crack of `painting` (grown by a pixel: the light rim and the
  * antialiased edge go with it), times `mask` (the skin; all three the same size).
  */
-export function crackWeight(painting: RgbImage, photo: RgbImage, mask: Float32Array, opts: CrackOptions = DEFAULT_CRACK_OPTIONS): Float32Array {
+function crackWeight(painting: RgbImage, photo: RgbImage, mask: Float32Array, opts: CrackOptions = DEFAULT_CRACK_OPTIONS): Float32Array {
   const { width: w, height: h } = painting;
   const r = opts.radius;
   const L = luma(painting);
