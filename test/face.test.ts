@@ -7,7 +7,6 @@ import { DEFAULT_FACE_STAGE, pictureEyes, smoothingScale } from '../src/pipeline
 import { boxIou, detectFaces, type DetectedFace } from '../src/pipeline/face/detect.js';
 import { applyAffine, estimateSimilarity, invertAffine, type Affine, type Point } from '../src/pipeline/face/geometry.js';
 import { HUMAN_PRESENCE_LOGIT } from '../src/pipeline/face/mesh.js';
-import type { FaceRegions } from '../src/pipeline/face/regions.js';
 import { repairFeatures } from '../src/pipeline/face/repair.js';
 import { boxMean, clahe, gaussianPlane, guideAtPaintingGrain, guidedRestore, matchLowFrequency, medianFineDetail, replaceFineDetail, sharpenUpscaled } from '../src/pipeline/pixels/filters.js';
 import { luma } from '../src/pipeline/pixels/blend.js';
@@ -344,10 +343,7 @@ describe('guided structure restore', () => {
       return img;
     };
     const none = createMask(side, side, 0);
-    const regions: FaceRegions = {
-      side, skin: createMask(side, side, 1), openSkin: createMask(side, side, 1), eyes: none, brows: none, lips: none, face: createMask(side, side, 1),
-      faceGrown: createMask(side, side, 1), lensArea: none, browArea: none, mouthArea: none, ovalBand: none, bridge: { x0: 0, x1: 1, y0: 0, y1: 1 },
-    };
+    const regions = { side, eyes: none, brows: none, lips: none, lensArea: none, faceGrown: createMask(side, side, 1), browArea: none, mouthArea: none };
     const notes = { glasses: false, specular: none, light: 'ok' as const, lipSaturation: 0 };
     const photo = withCrease(150, 110); // a smile line in the photo
     const smoothed = flat(148); // skin smoothing flattened it before stylising...

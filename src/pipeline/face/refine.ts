@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { fromSharp, toSharp, type RgbImage } from '../image.js';
 import { applyLumaRatio, blendWithMask, localContrast, luma, meanColour, saturation, unifyTone } from '../pixels/blend.js';
 import { boxMean, clahe, guidedSmooth } from '../pixels/filters.js';
-import { combineMasks, maskFrom, maskFromBytes, maskToBytes, maxMasks, weightedMean, type Mask } from '../pixels/masks.js';
+import { combineMasks, maskFrom, maskFromBytes, maskToBytes, maxMasks, type Mask } from '../pixels/masks.js';
 import type { FaceRegions } from './regions.js';
 
 export interface RefineOptions {
@@ -55,10 +55,23 @@ async function blurMask(m: Mask, sigma: number): Promise<Mask> {
 /** Luminance statistics over the face oval, in the aligned crop (left/right = crop halves). */
 function classifyLight(L: Float32Array, regions: FaceRegions): RefineNotes['light'] {
   const side = regions.side;
-  const left = maskFrom(side, side, regions.face.data, (v, i) => (i % side < side / 2 ? v : 0));
-  const right = maskFrom(side, side, regions.face.data, (v, i) => (i % side >= side / 2 ? v : 0));
-  const mean = weightedMean(L, regions.face);
-  const diff = Math.abs(weightedMean(L, left) - weightedMean(L, right));
+  const face = regions.face.data;
+  let sum = 0, weight = 0, sumLeft = 0, weightLeft = 0, sumRight = 0, weightRight = 0;
+  for (let i = 0; i < face.length; i++) {
+    const m = face[i];
+    const v = L[i] * m;
+    sum += v;
+    weight += m;
+    if (i % side < side / 2) {
+      sumLeft += v;
+      weightLeft += m;
+    } else {
+      sumRight += v;
+      weightRight += m;
+    }
+  }
+  const mean = weight > 0 ? sum / weight : 0;
+  const diff = Math.abs((weightLeft > 0 ? sumLeft / weightLeft : 0) - (weightRight > 0 ? sumRight / weightRight : 0));
   if (mean < 80) return 'dark';
   if (mean > 200) return 'bright';
   if (diff > 40) return 'uneven';

@@ -27,29 +27,47 @@ export interface FaceRegions {
   side: number;
   /** Face oval minus eyes, brows and lips. */
   skin: Mask;
-  /**
-   * The skin without the nose and the smile folds, whose lines a painting draws on purpose (the nose's outline,
-   * the folds of a smile): where the GAN's cracks are filled.
-   */
-  openSkin: Mask;
   eyes: Mask;
   brows: Mask;
   /** Lips without the open mouth (teeth/tongue). */
   lips: Mask;
   /** The whole face oval. */
   face: Mask;
-  /** The face oval grown past the jaw line and hairline (where the structure repair must reach too). */
-  faceGrown: Mask;
   /** Rings around the eyes where glasses lenses sit (eyes dilated generously): glasses checks, eye repair. */
   lensArea: Mask;
-  /** A band along the face outline (jaw, cheeks, hairline): where a painting most often moves the contour. */
-  ovalBand: Mask;
+  /** Crop-pixel rectangle on the nose bridge between the inner eye corners, where glasses frames cross. */
+  bridge: { x0: number; x1: number; y0: number; y1: number };
+  /** Masks only some faces need, rendered on first use (a third of the renders; see LaterRegions). */
+  later: LaterRegions;
+}
+
+/** The areas the repair of a face painted again reaches (repair.ts). */
+export interface RepairAreas {
+  /** The face oval grown past the jaw line and hairline (where the structure repair must reach too). */
+  faceGrown: Mask;
   /** Brows with the skin around them (where a brow repair must reach). */
   browArea: Mask;
   /** Lips and mouth with the skin around them (where a mouth repair must reach). */
   mouthArea: Mask;
-  /** Crop-pixel rectangle on the nose bridge between the inner eye corners, where glasses frames cross. */
-  bridge: { x0: number; x1: number; y0: number; y1: number };
+}
+
+/** Region masks of one face that only some of its fixes use, each rendered once, when first asked for. */
+export interface LaterRegions {
+  /** For a face painted again and repaired. */
+  repairAreas(): Promise<RepairAreas>;
+  /** A band along the face outline (jaw, cheeks, hairline): where a painting most often moves the contour. */
+  ovalBand(): Promise<Mask>;
+  /**
+   * The skin without the nose and the smile folds, whose lines a painting draws on purpose (the nose's outline,
+   * the folds of a smile): where the GAN's cracks are filled on a kept face.
+   */
+  openSkin(): Promise<Mask>;
+}
+
+/** `make` run on the first call only; every call gets its promise. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 function polygonPath(points: Point[]): string {
@@ -79,20 +97,29 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
   const sigma = smooth ? Math.max(0.8, eyeSpan / 40) : 0;
   // A polyline as a closed path that runs there and back, so its stroke has no closing segment.
   const line = (idx: number[]): string => path([...idx, ...idx.slice(1, -1).reverse()]);
-  const [face, faceGrown, eyes, brows, lips, lensArea, browArea, mouthArea, ovalBand, lines] = await Promise.all([
+  const [face, eyes, brows, lips, lensArea] = await Promise.all([
     rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2),
-    rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma, eyeSpan / 30),
     rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma, eyeSpan / 40),
     rasterise(side, [path(MESH_LIPS_OUTER)], sigma, 0, [path(MESH_LIPS_INNER)]),
     rasterise(side, [path(MESH_LEFT_EYE), path(MESH_RIGHT_EYE)], sigma * 2, eyeSpan / 4),
-    rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma * 2, eyeSpan / 8),
-    rasterise(side, [path(MESH_LIPS_OUTER)], sigma * 2, eyeSpan / 6),
-    rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 6, [], false),
-    rasterise(side, [path(MESH_NOSE), line(MESH_RIGHT_FOLD), line(MESH_LEFT_FOLD)], sigma * 2, eyeSpan / 10),
   ]);
   const skin = combineMasks([{ mask: face }, ...[eyes, brows, lips].map((mask) => ({ mask, invert: true }))]);
-  const openSkin = combineMasks([{ mask: skin }, { mask: lines, invert: true }]);
+  const later: LaterRegions = {
+    repairAreas: once(async () => {
+      const [faceGrown, browArea, mouthArea] = await Promise.all([
+        rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 5),
+        rasterise(side, [path(MESH_LEFT_BROW), path(MESH_RIGHT_BROW)], sigma * 2, eyeSpan / 8),
+        rasterise(side, [path(MESH_LIPS_OUTER)], sigma * 2, eyeSpan / 6),
+      ]);
+      return { faceGrown, browArea, mouthArea };
+    }),
+    ovalBand: once(() => rasterise(side, [path(MESH_FACE_OVAL)], sigma * 2, eyeSpan / 6, [], false)),
+    openSkin: once(async () => {
+      const lines = await rasterise(side, [path(MESH_NOSE), line(MESH_RIGHT_FOLD), line(MESH_LEFT_FOLD)], sigma * 2, eyeSpan / 10);
+      return combineMasks([{ mask: skin }, { mask: lines, invert: true }]);
+    }),
+  };
   const [innerR, innerL] = [pts[133], pts[362]];
   const cx = (innerR[0] + innerL[0]) / 2;
   const halfW = Math.max(1, Math.abs(innerL[0] - innerR[0]) / 4);
@@ -102,5 +129,5 @@ export async function faceRegions(meshPoints: Point[], imageToCrop: Affine, side
     y0: Math.max(0, Math.round(pts[168][1] - eyeSpan * 0.1)),
     y1: Math.min(side, Math.round(pts[197][1])),
   };
-  return { side, skin, openSkin, eyes, brows, lips, face, faceGrown, lensArea, browArea, mouthArea, ovalBand, bridge };
+  return { side, skin, eyes, brows, lips, face, lensArea, bridge, later };
 }

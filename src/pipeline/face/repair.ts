@@ -3,7 +3,7 @@ import { addDetail, luma } from '../pixels/blend.js';
 import { boxMean, guidedRestore } from '../pixels/filters.js';
 import { combineMasks, createMask, type Mask } from '../pixels/masks.js';
 import type { RefinedFace } from './refine.js';
-import type { FaceRegions } from './regions.js';
+import type { FaceRegions, RepairAreas } from './regions.js';
 import { FULL_REPAIR, type RepairWeights } from './selfcheck.js';
 
 export interface RepairOptions {
@@ -44,7 +44,7 @@ function weightedMax(side: number, parts: [Mask, number][]): Mask {
 export function repairFeatures(
   styled: RgbImage,
   refined: Pick<RefinedFace, 'image' | 'structure' | 'notes'>,
-  regions: FaceRegions,
+  regions: Pick<FaceRegions, 'side' | 'eyes' | 'brows' | 'lips' | 'lensArea'> & RepairAreas,
   weights: RepairWeights = FULL_REPAIR,
   opts: RepairOptions = DEFAULT_REPAIR,
 ): RgbImage {

@@ -205,18 +205,19 @@ async function restoreContour({ timings, opts }: FaceContext, output: RgbImage, 
   const weight = opts.contourRestore * driftRamp(ovalDrift, opts.contourDrift.from, opts.contourDrift.full);
   if (weight <= 0) return;
   const { aligned, regions, refined, bounds } = plan;
-  await timed(timings, 'repair', () => {
+  await timed(timings, 'repair', async () => {
+    const ovalBand = await regions.later.ovalBand();
     const r = Math.max(1, Math.round(aligned.side * opts.repair.structureRadius));
     const grain = opts.contourGuideGrain;
-    const guide = grain ? guideAtPaintingGrain(refined.structure, now, regions.ovalBand, Math.max(2, Math.round(aligned.side * grain.radius)), grain.eps) : refined.structure;
-    const restored = guidedRestore(now, guide, r, opts.repair.structureEps, regions.ovalBand, weight);
+    const guide = grain ? guideAtPaintingGrain(refined.structure, now, ovalBand, Math.max(2, Math.round(aligned.side * grain.radius)), grain.eps) : refined.structure;
+    const restored = guidedRestore(now, guide, r, opts.repair.structureEps, ovalBand, weight);
     // The restore refits the outline onto the photo's edges and blurs the painting's ink line there with it:
     // where that line already lies on a photo edge, it is put back.
-    const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, regions.ovalBand, opts.contourLines) : restored;
+    const lined = opts.contourLines ? keepLinesOnPhotoEdges(restored, now, refined.structure, ovalBand, opts.contourLines) : restored;
     // It also averages away the painting's strokes and grain along the outline: on a big face they come back.
     const texture = opts.contourTexture;
     const share = texture ? weight * smoothstep(texture.eyes[0], texture.eyes[1], eyeDistance(plan.face)) : 0;
-    const settled = texture && share > 0 ? replaceFineDetail(lined, now, regions.ovalBand, share, texture.radius) : lined;
+    const settled = texture && share > 0 ? replaceFineDetail(lined, now, ovalBand, share, texture.radius) : lined;
     addWarpedDelta(output, now, settled, aligned.imageToCrop, bounds);
   });
 }
@@ -226,11 +227,12 @@ async function clearCracks({ timings, opts, photo }: FaceContext, output: RgbIma
   const cracks = opts.cracks;
   if (!cracks) return;
   const { aligned, regions } = plan;
-  await timed(timings, 'cracks', () => {
+  await timed(timings, 'cracks', async () => {
+    const openSkin = await regions.later.openSkin();
     // Only the skin's own box (grown by the filters' reach), not the whole aligned crop's.
-    const box = maskBoxInPicture(regions.openSkin, aligned.cropToImage, output.width, output.height, 3 * cracks.radius + 2);
+    const box = maskBoxInPicture(openSkin, aligned.cropToImage, output.width, output.height, 3 * cracks.radius + 2);
     if (!box) return;
-    const weight = maskInPicture({ mask: regions.openSkin, imageToCrop: aligned.imageToCrop, bounds: box }, output.width);
+    const weight = maskInPicture({ mask: openSkin, imageToCrop: aligned.imageToCrop, bounds: box }, output.width);
     putRect(output, fillCracks(extractRect(output, box), extractRect(photo, box), weight, cracks), box);
   });
 }
@@ -279,7 +281,10 @@ async function paintAgain(ctx: FaceContext, plan: PreparedFace, check: SelfCheck
 
 /** The face painted again, toned to the picture, repaired where its mesh drifts, pasted. */
 async function pasteRepaint(ctx: FaceContext, output: RgbImage, plan: PreparedFace, painted: RgbImage, { lit, styled, read }: Repainting): Promise<void> {
-  const repaired = await timed(ctx.timings, 'repair', async () => repairFeatures(await tone(ctx, plan, styled, painted), lit, plan.regions, read.repair, ctx.opts.repair));
+  const repaired = await timed(ctx.timings, 'repair', async () => {
+    const regions = { ...plan.regions, ...(await plan.regions.later.repairAreas()) };
+    return repairFeatures(await tone(ctx, plan, styled, painted), lit, regions, read.repair, ctx.opts.repair);
+  });
   await paste(ctx, output, plan, repaired);
 }
 

@@ -15,18 +15,16 @@ function maxPass(src: Float32Array, dst: Float32Array, start: number, stride: nu
 }
 
 /**
- * Small windows directly (`max`: dilation, else erosion) from `src` into `out`, through `tmp`, each pass over whole
- * rows so memory is walked in order: for r of a few pixels this beats the van Herk passes, whose column pass
- * strides across rows.
+ * The maximum over small windows directly, from `src` into `out` through `tmp`, each pass over whole rows so memory
+ * is walked in order: for r of a few pixels this beats the van Herk passes, whose column pass strides across rows.
  */
-function extremeFilterSmall(src: Float32Array, w: number, h: number, r: number, max: boolean, tmp = new Float32Array(w * h), out = new Float32Array(w * h)): Float32Array {
-  const s = max ? 1 : -1;
+function maxFilterSmall(src: Float32Array, w: number, h: number, r: number, tmp = new Float32Array(w * h), out = new Float32Array(w * h)): Float32Array {
   for (let y = 0; y < h; y++) {
     const o = y * w;
     for (let x = 0; x < w; x++) {
-      const b = Math.min(w - 1, x + r);
-      let v = src[o + Math.max(0, x - r)];
-      for (let i = Math.max(0, x - r) + 1; i <= b; i++) if (s * src[o + i] > s * v) v = src[o + i];
+      const first = x - r < 0 ? o : o + x - r, last = x + r > w - 1 ? o + w - 1 : o + x + r;
+      let v = src[first];
+      for (let i = first + 1; i <= last; i++) if (src[i] > v) v = src[i];
       tmp[o + x] = v;
     }
   }
@@ -36,19 +34,25 @@ function extremeFilterSmall(src: Float32Array, w: number, h: number, r: number, 
     out.set(tmp.subarray(top * w, top * w + w), o);
     for (let j = top + 1; j <= bottom; j++) {
       const q = j * w;
-      for (let x = 0; x < w; x++) if (s * tmp[q + x] > s * out[o + x]) out[o + x] = tmp[q + x];
+      for (let x = 0; x < w; x++) if (tmp[q + x] > out[o + x]) out[o + x] = tmp[q + x];
     }
   }
   return out;
 }
 
-/** Window radius up to which extremeFilterSmall is used. */
+/** Negates a plane in place (the minimum filter is the maximum filter of the negated plane). */
+function negate(v: Float32Array): Float32Array {
+  for (let i = 0; i < v.length; i++) v[i] = -v[i];
+  return v;
+}
+
+/** Window radius up to which maxFilterSmall is used. */
 const SMALL_RADIUS = 4;
 
 /** Maximum over the (2r+1)² square around each pixel (grey-level dilation), clipped at the borders. */
 export function maxFilter(src: Float32Array, w: number, h: number, r: number): Float32Array {
   if (r <= 0) return src.slice();
-  if (r <= SMALL_RADIUS) return extremeFilterSmall(src, w, h, r, true);
+  if (r <= SMALL_RADIUS) return maxFilterSmall(src, w, h, r);
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
   const len = Math.max(w, h) + 2 * r;
@@ -58,20 +62,17 @@ export function maxFilter(src: Float32Array, w: number, h: number, r: number): F
   return out;
 }
 
-/** Minimum over the (2r+1)² square around each pixel (grey-level erosion): small windows directly, else the max filter of the negated plane. */
+/** Minimum over the (2r+1)² square around each pixel (grey-level erosion): the max filter of the negated plane. */
 export function minFilter(src: Float32Array, w: number, h: number, r: number): Float32Array {
-  if (r > 0 && r <= SMALL_RADIUS) return extremeFilterSmall(src, w, h, r, false);
-  const out = maxFilter(src.map((v) => -v), w, h, r);
-  for (let i = 0; i < out.length; i++) out[i] = -out[i];
-  return out;
+  return negate(maxFilter(src.map((v) => -v), w, h, r));
 }
 
 /** Grey-level closing (dilation, then erosion): dark lines and specks narrower than 2r+1 are filled in. */
 export function closing(src: Float32Array, w: number, h: number, r: number): Float32Array {
   if (r > 0 && r <= SMALL_RADIUS) {
     const tmp = new Float32Array(w * h);
-    const dilated = extremeFilterSmall(src, w, h, r, true, tmp);
-    return extremeFilterSmall(dilated, w, h, r, false, tmp);
+    const dilated = negate(maxFilterSmall(src, w, h, r, tmp));
+    return negate(maxFilterSmall(dilated, w, h, r, tmp));
   }
   return minFilter(maxFilter(src, w, h, r), w, h, r);
 }

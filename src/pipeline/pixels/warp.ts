@@ -45,6 +45,18 @@ export function bilinearRgb(data: ArrayLike<number>, w: number, h: number, x: nu
 }
 
 /**
+ * bilinearAt of a one-channel w×h grid at a point inside it (0 ≤ x ≤ w − 1, 0 ≤ y ≤ h − 1), the same value without
+ * the clamping and reflection: the per-pixel path of the crop-to-picture warps.
+ */
+function bilinearInside(data: ArrayLike<number>, w: number, h: number, x: number, y: number): number {
+  const x0 = Math.floor(x), y0 = Math.floor(y);
+  // On the last row or column the second tap's weight is 0: any pixel does.
+  const x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
+  const fx = x - x0, fy = y - y0;
+  return data[y0 * w + x0] * ((1 - fx) * (1 - fy)) + data[y0 * w + x1] * (fx * (1 - fy)) + data[y1 * w + x0] * ((1 - fx) * fy) + data[y1 * w + x1] * (fx * fy);
+}
+
+/**
  * Samples `src` through the affine map `dstToSrc` (destination pixel centre → source coordinates) into an
  * outW×outH image, mirroring at the borders so a face near the picture edge gets plausible surroundings
  * instead of black (no hard edge reaches the style model).
@@ -58,7 +70,17 @@ export function warpAffineBilinear(src: RgbImage, dstToSrc: Affine, outW: number
   let di = 0;
   for (let y = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++, di += 3) {
-      bilinearRgb(s, w, h, a * x + b * y + c, dd * x + e * y + f, px, true);
+      const sx = a * x + b * y + c, sy = dd * x + e * y + f;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy);
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+        // Inside: bilinearRgb's taps without the reflection (the same arithmetic, inline).
+        const fx = sx - x0, fy = sy - y0;
+        const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+        const i00 = (y0 * w + x0) * 3, i10 = i00 + w * 3;
+        for (let k = 0; k < 3; k++) d[di + k] = s[i00 + k] * w00 + s[i00 + 3 + k] * w01 + s[i10 + k] * w10 + s[i10 + 3 + k] * w11 + 0.5;
+        continue;
+      }
+      bilinearRgb(s, w, h, sx, sy, px, true);
       d[di] = px[0] + 0.5;
       d[di + 1] = px[1] + 0.5;
       d[di + 2] = px[2] + 0.5;
@@ -94,7 +116,7 @@ export function putRect(target: RgbImage, patch: RgbImage, r: PixelRect): void {
 
 /**
  * Visits every picture pixel inside `bounds` whose place in the crop (through `imageToCrop`) lies inside
- * the cw×ch crop, with the pixel's byte index in `target` and its crop coordinates.
+ * the cw×ch crop, with the pixel's byte index in `target`, its crop coordinates and its picture coordinates.
  */
 export function forEachCropPixel(
   target: { width: number },
@@ -102,7 +124,7 @@ export function forEachCropPixel(
   cw: number,
   ch: number,
   bounds: PixelRect,
-  visit: (targetIndex: number, u: number, v: number) => void,
+  visit: (targetIndex: number, u: number, v: number, x: number, y: number) => void,
 ): void {
   const [a, b, c, d, e, f] = imageToCrop;
   for (let y = bounds.y0; y < bounds.y1; y++) {
@@ -110,7 +132,7 @@ export function forEachCropPixel(
       const u = a * x + b * y + c;
       const v = d * x + e * y + f;
       if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
-      visit((y * target.width + x) * 3, u, v);
+      visit((y * target.width + x) * 3, u, v, x, y);
     }
   }
 }
@@ -157,20 +179,36 @@ export function addWarpedDelta(target: RgbImage, before: RgbImage, after: RgbIma
   const { width: cw, height: ch } = before;
   const delta = new Float32Array(cw * ch * 3);
   const changed = new Uint8Array(cw * ch);
-  for (let i = 0; i < delta.length; i++) {
-    delta[i] = after.data[i] - before.data[i];
-    if (delta[i] !== 0) changed[(i / 3) | 0] = 1;
+  const [b, a] = [before.data, after.data];
+  for (let p = 0, i = 0; p < changed.length; p++, i += 3) {
+    const d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
+    delta[i] = d0;
+    delta[i + 1] = d1;
+    delta[i + 2] = d2;
+    changed[p] = d0 !== 0 || d1 !== 0 || d2 !== 0 ? 1 : 0;
   }
-  const px = new Float64Array(3);
-  forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
-    // Most of a crop is unchanged (a refinement or restore touches regions of it): a pixel whose four
-    // neighbours in the crop kept their values gets a zero change, so it is skipped before sampling.
-    const x0 = Math.floor(u), y0 = Math.floor(v);
-    const x1 = Math.min(x0 + 1, cw - 1), y1 = Math.min(y0 + 1, ch - 1);
-    if (!(changed[y0 * cw + x0] | changed[y0 * cw + x1] | changed[y1 * cw + x0] | changed[y1 * cw + x1])) return;
-    bilinearRgb(delta, cw, ch, u, v, px);
-    for (let k = 0; k < 3; k++) if (px[k] !== 0) td[ti + k] = clampByte(td[ti + k] + px[k]);
-  });
+  const [ia, ib, ic, id, ie, iff] = imageToCrop;
+  const tw = target.width;
+  for (let y = bounds.y0; y < bounds.y1; y++) {
+    for (let x = bounds.x0; x < bounds.x1; x++) {
+      const u = ia * x + ib * y + ic;
+      const v = id * x + ie * y + iff;
+      if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
+      // Most of a crop is unchanged (a refinement or restore touches regions of it): a pixel whose four
+      // neighbours in the crop kept their values gets a zero change, so it is skipped before sampling.
+      const x0 = Math.floor(u), y0 = Math.floor(v);
+      const x1 = x0 + 1 < cw ? x0 + 1 : x0, y1 = y0 + 1 < ch ? y0 + 1 : y0;
+      const t00 = y0 * cw + x0, t01 = y0 * cw + x1, t10 = y1 * cw + x0, t11 = y1 * cw + x1;
+      if (!(changed[t00] | changed[t01] | changed[t10] | changed[t11])) continue;
+      const fx = u - x0, fy = v - y0;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const ti = (y * tw + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const p = delta[t00 * 3 + k] * w00 + delta[t01 * 3 + k] * w01 + delta[t10 * 3 + k] * w10 + delta[t11 * 3 + k] * w11;
+        if (p !== 0) td[ti + k] = clampByte(td[ti + k] + p);
+      }
+    }
+  }
 }
 
 /** A crop-space mask placed in the picture through an alignment (see pasteWarped). */
@@ -186,10 +224,8 @@ export function maskInPicture(wm: WarpedMask, pictureWidth: number): Float32Arra
   const w = bounds.x1 - bounds.x0;
   const out = new Float32Array(w * (bounds.y1 - bounds.y0));
   const { width: mw, height: mh, data: md } = wm.mask;
-  forEachCropPixel({ width: pictureWidth }, wm.imageToCrop, mw, mh, bounds, (ti, u, v) => {
-    const p = ti / 3;
-    const x = (p % pictureWidth) - bounds.x0, y = Math.floor(p / pictureWidth) - bounds.y0;
-    out[y * w + x] = bilinearAt(md, mw, mh, 1, u, v, 0);
+  forEachCropPixel({ width: pictureWidth }, wm.imageToCrop, mw, mh, bounds, (ti, u, v, x, y) => {
+    out[(y - bounds.y0) * w + x - bounds.x0] = bilinearInside(md, mw, mh, u, v);
   });
   return out;
 }
