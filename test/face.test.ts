@@ -489,6 +489,19 @@ describe('feathered paste', () => {
     expect(ramp).toBeLessThan(200);
   });
 
+  it('pastes only where the crop mask is: the picture keeps its own pixels around the face', () => {
+    const target = solid(100, 100, 0);
+    const crop = solid(40, 40, 200);
+    const imageToCrop: Affine = [1, 0, -30, 0, 1, -30];
+    // the mask covers the crop's right half only (crop x ≥ 20), with a one-pixel ramp
+    const mask = { width: 40, height: 40, data: new Float32Array(1600).map((_, i) => (i % 40 >= 20 ? 1 : 0)) };
+    pasteWarped(target, crop, imageToCrop, { x0: 0, y0: 0, x1: 100, y1: 100 }, 2, 6, mask);
+    expect(at(target, 60, 50)).toBe(200);
+    expect(at(target, 45, 50)).toBe(0); // inside the square's solid part, outside the mask
+    expect(at(target, 49, 50)).toBe(0);
+    expect(at(target, 50, 50)).toBe(200);
+  });
+
   it('gives back the unsharpened pixels under a warped protection mask', () => {
     const sharpened = solid(20, 20, 250);
     const original = solid(20, 20, 100);
@@ -898,13 +911,21 @@ describe('face-aware pipeline', () => {
     // brows, mouth under 0.02 eye spans) but moves the jaw line and lays a dark blotch across one eye; the
     // old check warped it back (independent 68-point NME 0.094), painted again it scores 0.046.
     const evalSize = new Pipeline({ registry, limits: { ...DEFAULT_DECODE_LIMITS, maxSide: 1024 } });
-    const portrait = await evalSize.run(readFileSync(fixture('single_face', 'facerec_alex-lacamoire.png')), validateParams());
+    const file = readFileSync(fixture('single_face', 'facerec_alex-lacamoire.png'));
+    const portrait = await evalSize.run(file, validateParams());
     const [face] = portrait.faces;
     expect(face.drift).toBeDefined();
     const { eyes, brows, mouth, oval } = face.drift!;
     expect(Math.max(eyes, brows, mouth)).toBeLessThan(DRIFT_REPAINT);
     expect(oval).toBeGreaterThanOrEqual(DRIFT_REPAINT);
     expect(face.fix).toBe('repainted');
+    // Pasted over the grown face oval only: the curls beside the face stay the picture's painting (mean 2.0 from
+    // plain's there when the whole crop square was pasted, and softer; under 0.4 now); the face is the new painting.
+    const plainPortrait = await evalSize.run(file, validateParams({ faces: false }));
+    const [x, y, w, h] = face.box.map(Math.round);
+    const rows: [number, number] = [y + Math.round(0.2 * h), y + Math.round(0.6 * h)];
+    expect(meanAbsDiff(portrait.output, plainPortrait.output, rows, [Math.round(x - 0.35 * w), Math.round(x - 0.12 * w)])).toBeLessThan(0.4);
+    expect(meanAbsDiff(portrait.output, plainPortrait.output, [y + Math.round(0.3 * h), y + Math.round(0.7 * h)], [x + Math.round(0.2 * w), x + Math.round(0.8 * w)])).toBeGreaterThan(5);
     // A group photo whose faces have eyes 26–36 px apart: all painted again on their own, whatever the mesh read.
     const group = await evalSize.run(readFileSync(fixture('multi_face', 'pflandmark_12_Group_Group_12_Group_Group_12_12.jpg')), validateParams());
     const examined = group.faces.filter((f) => f.fix);

@@ -84,7 +84,7 @@ function cropSides(faces: DetectedFace[], styleMinSide: number, opts: FaceStageO
  * size, so faces get the same resolution, context and tones as everything else. A self-check reads the
  * face mesh on each painted face: a face whose features stayed in place keeps that painting; one the
  * GAN deformed is painted again on its own, aligned at its own resolution, repaired where its mesh
- * drifted and pasted back with a feathered mask (the per-face stages: stages.ts). Pure function of its
+ * drifted and pasted back over its grown oval (the per-face stages: stages.ts). Pure function of its
  * inputs (plus the optional cache or known analysis).
  */
 export async function stylizeWithFaces(

@@ -141,7 +141,8 @@ export function forEachCropPixel(
  * Feathered paste of a stylised face crop back into the picture: for each picture pixel whose crop
  * position (through `imageToCrop`) falls inside the crop, bilinear-sample the crop and blend it in with
  * the weight of a square mask eroded by `erode` crop pixels and ramped over `feather` crop pixels
- * (smoothstep, i.e. the eroded-then-blurred square evaluated analytically). Mutates `target`.
+ * (smoothstep, i.e. the eroded-then-blurred square evaluated analytically), times `mask` (crop space, sampled
+ * bilinearly) where one is given. Mutates `target`.
  */
 export function pasteWarped(
   target: RgbImage,
@@ -150,6 +151,7 @@ export function pasteWarped(
   bounds: PixelRect,
   erode: number,
   feather: number,
+  mask?: Mask,
 ): void {
   const td = target.data;
   const { width: cw, height: ch, data: cd } = crop;
@@ -162,7 +164,7 @@ export function pasteWarped(
   };
   const px = new Float64Array(3);
   forEachCropPixel(target, imageToCrop, cw, ch, bounds, (ti, u, v) => {
-    const w = ramp(u, cw) * ramp(v, ch);
+    const w = ramp(u, cw) * ramp(v, ch) * (mask ? bilinearInside(mask.data, mask.width, mask.height, u, v) : 1);
     if (w <= 0) return;
     bilinearRgb(cd, cw, ch, u, v, px);
     for (let k = 0; k < 3; k++) td[ti + k] = clampByte(td[ti + k] + w * (px[k] - td[ti + k]));
