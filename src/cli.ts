@@ -23,8 +23,8 @@ const USAGE = `Usage:
   styles            list the styles (ids, aliases, licences)
   models            check every model file (presence + sha256)
 
-Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores), MODEL_PRECISION (int8|fp32, default fp32; int8:
-style models from INT8_MODELS_DIR, default .cache/models-int8, where \`npm run models:quantize\` put them).`;
+Environment: MODELS_DIR (default ./models), ORT_THREADS (default: cores), MODEL_PRECISION (int8|fp32, default int8:
+style models from INT8_MODELS_DIR, default .cache/models-int8, where \`npm run models:quantize\` put them; fp32 where there is none).`;
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|heic|heif|mp4|m4v|mov|webm|mkv)$/i;
 
