@@ -19,7 +19,7 @@ import { addWarpedDelta, bilinearAt, bilinearRgb, blendBackWarped, maskBoxInPict
 import { DisplacementField, warpFaceInPlace } from '../src/pipeline/face/warpfix.js';
 import { looksDrawn } from '../src/pipeline/face/selfcheck.js';
 import { DRIFT_BROKEN, DRIFT_OK, DRIFT_REPAINT, keepsPainting, NO_REPAIR, regionDrift, repairWeights, repaintHelps } from '../src/pipeline/face/selfcheck.js';
-import { MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
+import { faceRegions, MESH_LIPS_OUTER } from '../src/pipeline/face/regions.js';
 import { createImage, type RgbImage } from '../src/pipeline/image.js';
 import { validateParams } from '../src/pipeline/params.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -631,6 +631,29 @@ describe('alignment and landmarks', () => {
     const dogMeshes = dogs.meshes.filter((m) => m !== undefined);
     expect(dogMeshes.length).toBeGreaterThan(0);
     for (const m of dogMeshes) expect(m!.presence).toBeLessThan(HUMAN_PRESENCE_LOGIT);
+  });
+
+  it('draws the region masks from the mesh; the ones only some faces need are rendered once, when asked for', async () => {
+    const image = (await load('single_face', 'facerec_obama.jpg')).image;
+    const { faces, meshes } = await analyseFaces(registry, image, {});
+    const side = 256;
+    const aligned = alignFace(image, faces[0], side, 0.9);
+    const regions = await faceRegions(meshes[0]!.points, aligned.imageToCrop, side);
+    const at = (m: { data: Float32Array }, p: Point): number => m.data[Math.round(p[1]) * side + Math.round(p[0])];
+    const crop = (i: number): Point => applyAffine(aligned.imageToCrop, meshes[0]!.points[i]);
+    const [noseTip, chin, leftCheek] = [crop(1), crop(152), crop(50)];
+    const openSkin = await regions.later.openSkin();
+    expect(await regions.later.openSkin()).toBe(openSkin); // one render, kept
+    expect(openSkin.data.every((v, i) => v <= regions.skin.data[i] + 1e-6)).toBe(true);
+    expect(at(regions.skin, noseTip)).toBeGreaterThan(0.5);
+    expect(at(openSkin, noseTip)).toBeLessThan(0.05); // the nose is drawn on purpose: no crack fill there
+    expect(at(openSkin, leftCheek)).toBeGreaterThan(0.9);
+    const ovalBand = await regions.later.ovalBand();
+    expect(at(ovalBand, chin)).toBeGreaterThan(0.5);
+    expect(at(ovalBand, noseTip)).toBeLessThan(0.01);
+    const { faceGrown } = await regions.later.repairAreas();
+    expect(faceGrown.data.every((v, i) => v >= regions.face.data[i] - 0.02)).toBe(true);
+    expect(faceGrown.data.reduce((a, v) => a + v, 0)).toBeGreaterThan(1.1 * regions.face.data.reduce((a, v) => a + v, 0));
   });
 
   it('examines only the largest faces of a crowd', async () => {
