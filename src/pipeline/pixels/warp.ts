@@ -1,5 +1,5 @@
 /** Warping by affine maps between the picture and aligned face crops, all through one bilinear sampler. */
-import { applyAffine, type Affine, type Point } from '../face/geometry.js';
+import { applyAffine, invertAffine, type Affine, type Point } from '../face/geometry.js';
 import { createImage, type RgbImage } from '../image.js';
 import { clampByte } from './blend.js';
 import type { Mask } from './masks.js';
@@ -182,17 +182,28 @@ export function addWarpedDelta(target: RgbImage, before: RgbImage, after: RgbIma
   const delta = new Float32Array(cw * ch * 3);
   const changed = new Uint8Array(cw * ch);
   const [b, a] = [before.data, after.data];
+  let u0 = Infinity, v0 = Infinity, u1 = -Infinity, v1 = -Infinity;
   for (let p = 0, i = 0; p < changed.length; p++, i += 3) {
     const d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
     delta[i] = d0;
     delta[i + 1] = d1;
     delta[i + 2] = d2;
-    changed[p] = d0 !== 0 || d1 !== 0 || d2 !== 0 ? 1 : 0;
+    if (d0 === 0 && d1 === 0 && d2 === 0) continue;
+    changed[p] = 1;
+    const u = p % cw, v = (p - u) / cw;
+    if (u < u0) u0 = u;
+    if (u > u1) u1 = u;
+    if (v < v0) v0 = v;
+    if (v > v1) v1 = v;
   }
+  if (u1 < u0) return;
+  // Only the picture pixels over the changed part of the crop can change.
+  const box = cropBoxInPicture(u0, v0, u1, v1, invertAffine(imageToCrop), target.width, target.height, 0);
+  const rect = { x0: Math.max(bounds.x0, box.x0), y0: Math.max(bounds.y0, box.y0), x1: Math.min(bounds.x1, box.x1), y1: Math.min(bounds.y1, box.y1) };
   const [ia, ib, ic, id, ie, iff] = imageToCrop;
   const tw = target.width;
-  for (let y = bounds.y0; y < bounds.y1; y++) {
-    for (let x = bounds.x0; x < bounds.x1; x++) {
+  for (let y = rect.y0; y < rect.y1; y++) {
+    for (let x = rect.x0; x < rect.x1; x++) {
       const u = ia * x + ib * y + ic;
       const v = id * x + ie * y + iff;
       if (u < 0 || v < 0 || u > cw - 1 || v > ch - 1) continue;
@@ -248,7 +259,15 @@ export function maskBoxInPicture(mask: Mask, cropToImage: Affine, pictureWidth: 
     }
   }
   if (u1 < u0) return null;
-  // a crop pixel's bilinear footprint reaches one pixel further each way
+  return cropBoxInPicture(u0, v0, u1, v1, cropToImage, pictureWidth, pictureHeight, margin);
+}
+
+/**
+ * The picture-pixel box whose pixels sample (bilinearly) the crop pixels [u0, u1] × [v0, v1] placed through
+ * `cropToImage`: the box of the crop box's corners, each grown by the one pixel a bilinear footprint reaches, then by
+ * `margin`, clipped to the picture.
+ */
+function cropBoxInPicture(u0: number, v0: number, u1: number, v1: number, cropToImage: Affine, pictureWidth: number, pictureHeight: number, margin: number): PixelRect {
   const corners = ([[u0 - 1, v0 - 1], [u1 + 1, v0 - 1], [u0 - 1, v1 + 1], [u1 + 1, v1 + 1]] as Point[]).map((p) => applyAffine(cropToImage, p));
   const xs = corners.map((p) => p[0]), ys = corners.map((p) => p[1]);
   return {
